@@ -1,0 +1,194 @@
+//! Units of a model and what freezing one means.
+//!
+//! A unit is frozen when all its trainable parameters stop requiring gradients and its
+//! BatchNorm/Dropout layers switch to inference mode ([`Module::freeze`]). Then:
+//! * the optimizer gets no gradient for it: no update, no weight decay, no momentum;
+//! * with an untracked input, Burn's autodiff records no backward step for its ops, and the
+//!   first active unit computes only its weight gradients: no backward work for the prefix.
+//!
+//! The frozen state lives in the parameters themselves, so a model needs no extra field and
+//! survives `clone`, `valid()`/`train()` and checkpoints with its freeze state.
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::tensor::Tensor;
+
+/// One unit as reported at run time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitInfo {
+    /// Position in forward order.
+    pub index: usize,
+    /// Readable name: the field name, with `.i` for elements of a `Vec`/array field.
+    pub name: String,
+    /// Number of trainable scalars (BatchNorm running statistics excluded).
+    pub num_params: usize,
+    /// Ids of its trainable parameters.
+    pub param_ids: Vec<ParamId>,
+}
+
+/// Implemented by `#[freezeout]` for a module whose unit fields are marked.
+pub trait FreezeOut: Module + Sized {
+    /// The units in forward order (`Vec` lengths are known only at run time).
+    fn units(&self) -> Vec<UnitInfo>;
+    /// Number of units `N`; the head is everything else.
+    fn num_units(&self) -> usize;
+    /// Length of the frozen prefix: leading units none of whose parameters requires a gradient.
+    /// On a device without autodiff every unit counts as frozen.
+    fn frozen_units(&self) -> usize;
+    /// Freezes units `0..k` ([`Module::freeze`]: no gradients, BatchNorm/Dropout in inference
+    /// mode). Units already frozen stay frozen; FreezeOut never unfreezes.
+    fn freeze_units(self, k: usize) -> Self;
+}
+
+/// The freeze-aware forward pass, from a `I`-rank input to a `O`-rank output (`#[freezeout(head
+/// = ..)]` generates it; with `manual`, implement it yourself).
+pub trait FreezeOutForward<const I: usize, const O: usize>: FreezeOut {
+    /// Units (frozen prefix untracked), then the head.
+    fn forward_freezeout(&self, x: Tensor<I>) -> Tensor<O>;
+}
+
+/// Ids of the head's parameters: every trainable parameter that belongs to no unit.
+pub fn head_param_ids<M: FreezeOut>(model: &M) -> Vec<ParamId> {
+    let in_units: std::collections::HashSet<ParamId> =
+        model.units().into_iter().flat_map(|u| u.param_ids).collect();
+    private::params(model).into_iter().filter(|p| !in_units.contains(&p.id)).map(|p| p.id).collect()
+}
+
+/// Number of trainable scalars of a module (BatchNorm running statistics excluded), as
+/// PyTorch's `sum(p.numel() for p in m.parameters())` counts them.
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    private::params(module).iter().map(|p| p.numel).sum()
+}
+
+pub mod private {
+    //! Helpers called by the generated code.
+    use super::*;
+
+    /// Buffers of Burn's layers: visited like parameters but never trained.
+    const BUFFERS: &[&str] = &["running_mean", "running_var"];
+
+    pub(crate) struct ParamView {
+        pub id: ParamId,
+        pub numel: usize,
+        pub require_grad: bool,
+    }
+
+    #[derive(Default)]
+    struct Collect {
+        path: Vec<String>,
+        out: Vec<ParamView>,
+    }
+
+    impl ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.path.last().is_some_and(|leaf| BUFFERS.contains(&leaf.as_str())) {
+                return;
+            }
+            self.out.push(ParamView {
+                id: param.id,
+                numel: param.lazy_shape().num_elements(),
+                require_grad: param.is_require_grad(),
+            });
+        }
+    }
+
+    /// The trainable (non-buffer) float parameters of a module.
+    pub(crate) fn params<M: Module>(module: &M) -> Vec<ParamView> {
+        let mut c = Collect::default();
+        module.visit(&mut c);
+        c.out
+    }
+
+    /// A unit is frozen when none of its trainable parameters requires a gradient.
+    pub fn is_frozen<M: Module>(module: &M) -> bool {
+        params(module).iter().all(|p| !p.require_grad)
+    }
+
+    /// Builds [`UnitInfo`]s in forward order.
+    #[derive(Default)]
+    pub struct Units(Vec<UnitInfo>);
+
+    impl Units {
+        pub fn push<M: Module>(&mut self, name: String, module: &M) {
+            let params = params(module);
+            self.0.push(UnitInfo {
+                index: self.0.len(),
+                name,
+                num_params: params.iter().map(|p| p.numel).sum(),
+                param_ids: params.iter().map(|p| p.id).collect(),
+            });
+        }
+        pub fn finish(self) -> Vec<UnitInfo> {
+            self.0
+        }
+    }
+
+    /// Counts the frozen prefix.
+    #[derive(Default)]
+    pub struct Prefix {
+        len: usize,
+        done: bool,
+    }
+
+    impl Prefix {
+        pub fn unit<M: Module>(&mut self, module: &M) {
+            if !self.done && is_frozen(module) {
+                self.len += 1;
+            } else {
+                self.done = true;
+            }
+        }
+        pub fn len(&self) -> usize {
+            self.len
+        }
+    }
+
+    /// Freezes the first `k` units.
+    pub struct Freezer {
+        next: usize,
+        k: usize,
+    }
+
+    impl Freezer {
+        pub fn new(k: usize) -> Self {
+            Self { next: 0, k }
+        }
+        pub fn unit<M: Module>(&mut self, module: M) -> M {
+            let index = self.next;
+            self.next += 1;
+            if index < self.k && !is_frozen(&module) { module.freeze() } else { module }
+        }
+    }
+
+    /// Detaches `x` if unit `unit` is the last frozen one.
+    pub fn freeze_point<const D: usize>(frozen: usize, unit: usize, x: Tensor<D>) -> Tensor<D> {
+        if unit + 1 == frozen { x.detach() } else { x }
+    }
+
+    /// Threads a tensor through the units in order.
+    pub struct Chain<const D: usize> {
+        x: Option<Tensor<D>>,
+        next: usize,
+        frozen: usize,
+    }
+
+    impl<const D: usize> Chain<D> {
+        pub fn new(frozen: usize, x: Tensor<D>) -> Self {
+            Self { x: Some(x), next: 0, frozen }
+        }
+        pub fn step(&mut self, unit: impl FnOnce(Tensor<D>) -> Tensor<D>) {
+            let x = self.x.take().expect("chain holds a tensor between steps");
+            let y = unit(x);
+            self.x = Some(freeze_point(self.frozen, self.next, y));
+            self.next += 1;
+        }
+        pub fn finish(self) -> Tensor<D> {
+            self.x.expect("chain holds a tensor")
+        }
+    }
+}

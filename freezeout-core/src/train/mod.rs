@@ -1,0 +1,364 @@
+//! The training loop: one place where an iteration happens.
+//!
+//! Per iteration `j`: freeze the units whose budget is spent, freeze-aware forward,
+//! cross-entropy, backward (no work for the frozen prefix), per-unit learning rates, SGD
+//! (Nesterov momentum, dampening 0, coupled weight decay) — timed between two device syncs.
+//! A baseline run (no freezing, one global cosine) goes through the same loop.
+
+mod data;
+mod log;
+
+pub use data::{DataSource, HostBatch, InMemory};
+pub use log::{RunLog, write_atomic};
+
+use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
+use crate::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids};
+use burn::module::ParamGroup;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Everything that decides a run besides the model and the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Number of epochs.
+    pub epochs: usize,
+    /// FreezeOut settings; `base_lr` is also the baseline's rate.
+    pub schedule: ScheduleConfig,
+    /// No freezing: every unit follows one global cosine from `base_lr`.
+    pub baseline: bool,
+    /// SGD momentum (Nesterov, dampening 0).
+    pub momentum: f64,
+    /// Coupled L2 weight decay.
+    pub weight_decay: f64,
+    /// Seed of the model's initialisation and the data order.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    /// The paper's optimiser: SGD, Nesterov momentum 0.9, weight decay 1e-4, α = 0.1.
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            schedule: ScheduleConfig::default(),
+            baseline: false,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The schedule of a run of `num_units` units and `total_iterations` iterations.
+    pub fn schedule(&self, num_units: usize, total: u64) -> Result<Schedule, ScheduleError> {
+        if self.baseline {
+            Schedule::baseline(self.schedule.base_lr, num_units, total)
+        } else {
+            Schedule::freezeout(self.schedule, num_units, total)
+        }
+    }
+
+    /// SGD with Nesterov momentum and dampening 0 (Burn's default dampening is 0.1).
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let momentum = (self.momentum > 0.0).then(|| {
+            MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0).with_nesterov(true)
+        });
+        let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Bad schedule settings.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// The data gave no batches.
+    #[error("the training data has no batches: check the dataset path and the batch size")]
+    NoData,
+    /// A unit without trainable parameters cannot be frozen meaningfully.
+    #[error("unit {index} (`{name}`) has no trainable parameters: merge it into a neighbour unit")]
+    EmptyUnit {
+        /// Unit index.
+        index: usize,
+        /// Unit name.
+        name: String,
+    },
+    /// A non-finite loss.
+    #[error(
+        "loss is {loss} at iteration {iteration} (epoch {epoch}) with {frozen} frozen units and \
+         head LR {head_lr:.6}: lower --lr or check the data"
+    )]
+    Diverged {
+        /// The loss value.
+        loss: f32,
+        /// Iteration (0-based).
+        iteration: u64,
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Frozen units at that iteration.
+        frozen: usize,
+        /// The head's learning rate then.
+        head_lr: f64,
+    },
+    /// Writing the log failed.
+    #[error("cannot write the run log: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Per-epoch numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training error (fraction misclassified, under augmentation).
+    pub train_error: f64,
+    /// Held-out error, if there is held-out data.
+    pub test_error: Option<f64>,
+    /// Seconds spent in training steps (device-synchronised).
+    pub step_seconds: f64,
+    /// Wall-clock seconds of the epoch, data and evaluation included.
+    pub wall_seconds: f64,
+    /// Frozen units at the end of the epoch.
+    pub frozen_units: usize,
+}
+
+/// The result of [`fit`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// `"finished"`.
+    pub status: String,
+    /// The config.
+    pub config: TrainConfig,
+    /// Units `N`.
+    pub num_units: usize,
+    /// Total iterations `T` (epochs × batches per epoch).
+    pub total_iterations: u64,
+    /// Final held-out error.
+    pub test_error: Option<f64>,
+    /// Seconds of all training steps.
+    pub step_seconds: f64,
+    /// Wall-clock seconds of the run.
+    pub wall_seconds: f64,
+    /// Per epoch.
+    pub epochs: Vec<EpochStats>,
+}
+
+/// One line of the log.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Event<'a> {
+    Start { config: &'a TrainConfig, units: Vec<(usize, &'a str, usize)>, schedule: &'a Schedule },
+    Iter { iter: u64, epoch: usize, loss: f32, errors: usize, batch: usize, step_ms: f64, frozen: usize },
+    Freeze { iter: u64, frozen: usize, units: Vec<&'a str>, lrs: Vec<f64> },
+    Epoch(&'a EpochStats),
+}
+
+/// The trained model and what happened.
+pub struct Outcome<M> {
+    /// The model after the last iteration.
+    pub model: M,
+    /// The summary (also written to `summary.json` when the log has a directory).
+    pub summary: RunSummary,
+}
+
+/// Trains `model` (built on `device`, which must have autodiff) on `data`.
+pub fn fit<M, D>(
+    model: M,
+    data: &mut D,
+    config: &TrainConfig,
+    device: &Device,
+    log: &mut RunLog,
+) -> Result<Outcome<M>, TrainError>
+where
+    M: FreezeOut + FreezeOutForward<4, 2>,
+    D: DataSource + ?Sized,
+{
+    fit_observed(model, data, config, device, log, |_, _| {})
+}
+
+/// [`fit`], calling `observe(j, &model)` after the update of every iteration `j`.
+pub fn fit_observed<M, D>(
+    mut model: M,
+    data: &mut D,
+    config: &TrainConfig,
+    device: &Device,
+    log: &mut RunLog,
+    mut observe: impl FnMut(u64, &M),
+) -> Result<Outcome<M>, TrainError>
+where
+    M: FreezeOut + FreezeOutForward<4, 2>,
+    D: DataSource + ?Sized,
+{
+    let run_start = Instant::now();
+    let units = model.units();
+    if let Some(u) = units.iter().find(|u| u.num_params == 0) {
+        return Err(TrainError::EmptyUnit { index: u.index, name: u.name.clone() });
+    }
+    let per_epoch = data.train_batches_per_epoch() as u64;
+    if per_epoch == 0 {
+        return Err(TrainError::NoData);
+    }
+    let total = config.epochs as u64 * per_epoch;
+    let schedule = config.schedule(units.len(), total)?;
+    let groups: Vec<ParamGroup> =
+        units.iter().map(|u| ParamGroup::from_ids(u.param_ids.clone())).collect();
+    let head_group = ParamGroup::from_ids(head_param_ids(&model));
+    let mut optim = config.optimizer();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    log.event(&Event::Start {
+        config,
+        units: units.iter().map(|u| (u.index, u.name.as_str(), u.num_params)).collect(),
+        schedule: &schedule,
+    })?;
+
+    let mut frozen = model.frozen_units();
+    let mut epochs = Vec::with_capacity(config.epochs);
+    let mut step_total = 0.0;
+    let mut j: u64 = 0;
+    for epoch in 0..config.epochs {
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut errors, mut seen, mut step_seconds) = (0.0f64, 0usize, 0usize, 0.0);
+        let batches: Vec<HostBatch> = data.train_epoch(epoch).collect();
+        for batch in batches {
+            // Freeze the units whose budget is spent (a prefix that only grows).
+            let k = schedule.frozen_prefix(j);
+            if k > frozen {
+                model = model.freeze_units(k);
+                log.event(&freeze_event(&schedule, &units, j, frozen, k))?;
+                frozen = k;
+            }
+            let n = batch.len();
+            let (images, targets) = to_device(batch, device);
+
+            device.sync().ok();
+            let t = Instant::now();
+            let logits = model.forward_freezeout(images);
+            let wrong = count_errors(logits.clone().detach(), targets.clone());
+            let loss = loss_fn.forward(logits, targets);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lrs = unit_lrs(&schedule, j, frozen, &groups, &head_group);
+            model = optim.step(lrs, model, grads);
+            let loss_value: f32 = loss.into_scalar();
+            let wrong: usize = wrong.into_scalar::<i64>() as usize;
+            device.sync().ok();
+            let dt = t.elapsed().as_secs_f64();
+
+            if !loss_value.is_finite() {
+                let head_lr = schedule.lr(units.len(), j);
+                return Err(TrainError::Diverged { loss: loss_value, iteration: j, epoch, frozen, head_lr });
+            }
+            log.event(&Event::Iter {
+                iter: j, epoch, loss: loss_value, errors: wrong, batch: n, step_ms: dt * 1e3, frozen,
+            })?;
+            loss_sum += loss_value as f64 * n as f64;
+            errors += wrong;
+            seen += n;
+            step_seconds += dt;
+            observe(j, &model);
+            j += 1;
+        }
+        let test_error = evaluate(&model, data, device);
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_error: errors as f64 / seen.max(1) as f64,
+            test_error,
+            step_seconds,
+            wall_seconds: epoch_start.elapsed().as_secs_f64(),
+            frozen_units: frozen,
+        };
+        log.event(&Event::Epoch(&stats))?;
+        log.flush()?;
+        step_total += step_seconds;
+        epochs.push(stats);
+    }
+
+    let summary = RunSummary {
+        status: "finished".into(),
+        config: config.clone(),
+        num_units: units.len(),
+        total_iterations: total,
+        test_error: epochs.last().and_then(|e| e.test_error),
+        step_seconds: step_total,
+        wall_seconds: run_start.elapsed().as_secs_f64(),
+        epochs,
+    };
+    log.write_json("summary.json", &summary)?;
+    Ok(Outcome { model, summary })
+}
+
+/// The rates of iteration `j`: one group per active unit, the head's rate for the rest.
+fn unit_lrs(
+    schedule: &Schedule,
+    j: u64,
+    frozen: usize,
+    groups: &[ParamGroup],
+    head: &ParamGroup,
+) -> ModuleLearningRate {
+    let head_index = schedule.num_units();
+    let mut lrs = ModuleLrScheduler::new(schedule.lr(head_index, j));
+    // Frozen units get no gradient, hence no update: they need no rate.
+    for (i, group) in groups.iter().enumerate().skip(frozen) {
+        lrs = lrs.with_group(group.clone(), schedule.lr(i, j));
+    }
+    lrs.with_group(head.clone(), schedule.lr(head_index, j)).step()
+}
+
+fn freeze_event<'a>(
+    schedule: &Schedule,
+    units: &'a [UnitInfo],
+    j: u64,
+    from: usize,
+    to: usize,
+) -> Event<'a> {
+    Event::Freeze {
+        iter: j,
+        frozen: to,
+        units: units[from..to].iter().map(|u| u.name.as_str()).collect(),
+        lrs: (0..=schedule.num_units()).map(|i| schedule.lr(i, j)).collect(),
+    }
+}
+
+/// Host batch to device tensors.
+pub fn to_device(batch: HostBatch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let n = batch.len();
+    let images = Tensor::<4>::from_data(TensorData::new(batch.images, batch.shape), device);
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), device);
+    (images, targets)
+}
+
+/// Number of wrong top-1 predictions (stays on the device until read).
+fn count_errors(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
+    let [n, _] = logits.dims();
+    let predicted = logits.argmax(1).reshape([n]);
+    predicted.not_equal(targets).int().sum()
+}
+
+/// Top-1 error on the held-out batches with the model in inference mode; `None` without data.
+pub fn evaluate<M, D>(model: &M, data: &mut D, device: &Device) -> Option<f64>
+where
+    M: FreezeOutForward<4, 2>,
+    D: DataSource + ?Sized,
+{
+    let model = model.valid();
+    let inference = device.clone().without_autodiff();
+    let (mut wrong, mut seen) = (0usize, 0usize);
+    for batch in data.eval_batches() {
+        seen += batch.len();
+        let (images, targets) = to_device(batch, &inference);
+        let logits = model.forward_freezeout(images);
+        wrong += count_errors(logits, targets).into_scalar::<i64>() as usize;
+    }
+    (seen > 0).then(|| wrong as f64 / seen as f64)
+}

@@ -1,0 +1,13 @@
+use burn::module::Module;
+use burn::nn::Linear;
+use freezeout_core::freezeout;
+
+#[freezeout(manual, manual)]
+#[derive(Module, Debug)]
+struct Net {
+    #[freezeout(unit)]
+    a: Linear,
+    b: Linear,
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use burn::module::Module;
+use burn::nn::Linear;
+use freezeout_core::freezeout;
+
+#[freezeout(manual)]
+#[derive(Module, Debug)]
+struct Net {
+    #[freezeout(unit)]
+    a: Linear,
+    #[freezeout(unit)]
+    width: usize,
+    b: Linear,
+}
+
+fn main() {}

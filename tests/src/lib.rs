@@ -1,0 +1,124 @@
+//! Shared fixtures of the workspace integration tests: a small model annotated with
+//! `#[freezeout]` and a learnable synthetic task.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use freezeout_core::freezeout;
+use freezeout_core::train::{HostBatch, InMemory};
+use rand::{Rng, SeedableRng};
+use std::sync::{Arc, Mutex};
+
+/// Records, for every forward call of a block, whether its output is tracked by autodiff
+/// (a tracked output is what backward work is done for).
+pub type TrackLog = Arc<Mutex<Vec<bool>>>;
+
+/// conv 3×3 → BatchNorm → ReLU, with a probe of autodiff tracking.
+#[derive(Module, Debug)]
+pub struct Block {
+    conv: Conv2d,
+    bn: BatchNorm,
+    #[module(skip)]
+    probe: TrackLog,
+}
+
+impl Block {
+    fn new(c_in: usize, c_out: usize, probe: TrackLog, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device),
+            bn: BatchNormConfig::new(c_out).init(device),
+            probe,
+        }
+    }
+
+    /// The block's forward pass.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = relu(self.bn.forward(self.conv.forward(x)));
+        self.probe.lock().unwrap().push(y.is_tracked());
+        y
+    }
+}
+
+/// A small CNN: a stem conv (unit 0), `blocks` conv blocks (units 1..), and a head
+/// (BatchNorm + global average pool + linear) that is never frozen.
+#[freezeout(head = head)]
+#[derive(Module, Debug)]
+pub struct TinyNet {
+    #[freezeout(unit)]
+    stem: Conv2d,
+    #[freezeout(unit)]
+    blocks: Vec<Block>,
+    bn: BatchNorm,
+    fc: Linear,
+    #[module(skip)]
+    probe: TrackLog,
+}
+
+impl TinyNet {
+    /// `blocks` blocks of `width` channels, `classes` outputs.
+    pub fn new(blocks: usize, width: usize, classes: usize, device: &Device) -> Self {
+        let probe = TrackLog::default();
+        Self {
+            stem: Conv2dConfig::new([3, width], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
+            blocks: (0..blocks).map(|_| Block::new(width, width, probe.clone(), device)).collect(),
+            bn: BatchNormConfig::new(width).init(device),
+            fc: LinearConfig::new(width, classes).init(device),
+            probe,
+        }
+    }
+
+    fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = relu(self.bn.forward(x));
+        let [n, c, _, _] = x.dims();
+        self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+    }
+
+    /// Takes the tracking flags recorded by the blocks since the last call.
+    pub fn take_probe(&self) -> Vec<bool> {
+        std::mem::take(&mut *self.probe.lock().unwrap())
+    }
+}
+
+/// A learnable 4-class task on `side`×`side` RGB images: the class decides which quadrant is
+/// bright, under Gaussian noise. Deterministic for a seed.
+pub fn quadrant_task(batches: usize, batch: usize, side: usize, seed: u64) -> Vec<HostBatch> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let half = side / 2;
+    (0..batches)
+        .map(|_| {
+            let mut images = Vec::with_capacity(batch * 3 * side * side);
+            let mut labels = Vec::with_capacity(batch);
+            for _ in 0..batch {
+                let class = rng.random_range(0..4usize);
+                labels.push(class as i64);
+                for _c in 0..3 {
+                    for y in 0..side {
+                        for x in 0..side {
+                            let quadrant = (y >= half) as usize * 2 + (x >= half) as usize;
+                            let signal = if quadrant == class { 1.0 } else { -0.3 };
+                            let noise: f32 = rng.random_range(-0.8..0.8);
+                            images.push(signal + noise);
+                        }
+                    }
+                }
+            }
+            HostBatch { images, shape: [batch, 3, side, side], labels }
+        })
+        .collect()
+}
+
+/// The quadrant task as a data source: `train` batches to learn from, `eval` held out.
+pub fn quadrant_data(train: usize, eval: usize, batch: usize, side: usize, seed: u64) -> InMemory {
+    InMemory {
+        train: quadrant_task(train, batch, side, seed),
+        eval: quadrant_task(eval, batch, side, seed + 1),
+        classes: 4,
+    }
+}

@@ -1,0 +1,211 @@
+//! Proof on CPU that `#[freezeout]` + the training loop implement FreezeOut: frozen units stop
+//! changing, get no gradients and cost no backward work, and the model still learns.
+
+use burn::module::{Module, ParamId};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use freezeout_core::train::{self, RunLog, TrainConfig, to_device};
+use freezeout_core::{FreezeOut, FreezeOutForward, Scaling, ScheduleConfig, head_param_ids};
+use freezeout_tests::{TinyNet, quadrant_data, quadrant_task};
+use std::collections::HashMap;
+
+fn device() -> Device {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    device
+}
+
+/// All float parameter values of a model by id, to compare bit for bit.
+fn snapshot<M: Module>(model: &M) -> HashMap<ParamId, Vec<f32>> {
+    struct Snap(HashMap<ParamId, Vec<f32>>);
+    impl burn::module::ModuleVisitor for Snap {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            let data: TensorData = p.val().into_data();
+            self.0.insert(p.id, data.try_to_vec::<f32>().unwrap());
+        }
+    }
+    let mut s = Snap(HashMap::new());
+    model.visit(&mut s);
+    s.0
+}
+
+/// Ids of the parameters that have a gradient (looked up with each parameter's own rank).
+fn ids_with_gradient<M: Module>(model: &M, grads: &GradientsParams) -> Vec<ParamId> {
+    struct Find<'a>(&'a GradientsParams, Vec<ParamId>);
+    impl burn::module::ModuleVisitor for Find<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            if self.0.get::<D>(p.id).is_some() {
+                self.1.push(p.id);
+            }
+        }
+    }
+    let mut f = Find(grads, Vec::new());
+    model.visit(&mut f);
+    f.1
+}
+
+fn fast_schedule() -> TrainConfig {
+    // Linear, t0 = 0.3: units freeze at 30%, 44%, 58%, 72%, 86% of the run.
+    TrainConfig {
+        epochs: 3,
+        schedule: ScheduleConfig { t0: 0.3, scaling: Scaling::Linear, scale_lr: true, base_lr: 0.05 },
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn units_metadata_names_indices_and_param_counts() {
+    let model = TinyNet::new(3, 8, 4, &device());
+    let units = model.units();
+    let names: Vec<_> = units.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["stem", "blocks.0", "blocks.1", "blocks.2"]);
+    assert_eq!(model.num_units(), 4);
+    assert!(units.iter().enumerate().all(|(i, u)| u.index == i));
+    // stem: 3·8·9 weights + 8 bias; block: 8·8·9 conv (no bias) + 2·8 BN (running stats excluded).
+    let counts: Vec<_> = units.iter().map(|u| u.num_params).collect();
+    assert_eq!(counts, [224, 592, 592, 592]);
+    // head: BN 2·8 + linear 8·4 + 4.
+    assert_eq!(freezeout_core::trainable_params(&model), 224 + 3 * 592 + 16 + 36);
+    assert_eq!(head_param_ids(&model).len(), 4);
+    assert_eq!(model.frozen_units(), 0);
+}
+
+#[test]
+fn frozen_units_get_no_gradients_and_the_rest_do() {
+    let device = device();
+    let data = quadrant_task(1, 8, 8, 1);
+    for k in 0..=4 {
+        let model = TinyNet::new(3, 8, 4, &device).freeze_units(k);
+        assert_eq!(model.frozen_units(), k);
+        let (x, y) = to_device(data[0].clone(), &device);
+        let loss = CrossEntropyLossConfig::new().init(&device).forward(model.forward(x), y);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let with_grad = ids_with_gradient(&model, &grads);
+        for unit in model.units() {
+            for id in &unit.param_ids {
+                assert_eq!(with_grad.contains(id), unit.index >= k, "unit {} with {k} frozen", unit.name);
+            }
+        }
+        assert!(head_param_ids(&model).iter().all(|id| with_grad.contains(id)), "head has grads");
+    }
+}
+
+#[test]
+fn backward_work_shrinks_as_units_freeze() {
+    // Counted, not timed: a block whose output is not tracked by autodiff records no backward
+    // step (Burn registers untracked ops with an empty backward), so the number of tracked
+    // block outputs is the number of blocks that get backward work.
+    let device = device();
+    let batch = quadrant_task(1, 4, 8, 2).remove(0);
+    let blocks = 6;
+    for k in 0..=blocks + 1 {
+        let model = TinyNet::new(blocks, 4, 4, &device).freeze_units(k);
+        let (x, _) = to_device(batch.clone(), &device);
+        let _ = model.forward(x);
+        let tracked = model.take_probe().into_iter().filter(|t| *t).count();
+        // Unit 0 is the stem; blocks are units 1..=6.
+        let active_blocks = blocks - k.saturating_sub(1).min(blocks);
+        assert_eq!(tracked, active_blocks, "{k} frozen units");
+    }
+}
+
+#[test]
+fn frozen_parameters_stay_bit_identical_to_the_end() {
+    let device = device();
+    let model = TinyNet::new(4, 8, 4, &device);
+    let initial = snapshot(&model);
+    let mut data = quadrant_data(4, 1, 8, 8, 3);
+    let config = fast_schedule();
+    let total = config.epochs as u64 * 4;
+    let schedule = config.schedule(model.num_units(), total).unwrap();
+    let units = model.units();
+    let mut at_freeze: HashMap<usize, HashMap<ParamId, Vec<f32>>> = HashMap::new();
+    let mut frozen_seen = Vec::new();
+    let out = train::fit_observed(model, &mut data, &config, &device, &mut RunLog::in_memory(), |j, m| {
+        // Right after the last iteration in which unit i trains.
+        for (i, plan) in schedule.units().iter().enumerate() {
+            if plan.max_iter == j {
+                at_freeze.insert(i, snapshot(m));
+            }
+        }
+        frozen_seen.push(m.frozen_units());
+    })
+    .unwrap();
+    let last = snapshot(&out.model);
+    let frozen_at_end = schedule.frozen_prefix(total - 1);
+    assert!(frozen_at_end >= 3, "the schedule must freeze most units, froze {frozen_at_end}");
+    assert_eq!(frozen_seen.last().copied(), Some(frozen_at_end));
+    for unit in &units[..frozen_at_end] {
+        let snap = &at_freeze[&unit.index];
+        for id in &unit.param_ids {
+            assert_eq!(snap[id], last[id], "unit {} changed after freezing", unit.name);
+            assert_ne!(initial[id], last[id], "unit {} never trained", unit.name);
+        }
+    }
+    // The head trained to the end.
+    for id in head_param_ids(&out.model) {
+        assert_ne!(at_freeze[&0][&id], last[&id]);
+    }
+}
+
+#[test]
+fn loss_falls_and_the_task_is_learned() {
+    let device = device();
+    let model = TinyNet::new(2, 8, 4, &device);
+    let mut data = quadrant_data(8, 4, 16, 8, 11);
+    let config = TrainConfig {
+        epochs: 8,
+        schedule: ScheduleConfig { base_lr: 0.05, ..ScheduleConfig::default() },
+        ..TrainConfig::default()
+    };
+    let mut log = RunLog::in_memory();
+    let out = train::fit(model, &mut data, &config, &device, &mut log).unwrap();
+    let epochs = &out.summary.epochs;
+    let (first, last) = (epochs[0].train_loss, epochs[7].train_loss);
+    let test_error = out.summary.test_error.unwrap();
+    eprintln!("train loss {first:.3} -> {last:.3}, test error {test_error:.3}");
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    assert!(test_error < 0.25, "test error {test_error} (chance 0.75)");
+    // The log has the start, every iteration, the freeze events and every epoch.
+    let count = |kind: &str| log.events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!((count("start"), count("iter"), count("epoch")), (1, 64, 8));
+    assert!(count("freeze") >= 1);
+}
+
+#[test]
+fn baseline_uses_the_same_loop_and_never_freezes() {
+    let device = device();
+    let model = TinyNet::new(2, 8, 4, &device);
+    let mut data = quadrant_data(3, 1, 8, 8, 5);
+    let config = TrainConfig { epochs: 2, baseline: true, ..fast_schedule() };
+    let mut log = RunLog::in_memory();
+    let out = train::fit(model, &mut data, &config, &device, &mut log).unwrap();
+    assert_eq!(out.model.frozen_units(), 0);
+    assert!(log.events.iter().all(|e| e["event"] != "freeze"));
+    assert!(log.events.iter().filter(|e| e["event"] == "iter").all(|e| e["frozen"] == 0));
+}
+
+#[test]
+fn same_seed_same_run_on_cpu() {
+    let run = || {
+        let device = device();
+        let model = TinyNet::new(2, 4, 4, &device);
+        let mut data = quadrant_data(3, 1, 8, 8, 9);
+        let mut log = RunLog::in_memory();
+        train::fit(model, &mut data, &fast_schedule(), &device, &mut log).unwrap();
+        log.events.iter().filter(|e| e["event"] == "iter").map(|e| e["loss"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn inference_copy_runs_the_generated_forward() {
+    let device = device();
+    let model = TinyNet::new(2, 4, 4, &device);
+    let valid = model.valid();
+    let inference = device.clone().without_autodiff();
+    let (x, _) = to_device(quadrant_task(1, 2, 8, 4).remove(0), &inference);
+    let logits = valid.forward_freezeout(x);
+    assert_eq!(logits.dims(), [2, 4]);
+}
