@@ -229,8 +229,7 @@ where
     for epoch in 0..config.epochs {
         let epoch_start = Instant::now();
         let (mut loss_sum, mut errors, mut seen, mut step_seconds) = (0.0f64, 0usize, 0usize, 0.0);
-        let batches: Vec<HostBatch> = data.train_epoch(epoch).collect();
-        for batch in batches {
+        for batch in data.train_epoch(epoch) {
             // Freeze the units whose budget is spent (a prefix that only grows).
             let k = schedule.frozen_prefix(j);
             if k > frozen {

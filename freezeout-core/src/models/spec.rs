@@ -1,0 +1,157 @@
+//! Pure descriptions of the presets' layers, unit by unit: parameter counts and forward
+//! multiply-accumulates computed by arithmetic, independently of the Burn modules (the tests
+//! check one against the other; bench-harness builds its cost models on these).
+
+/// One layer of a unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// `k×k` convolution without bias producing an `hw×hw` map.
+    Conv { c_in: usize, c_out: usize, k: usize, hw: usize },
+    /// BatchNorm over `c` channels of an `hw×hw` map (`hw = 1` for vectors).
+    Bn { c: usize, hw: usize },
+    /// Fully connected with bias.
+    Linear { d_in: usize, d_out: usize },
+}
+
+impl Layer {
+    /// Trainable scalars.
+    pub fn params(&self) -> usize {
+        match *self {
+            Layer::Conv { c_in, c_out, k, .. } => c_in * c_out * k * k,
+            Layer::Bn { c, .. } => 2 * c,
+            Layer::Linear { d_in, d_out } => d_in * d_out + d_out,
+        }
+    }
+
+    /// Forward multiply-accumulates per example (convolutions and linear layers; BN counted as
+    /// one per element, pooling and ReLU as free).
+    pub fn macs(&self) -> u64 {
+        let m = match *self {
+            Layer::Conv { c_in, c_out, k, hw } => c_in * c_out * k * k * hw * hw,
+            Layer::Bn { c, hw } => c * hw * hw,
+            Layer::Linear { d_in, d_out } => d_in * d_out,
+        };
+        m as u64
+    }
+
+    /// Whether the layer has a weight gradient that is a matmul-sized job (conv, linear).
+    pub fn is_matmul(&self) -> bool {
+        !matches!(self, Layer::Bn { .. })
+    }
+}
+
+/// One unit: its name (as `#[freezeout]` reports it) and layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitSpec {
+    /// E.g. `block1.3`.
+    pub name: String,
+    /// Layers in forward order.
+    pub layers: Vec<Layer>,
+}
+
+impl UnitSpec {
+    /// Trainable scalars of the unit.
+    pub fn params(&self) -> usize {
+        self.layers.iter().map(Layer::params).sum()
+    }
+    /// Forward MACs per example.
+    pub fn macs(&self) -> u64 {
+        self.layers.iter().map(Layer::macs).sum()
+    }
+}
+
+/// A whole model: units in forward order and the head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchSpec {
+    /// The units.
+    pub units: Vec<UnitSpec>,
+    /// The head's layers.
+    pub head: Vec<Layer>,
+}
+
+impl ArchSpec {
+    /// Trainable scalars of the model.
+    pub fn params(&self) -> usize {
+        self.units.iter().map(UnitSpec::params).sum::<usize>()
+            + self.head.iter().map(Layer::params).sum::<usize>()
+    }
+}
+
+/// DenseNet-BC-depth-growth on 32×32 inputs.
+pub fn densenet_bc(depth: usize, growth: usize, classes: usize) -> ArchSpec {
+    let per_block = (depth - 4) / 6;
+    let mut c = 2 * growth;
+    let mut units = vec![UnitSpec { name: "stem".into(), layers: vec![conv(3, c, 3, 32)] }];
+    for (b, hw) in [32, 16, 8].into_iter().enumerate() {
+        for l in 0..per_block {
+            let layers = vec![
+                Layer::Bn { c, hw },
+                conv(c, 4 * growth, 1, hw),
+                Layer::Bn { c: 4 * growth, hw },
+                conv(4 * growth, growth, 3, hw),
+            ];
+            units.push(UnitSpec { name: format!("block{}.{l}", b + 1), layers });
+            c += growth;
+        }
+        if b < 2 {
+            let layers = vec![Layer::Bn { c, hw }, conv(c, c / 2, 1, hw)];
+            units.push(UnitSpec { name: format!("trans{}", b + 1), layers });
+            c /= 2;
+        }
+    }
+    ArchSpec { units, head: vec![Layer::Bn { c, hw: 8 }, Layer::Linear { d_in: c, d_out: classes }] }
+}
+
+/// WRN-depth-width on 32×32 inputs.
+pub fn wide_resnet(depth: usize, width: usize, classes: usize) -> ArchSpec {
+    let n = (depth - 4) / 6;
+    let widths = [16, 16 * width, 32 * width, 64 * width];
+    let mut units = vec![UnitSpec { name: "stem".into(), layers: vec![conv(3, 16, 3, 32)] }];
+    let mut c_in = widths[0];
+    for (g, hw) in [32, 16, 8].into_iter().enumerate() {
+        let c_out = widths[g + 1];
+        for i in 0..n {
+            let mut layers = vec![
+                Layer::Bn { c: c_in, hw: if i == 0 && g > 0 { 2 * hw } else { hw } },
+                conv(c_in, c_out, 3, hw),
+                Layer::Bn { c: c_out, hw },
+                conv(c_out, c_out, 3, hw),
+            ];
+            if c_in != c_out {
+                layers.push(conv(c_in, c_out, 1, hw));
+            }
+            units.push(UnitSpec { name: format!("group{}.{i}", g + 1), layers });
+            c_in = c_out;
+        }
+    }
+    let c = widths[3];
+    ArchSpec { units, head: vec![Layer::Bn { c, hw: 8 }, Layer::Linear { d_in: c, d_out: classes }] }
+}
+
+/// VGG-16-BN with the reference classifier.
+pub fn vgg16(classes: usize) -> ArchSpec {
+    let plan = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+    let (mut c_in, mut hw, mut units) = (3, 32, Vec::new());
+    for &c in &plan {
+        if c == 0 {
+            hw /= 2;
+            continue;
+        }
+        let layers = vec![conv(c_in, c, 3, hw), Layer::Bn { c, hw }];
+        units.push(UnitSpec { name: format!("features.{}", units.len()), layers });
+        c_in = c;
+    }
+    let head = vec![
+        Layer::Linear { d_in: 512, d_out: 512 },
+        Layer::Bn { c: 512, hw: 1 },
+        Layer::Linear { d_in: 512, d_out: 512 },
+        Layer::Bn { c: 512, hw: 1 },
+        Layer::Bn { c: 512, hw: 1 },
+        Layer::Linear { d_in: 512, d_out: classes },
+    ];
+    ArchSpec { units, head }
+}
+
+fn conv(c_in: usize, c_out: usize, k: usize, hw: usize) -> Layer {
+    Layer::Conv { c_in, c_out, k, hw }
+}
