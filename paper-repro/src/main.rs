@@ -1,6 +1,8 @@
 //! `paper-repro`: reproduce the FreezeOut paper (Brock et al. 2017) on Burn.
 
 mod cmd;
+mod config;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -16,12 +18,22 @@ struct Cli {
 enum Command {
     /// Print the schedule a run would get: per-unit freeze point, budget and initial LR.
     Schedule(cmd::schedule::Args),
+    /// Train one model (FreezeOut or baseline) and write its log and summary.
+    Train(cmd::train::Args),
+    /// Check or download CIFAR data.
+    #[command(subcommand)]
+    Data(cmd::data::Command),
+    /// List the model presets with units, parameters and cost.
+    Models,
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Schedule(args)) => cmd::schedule::run(&args),
+        Some(Command::Train(args)) => cmd::train::run(&args),
+        Some(Command::Data(c)) => cmd::data::run(&c),
+        Some(Command::Models) => cmd::models::run(),
         None => cmd::main_job(),
     };
     if let Err(e) = result {

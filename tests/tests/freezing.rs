@@ -122,7 +122,8 @@ fn frozen_parameters_stay_bit_identical_to_the_end() {
     let units = model.units();
     let mut at_freeze: HashMap<usize, HashMap<ParamId, Vec<f32>>> = HashMap::new();
     let mut frozen_seen = Vec::new();
-    let out = train::fit_observed(model, &mut data, &config, &device, &mut RunLog::in_memory(), |j, m| {
+    let out = train::fit_observed(model, &mut data, &config, &device, &mut RunLog::in_memory(), |p, m| {
+        let train::Progress::Step { iter: j, .. } = p else { return };
         // Right after the last iteration in which unit i trains.
         for (i, plan) in schedule.units().iter().enumerate() {
             if plan.max_iter == j {

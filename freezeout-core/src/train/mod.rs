@@ -187,14 +187,36 @@ where
     fit_observed(model, data, config, device, log, |_, _| {})
 }
 
-/// [`fit`], calling `observe(j, &model)` after the update of every iteration `j`.
+/// What [`fit_observed`] reports as the run goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    /// After the update of iteration `iter` (of `total`).
+    Step {
+        /// Iteration (0-based).
+        iter: u64,
+        /// Total iterations of the run.
+        total: u64,
+        /// Epoch (0-based).
+        epoch: usize,
+        /// The batch's loss.
+        loss: f32,
+        /// Device-synchronised step time.
+        step_ms: f64,
+        /// Frozen units during the step.
+        frozen: usize,
+    },
+    /// After an epoch's evaluation.
+    Epoch(&'a EpochStats),
+}
+
+/// [`fit`], calling `observe` after every iteration's update and every epoch's evaluation.
 pub fn fit_observed<M, D>(
     mut model: M,
     data: &mut D,
     config: &TrainConfig,
     device: &Device,
     log: &mut RunLog,
-    mut observe: impl FnMut(u64, &M),
+    mut observe: impl FnMut(Progress, &M),
 ) -> Result<Outcome<M>, TrainError>
 where
     M: FreezeOut + FreezeOutForward<4, 2>,
@@ -264,7 +286,7 @@ where
             errors += wrong;
             seen += n;
             step_seconds += dt;
-            observe(j, &model);
+            observe(Progress::Step { iter: j, total, epoch, loss: loss_value, step_ms: dt * 1e3, frozen }, &model);
             j += 1;
         }
         let test_error = evaluate(&model, data, device);
@@ -279,6 +301,7 @@ where
         };
         log.event(&Event::Epoch(&stats))?;
         log.flush()?;
+        observe(Progress::Epoch(&stats), &model);
         step_total += step_seconds;
         epochs.push(stats);
     }

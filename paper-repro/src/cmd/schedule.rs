@@ -54,9 +54,11 @@ struct Output<'a> {
 /// Runs the subcommand.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let (names, costs): (Vec<String>, Option<Vec<f64>>) = match (&args.model, args.units) {
-        (Some(model), _) => anyhow::bail!(
-            "--model {model}: model presets are not implemented yet; use --units N"
-        ),
+        (Some(model), _) => {
+            let spec = model.parse::<freezeout_core::models::Preset>()?.spec(10);
+            let names = spec.units.iter().map(|u| u.name.clone()).collect();
+            (names, Some(spec.units.iter().map(|u| u.macs() as f64).collect()))
+        }
         (None, Some(n)) => ((0..n).map(|i| format!("unit{i}")).collect(), None),
         (None, None) => anyhow::bail!("give --units N (or --model NAME)"),
     };

@@ -1,0 +1,107 @@
+//! `paper-repro train`: one run from flags and/or a TOML config.
+
+use crate::config::RunConfig;
+use freezeout_core::Scaling;
+use freezeout_core::data::{self, CifarKind};
+use freezeout_core::device::DeviceKind;
+use freezeout_core::models::Preset;
+use std::path::PathBuf;
+
+/// Options of `paper-repro train` (flags override the config file).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A TOML run config (fields as in the `config.toml` a run writes).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Model preset: densenet-bc-L-k, wrn-D-W or vgg16.
+    #[arg(long)]
+    pub model: Option<Preset>,
+    /// cifar10 or cifar100.
+    #[arg(long)]
+    pub dataset: Option<CifarKind>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Base learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// FreezeOut t0 (pre-scaled).
+    #[arg(long)]
+    pub t0: Option<f64>,
+    /// linear, squared or cubic.
+    #[arg(long)]
+    pub scaling: Option<Scaling>,
+    /// Same initial LR for every unit.
+    #[arg(long)]
+    pub no_scale_lr: bool,
+    /// No freezing: one global cosine schedule.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Hold out the last N training images for evaluation (the reference: 5000).
+    #[arg(long)]
+    pub val: Option<usize>,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on the first N images only.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// cpu or cuda.
+    #[arg(long)]
+    pub device: Option<DeviceKind>,
+    /// Data directory or archive (default $FREEZEOUT_DATA, else ./data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run directory (default runs/<model>-<dataset>-<mode>-s<seed>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl Args {
+    /// The config file (or the defaults) with the flags applied.
+    pub fn resolve(&self) -> anyhow::Result<RunConfig> {
+        let mut c = match &self.config {
+            Some(path) => RunConfig::from_file(path)?,
+            None => RunConfig::default(),
+        };
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
+        }
+        set!(model, dataset, epochs, batch_size, lr, t0, scaling, seed, val, device);
+        if self.train_limit.is_some() {
+            c.train_limit = self.train_limit;
+        }
+        if self.test_limit.is_some() {
+            c.test_limit = self.test_limit;
+        }
+        c.scale_lr &= !self.no_scale_lr;
+        c.baseline |= self.baseline;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(config.run_name()));
+    let data_dir = data::data_dir(args.data.clone());
+    eprintln!("training {} into {}", config.run_name(), out.display());
+    let summary = crate::run::run(&config, &data_dir, &out)?;
+    println!(
+        "{}: test error {} after {} epochs, {:.1} s wall-clock ({:.1} s in steps); results in {}",
+        config.run_name(),
+        summary.test_error.map_or("n/a".into(), |e| format!("{:.2}%", 100.0 * e)),
+        summary.epochs.len(),
+        summary.wall_seconds,
+        summary.step_seconds,
+        out.display()
+    );
+    Ok(())
+}

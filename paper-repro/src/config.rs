@@ -1,0 +1,130 @@
+//! One run's settings: from a TOML file (`deny_unknown_fields`) and/or flags; the resolved
+//! config is written next to the run's results.
+
+use anyhow::{Context, bail};
+use freezeout_core::data::CifarKind;
+use freezeout_core::device::DeviceKind;
+use freezeout_core::models::Preset;
+use freezeout_core::train::TrainConfig;
+use freezeout_core::{Scaling, ScheduleConfig};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything that decides one training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Model preset (`densenet-bc-76-12`, `wrn-40-4`, `vgg16`, ...).
+    pub model: Preset,
+    /// `cifar10` or `cifar100`.
+    pub dataset: CifarKind,
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size (the paper: 50).
+    pub batch_size: usize,
+    /// Base learning rate α.
+    pub lr: f64,
+    /// FreezeOut t0 (pre-scaled).
+    pub t0: f64,
+    /// `linear`, `squared` or `cubic`.
+    pub scaling: Scaling,
+    /// Scale initial LRs by 1/t_i.
+    pub scale_lr: bool,
+    /// No freezing (one global cosine).
+    pub baseline: bool,
+    /// Seed of initialisation and data order.
+    pub seed: u64,
+    /// Hold out the last `val` training images and evaluate on them instead of the test set.
+    pub val: usize,
+    /// Use only the first `train_limit` training images (quick runs).
+    pub train_limit: Option<usize>,
+    /// Use only the first `test_limit` evaluation images (quick runs).
+    pub test_limit: Option<usize>,
+    /// WRN dropout probability.
+    pub dropout: f64,
+    /// SGD momentum (Nesterov).
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// `cpu` or `cuda`.
+    pub device: DeviceKind,
+}
+
+impl Default for RunConfig {
+    /// The paper's setting on the reference model.
+    fn default() -> Self {
+        let t = TrainConfig::default();
+        Self {
+            model: Preset::DenseNetBc { depth: 76, growth: 12 },
+            dataset: CifarKind::Cifar10,
+            epochs: 100,
+            batch_size: 50,
+            lr: t.schedule.base_lr,
+            t0: t.schedule.t0,
+            scaling: t.schedule.scaling,
+            scale_lr: t.schedule.scale_lr,
+            baseline: false,
+            seed: 0,
+            val: 0,
+            train_limit: None,
+            test_limit: None,
+            dropout: 0.0,
+            momentum: t.momentum,
+            weight_decay: t.weight_decay,
+            device: DeviceKind::Cpu,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Reads a TOML file; unknown fields and bad values are errors naming the file.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{}: invalid run config", path.display()))
+    }
+
+    /// Checks ranges that the types do not (`t0`, epochs, batch size, rates).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.t0 > 0.0 && self.t0 <= 1.0) {
+            bail!("t0 = {} is outside (0, 1]: e.g. t0 = 0.8", self.t0);
+        }
+        if self.epochs == 0 {
+            bail!("epochs = 0: a run needs at least one epoch");
+        }
+        if self.batch_size == 0 {
+            bail!("batch_size = 0: the paper uses 50");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            bail!("lr = {} must be a positive number (the paper uses 0.1)", self.lr);
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            bail!("dropout = {} must be in [0, 1)", self.dropout);
+        }
+        if !(0.0..1.0).contains(&self.momentum) || self.weight_decay < 0.0 {
+            bail!("momentum must be in [0, 1) and weight_decay ≥ 0");
+        }
+        Ok(())
+    }
+
+    /// The training-loop part.
+    pub fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            schedule: ScheduleConfig { t0: self.t0, scaling: self.scaling, scale_lr: self.scale_lr, base_lr: self.lr },
+            baseline: self.baseline,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+        }
+    }
+
+    /// A short name for the run directory.
+    pub fn run_name(&self) -> String {
+        let mode = if self.baseline {
+            "baseline".to_string()
+        } else {
+            format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
+        };
+        format!("{}-{}-{}-s{}", self.model, self.dataset.name(), mode, self.seed)
+    }
+}

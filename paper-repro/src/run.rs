@@ -1,0 +1,115 @@
+//! One training run end to end: data, model, the loop, the run directory.
+
+use crate::config::RunConfig;
+use anyhow::{Context, bail};
+use freezeout_core::data::{self, Loader, Split};
+use freezeout_core::models::WithModel;
+use freezeout_core::train::{self, Progress, RunLog, RunSummary};
+use freezeout_core::{FreezeOut, FreezeOutForward};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Trains `config` on the data under `data_dir`, writing `config.toml`, `log.jsonl` and
+/// `summary.json` into `out`.
+pub fn run(config: &RunConfig, data_dir: &Path, out: &Path) -> anyhow::Result<RunSummary> {
+    config.validate()?;
+    let device = config.device.autodiff()?;
+    let cifar = data::load(data_dir, config.dataset)?;
+    let (train, eval) = splits(config, cifar.train, cifar.test)?;
+    let loader = Loader::new(train, eval, config.dataset.classes(), config.batch_size, config.seed);
+
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run directory", out.display()))?;
+    let resolved = toml::to_string_pretty(config)?;
+    train::write_atomic(&out.join("config.toml"), resolved.as_bytes())
+        .with_context(|| format!("{}: cannot write config.toml", out.display()))?;
+    let mut log = RunLog::create(out)?;
+    device.seed(config.seed);
+    let summary = config.model.build(
+        config.dataset.classes(),
+        config.dropout,
+        &device,
+        Train { config, loader, device: &device, log: &mut log },
+    )?;
+    Ok(summary)
+}
+
+/// Applies `--val`, `--train-limit`, `--test-limit`.
+fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(Split, Split)> {
+    let eval = if config.val > 0 {
+        if config.val >= train.len() {
+            bail!("val = {} leaves no training images (the train split has {})", config.val, train.len());
+        }
+        train.split_off_last(config.val)
+    } else {
+        test
+    };
+    let limit = |s: Split, n: Option<usize>| match n {
+        Some(n) if n < s.len() => Split { images: s.images[..n * data::cifar::IMAGE_BYTES].to_vec(), labels: s.labels[..n].to_vec() },
+        _ => s,
+    };
+    let (train, eval) = (limit(train, config.train_limit), limit(eval, config.test_limit));
+    if config.batch_size > train.len() {
+        bail!("batch_size = {} is larger than the {} training images", config.batch_size, train.len());
+    }
+    Ok((train, eval))
+}
+
+struct Train<'a> {
+    config: &'a RunConfig,
+    loader: Loader,
+    device: &'a burn::tensor::Device,
+    log: &'a mut RunLog,
+}
+
+impl WithModel for Train<'_> {
+    type Output = anyhow::Result<RunSummary>;
+    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(mut self, model: M) -> Self::Output {
+        let name = self.config.run_name();
+        let tc = self.config.train_config();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(name.clone());
+            bar
+        });
+        let mut last_print = std::time::Instant::now();
+        let out = train::fit_observed(model, &mut self.loader, &tc, self.device, self.log, |p, _| match p {
+            Progress::Step { iter, total, epoch, loss, step_ms, frozen } => match &bar {
+                Some(bar) => {
+                    bar.set_length(total);
+                    bar.set_position(iter + 1);
+                    bar.set_message(format!("epoch {epoch} loss {loss:.3} {step_ms:.0} ms/step, {frozen} frozen"));
+                }
+                None if last_print.elapsed().as_secs() >= 10 || iter == 0 => {
+                    last_print = std::time::Instant::now();
+                    eprintln!("{name}: iter {}/{total} epoch {epoch} loss {loss:.4} {step_ms:.1} ms/step frozen {frozen}", iter + 1);
+                }
+                None => {}
+            },
+            Progress::Epoch(e) => {
+                let line = format!(
+                    "{name}: epoch {} train loss {:.4} train err {:.2}% test err {} ({:.1} s, {} frozen)",
+                    e.epoch,
+                    e.train_loss,
+                    100.0 * e.train_error,
+                    e.test_error.map_or("n/a".into(), |t| format!("{:.2}%", 100.0 * t)),
+                    e.wall_seconds,
+                    e.frozen_units
+                );
+                match &bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+        });
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        Ok(out?.summary)
+    }
+}
