@@ -1,1 +1,9 @@
+//! Measuring FreezeOut's speed-up: cost models (the reference formula, our FLOP prediction and
+//! a measured one), step-time benchmarks, the paper's tables and plots.
 
+pub mod config;
+pub mod cost;
+pub mod plot;
+pub mod run;
+pub mod speed;
+pub mod table;

@@ -1,12 +1,12 @@
 //! `paper-repro`: reproduce the FreezeOut paper (Brock et al. 2017) on Burn.
 
 mod cmd;
-mod config;
-mod run;
 
 use clap::{Parser, Subcommand};
 
 /// Reproduce "FreezeOut: Accelerate Training by Progressively Freezing Layers" on Burn.
+///
+/// Without a subcommand: the quick table (`table --preset quick`).
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -25,6 +25,10 @@ enum Command {
     Data(cmd::data::Command),
     /// List the model presets with units, parameters and cost.
     Models,
+    /// Step time with 0/25/50/75% of units frozen on random data, and the simulated saving.
+    Speed(cmd::speed::Args),
+    /// Run (or resume) a grid of runs and write the paper's tables and plots.
+    Table(cmd::table::Args),
 }
 
 fn main() {
@@ -34,6 +38,8 @@ fn main() {
         Some(Command::Train(args)) => cmd::train::run(&args),
         Some(Command::Data(c)) => cmd::data::run(&c),
         Some(Command::Models) => cmd::models::run(),
+        Some(Command::Speed(args)) => cmd::speed::run(&args),
+        Some(Command::Table(args)) => cmd::table::run(&args),
         None => cmd::main_job(),
     };
     if let Err(e) = result {

@@ -7,18 +7,18 @@
 
 mod data;
 mod log;
+mod step;
 
 pub use data::{DataSource, HostBatch, InMemory};
 pub use log::{RunLog, write_atomic};
+pub use step::{StepResult, Stepper};
+use step::count_errors;
 
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
-use crate::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids};
-use burn::module::ParamGroup;
-use burn::nn::loss::CrossEntropyLossConfig;
+use crate::{FreezeOut, FreezeOutForward, UnitInfo};
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -233,11 +233,7 @@ where
     }
     let total = config.epochs as u64 * per_epoch;
     let schedule = config.schedule(units.len(), total)?;
-    let groups: Vec<ParamGroup> =
-        units.iter().map(|u| ParamGroup::from_ids(u.param_ids.clone())).collect();
-    let head_group = ParamGroup::from_ids(head_param_ids(&model));
-    let mut optim = config.optimizer();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let mut stepper = Stepper::new(&model, config, device);
     log.event(&Event::Start {
         config,
         units: units.iter().map(|u| (u.index, u.name.as_str(), u.num_params)).collect(),
@@ -261,19 +257,9 @@ where
             }
             let n = batch.len();
             let (images, targets) = to_device(batch, device);
-
-            device.sync().ok();
-            let t = Instant::now();
-            let logits = model.forward_freezeout(images);
-            let wrong = count_errors(logits.clone().detach(), targets.clone());
-            let loss = loss_fn.forward(logits, targets);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lrs = unit_lrs(&schedule, j, frozen, &groups, &head_group);
-            model = optim.step(lrs, model, grads);
-            let loss_value: f32 = loss.into_scalar();
-            let wrong: usize = wrong.into_scalar::<i64>() as usize;
-            device.sync().ok();
-            let dt = t.elapsed().as_secs_f64();
+            let (next, StepResult { loss: loss_value, wrong, seconds: dt }) =
+                stepper.step(model, images, targets, &schedule, j, frozen);
+            model = next;
 
             if !loss_value.is_finite() {
                 let head_lr = schedule.lr(units.len(), j);
@@ -320,23 +306,6 @@ where
     Ok(Outcome { model, summary })
 }
 
-/// The rates of iteration `j`: one group per active unit, the head's rate for the rest.
-fn unit_lrs(
-    schedule: &Schedule,
-    j: u64,
-    frozen: usize,
-    groups: &[ParamGroup],
-    head: &ParamGroup,
-) -> ModuleLearningRate {
-    let head_index = schedule.num_units();
-    let mut lrs = ModuleLrScheduler::new(schedule.lr(head_index, j));
-    // Frozen units get no gradient, hence no update: they need no rate.
-    for (i, group) in groups.iter().enumerate().skip(frozen) {
-        lrs = lrs.with_group(group.clone(), schedule.lr(i, j));
-    }
-    lrs.with_group(head.clone(), schedule.lr(head_index, j)).step()
-}
-
 fn freeze_event<'a>(
     schedule: &Schedule,
     units: &'a [UnitInfo],
@@ -358,13 +327,6 @@ pub fn to_device(batch: HostBatch, device: &Device) -> (Tensor<4>, Tensor<1, Int
     let images = Tensor::<4>::from_data(TensorData::new(batch.images, batch.shape), device);
     let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), device);
     (images, targets)
-}
-
-/// Number of wrong top-1 predictions (stays on the device until read).
-fn count_errors(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
-    let [n, _] = logits.dims();
-    let predicted = logits.argmax(1).reshape([n]);
-    predicted.not_equal(targets).int().sum()
 }
 
 /// Top-1 error on the held-out batches with the model in inference mode; `None` without data.

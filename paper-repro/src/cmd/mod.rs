@@ -3,12 +3,17 @@
 pub mod data;
 pub mod models;
 pub mod schedule;
+pub mod speed;
+pub mod table;
 pub mod train;
 
-/// What `cargo run --release -p paper-repro` does without a subcommand.
+/// What `cargo run --release -p paper-repro` does without a subcommand: the quick table.
 pub fn main_job() -> anyhow::Result<()> {
-    anyhow::bail!(
-        "the paper's tables (`table --preset quick`) are not implemented yet; \
-         available now: `schedule`, `models`, `data`, `train` (see --help)"
-    )
+    table::run(&table::Args {
+        preset: bench_harness::table::TablePreset::Quick,
+        seeds: vec![0],
+        data: None,
+        out: None,
+        device: freezeout_core::device::DeviceKind::Cpu,
+    })
 }

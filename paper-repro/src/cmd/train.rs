@@ -1,6 +1,6 @@
 //! `paper-repro train`: one run from flags and/or a TOML config.
 
-use crate::config::RunConfig;
+use bench_harness::config::RunConfig;
 use freezeout_core::Scaling;
 use freezeout_core::data::{self, CifarKind};
 use freezeout_core::device::DeviceKind;
@@ -93,7 +93,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(config.run_name()));
     let data_dir = data::data_dir(args.data.clone());
     eprintln!("training {} into {}", config.run_name(), out.display());
-    let summary = crate::run::run(&config, &data_dir, &out)?;
+    let summary = bench_harness::run::run(&config, &data_dir, &out)?;
     println!(
         "{}: test error {} after {} epochs, {:.1} s wall-clock ({:.1} s in steps); results in {}",
         config.run_name(),

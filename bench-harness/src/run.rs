@@ -113,3 +113,24 @@ impl WithModel for Train<'_> {
         Ok(out?.summary)
     }
 }
+
+/// Training throughput assumed for time estimates, in multiply-accumulates per second of a
+/// full training step (forward + backward ≈ 3× forward). Calibrated on the 2-core CPU machine
+/// with the release build (see bench-harness/PERF.md); the GPU figure is a rough placeholder.
+fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
+    match device {
+        freezeout_core::device::DeviceKind::Cpu => 12e9,
+        freezeout_core::device::DeviceKind::Cuda => 2e12,
+    }
+}
+
+/// Rough wall-clock estimate of a run (training steps and evaluations), from the model's
+/// forward cost, for telling the user up front how long a grid will take.
+pub fn estimate_seconds(config: &RunConfig) -> f64 {
+    let spec = config.model.spec(config.dataset.classes());
+    let fwd: u64 = spec.units.iter().map(|u| u.macs()).sum::<u64>() + spec.head.iter().map(|l| l.macs()).sum::<u64>();
+    let train = config.train_limit.unwrap_or(50_000 - config.val) as f64;
+    let eval = config.test_limit.unwrap_or(if config.val > 0 { config.val } else { 10_000 }) as f64;
+    let macs = config.epochs as f64 * (3.0 * train + eval) * fwd as f64;
+    macs / macs_per_second(config.device)
+}

@@ -1,0 +1,158 @@
+//! Step-time benchmark on random CIFAR-shaped data at full model size: the same training step
+//! as the trainer, with 0%, 25%, 50%, 75% (or any fractions) of the units frozen, and the
+//! saving of a whole schedule simulated from those step times.
+
+use crate::cost::{CostModel, MeasuredCost};
+use freezeout_core::device::DeviceKind;
+use freezeout_core::models::{Preset, WithModel};
+use freezeout_core::train::{Stepper, TrainConfig};
+use freezeout_core::{FreezeOut, FreezeOutForward, Schedule, ScheduleConfig};
+use burn::tensor::{Distribution, Int, Tensor};
+use serde::Serialize;
+
+/// What to measure.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpeedConfig {
+    /// The model.
+    pub model: Preset,
+    /// Classes of the head.
+    pub classes: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Timed iterations per point (the median is reported).
+    pub iters: usize,
+    /// Untimed iterations first (kernel compilation, autotune, allocator warm-up).
+    pub warmup: usize,
+    /// Fractions of units frozen.
+    pub fractions: Vec<f64>,
+    /// Backend.
+    pub device: DeviceKind,
+}
+
+/// One measured point.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpeedPoint {
+    /// Requested fraction of units frozen.
+    pub fraction: f64,
+    /// Units frozen (`round(fraction · N)`).
+    pub frozen: usize,
+    /// Median step time (ms).
+    pub median_ms: f64,
+    /// The first step (ms): includes kernel compilation / autotuning on a GPU.
+    pub first_ms: f64,
+    /// FLOP-model cost of the step relative to nothing frozen.
+    pub flop_ratio: f64,
+}
+
+/// The benchmark's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpeedReport {
+    /// Settings.
+    pub config: SpeedConfig,
+    /// Units of the model.
+    pub units: usize,
+    /// Points in order of `fractions`.
+    pub points: Vec<SpeedPoint>,
+    /// Saving of the default schedule (cubic, t0 = 0.8, scaled) predicted from FLOPs.
+    pub flop_saving: f64,
+    /// The same predicted from the measured step times (interpolated between the points).
+    pub measured_saving: Option<f64>,
+    /// The reference formula for the same schedule.
+    pub reference_formula: Option<f64>,
+}
+
+/// Runs the benchmark.
+pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
+    let device = config.device.autodiff()?;
+    let spec = config.model.spec(config.classes);
+    let n = spec.units.len();
+    let costs = CostModel::from_spec(&spec);
+    let mut points = Vec::new();
+    for &fraction in &config.fractions {
+        let frozen = ((fraction * n as f64).round() as usize).min(n);
+        device.seed(0);
+        let (median_ms, first_ms) =
+            config.model.build(config.classes, 0.0, &device, Point { config, frozen, device: &device });
+        let flop_ratio = costs.step(frozen) / costs.step(0);
+        points.push(SpeedPoint { fraction, frozen, median_ms, first_ms, flop_ratio });
+    }
+    // The default schedule over a nominal run (the saving does not depend on T much).
+    let schedule = Schedule::freezeout(ScheduleConfig::default(), n, 100_000)?;
+    let mut measured: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, p.median_ms)).collect();
+    measured.sort_by_key(|p| p.0);
+    measured.dedup_by_key(|p| p.0);
+    let measured_saving = (measured.first().map(|p| p.0) == Some(0) && measured.len() >= 2)
+        .then(|| MeasuredCost { points: measured }.predicted_saving(&schedule));
+    Ok(SpeedReport {
+        config: config.clone(),
+        units: n,
+        points,
+        flop_saving: costs.predicted_saving(&schedule),
+        measured_saving,
+        reference_formula: schedule.reference_speedup(&costs.forward_costs()),
+    })
+}
+
+struct Point<'a> {
+    config: &'a SpeedConfig,
+    frozen: usize,
+    device: &'a burn::tensor::Device,
+}
+
+impl WithModel for Point<'_> {
+    type Output = (f64, f64);
+    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> (f64, f64) {
+        let c = self.config;
+        let mut model = model.freeze_units(self.frozen);
+        let train = TrainConfig::default();
+        let schedule = Schedule::baseline(0.01, model.num_units(), 1_000_000).expect("valid baseline");
+        let mut stepper = Stepper::new(&model, &train, self.device);
+        let images = Tensor::<4>::random([c.batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), self.device);
+        let targets =
+            Tensor::<1, Int>::random([c.batch], Distribution::Uniform(0.0, c.classes as f64), self.device);
+        let mut times = Vec::with_capacity(c.iters);
+        let mut first = 0.0;
+        for i in 0..c.warmup + c.iters {
+            let (next, r) = stepper.step(model, images.clone(), targets.clone(), &schedule, i as u64, self.frozen);
+            model = next;
+            if i == 0 {
+                first = r.seconds * 1e3;
+            }
+            if i >= c.warmup {
+                times.push(r.seconds * 1e3);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        (times.get(times.len() / 2).copied().unwrap_or(first), first)
+    }
+}
+
+/// A plain-text table of a report.
+pub fn render(report: &SpeedReport) -> String {
+    let c = &report.config;
+    let mut out = format!(
+        "{} (N = {} units), batch {}, {} on {}: median of {} steps after {} warm-up\n",
+        c.model, report.units, c.batch, "random data", c.device, c.iters, c.warmup
+    );
+    out += "frozen  units  ms/step  vs 0%  FLOP model  first step ms\n";
+    let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
+    for p in &report.points {
+        let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
+        out += &format!(
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>13.1}\n",
+            100.0 * p.fraction,
+            p.frozen,
+            p.median_ms,
+            ratio,
+            p.flop_ratio,
+            p.first_ms
+        );
+    }
+    out += &format!(
+        "default schedule (cubic, t0 0.8): saving predicted from FLOPs {:.1}%, from measured step times {}, reference formula {}\n",
+        100.0 * report.flop_saving,
+        report.measured_saving.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
+        report.reference_formula.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
+    );
+    out
+}

@@ -1,0 +1,61 @@
+//! `paper-repro speed`: step time with 0/25/50/75% of units frozen on random data at full
+//! model size, and the default schedule's saving simulated from those.
+
+use bench_harness::speed::{self, SpeedConfig};
+use freezeout_core::device::DeviceKind;
+use freezeout_core::models::Preset;
+use std::path::PathBuf;
+
+/// Options of `paper-repro speed`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model presets to measure.
+    #[arg(long, num_args = 1.., default_values = ["densenet-bc-40-12"])]
+    pub model: Vec<Preset>,
+    /// Batch sizes.
+    #[arg(long, num_args = 1.., default_values_t = [50])]
+    pub batch: Vec<usize>,
+    /// Timed iterations per point.
+    #[arg(long, default_value_t = 5)]
+    pub iters: usize,
+    /// Warm-up iterations per point.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Fractions of units frozen.
+    #[arg(long, num_args = 1.., default_values_t = [0.0, 0.25, 0.5, 0.75])]
+    pub fractions: Vec<f64>,
+    /// Classes of the head (10: CIFAR-10).
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+    /// cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceKind,
+    /// Also write the reports as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs the subcommand.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let mut reports = Vec::new();
+    for &model in &args.model {
+        for &batch in &args.batch {
+            let config = SpeedConfig {
+                model,
+                classes: args.classes,
+                batch,
+                iters: args.iters,
+                warmup: args.warmup,
+                fractions: args.fractions.clone(),
+                device: args.device,
+            };
+            let report = speed::measure(&config)?;
+            println!("{}", speed::render(&report));
+            reports.push(report);
+        }
+    }
+    if let Some(path) = &args.json {
+        freezeout_core::train::write_atomic(path, serde_json::to_string_pretty(&reports)?.as_bytes())?;
+    }
+    Ok(())
+}
