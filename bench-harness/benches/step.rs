@@ -15,6 +15,7 @@ fn freeze_fractions(c: &mut Criterion) {
         warmup: 1,
         fractions: vec![0.0, 0.5, 0.9],
         device: DeviceKind::Cpu,
+        verbose: false,
     };
     let mut group = c.benchmark_group("freezeout_step");
     group.sample_size(10);

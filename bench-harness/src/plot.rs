@@ -12,12 +12,13 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("plotting failed: {e}")
 }
 
-/// Test error (%) against measured saving (%), one series per strategy, the baseline at 0.
+/// Test error (%) against measured saving (%, against each run's own unfrozen steps), one series
+/// per strategy, the baseline at 0.
 pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
     let pts: Vec<(String, f64, f64)> = lines
         .iter()
         .filter_map(|l| {
-            let saving = if l.t0.is_none() { 0.0 } else { l.measured_saving?.mean };
+            let saving = if l.t0.is_none() { 0.0 } else { l.own_saving?.mean };
             Some((l.strategy.clone(), 100.0 * saving, 100.0 * l.test_error.mean))
         })
         .filter(|p| p.1.is_finite() && p.2.is_finite())
@@ -42,7 +43,7 @@ pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
         .y_label_area_size(55)
         .build_cartesian_2d((x0 - 2.0)..(x1 + 2.0), (y0 - pad)..(y1 + pad))
         .map_err(err)?;
-    chart.configure_mesh().x_desc("measured wall-clock saving (%)").y_desc("test error (%)").draw().map_err(err)?;
+    chart.configure_mesh().x_desc("measured saving of training-step time (%)").y_desc("test error (%)").draw().map_err(err)?;
     let mut strategies: Vec<String> = pts.iter().map(|p| p.0.clone()).collect();
     strategies.sort();
     strategies.dedup();

@@ -27,6 +27,8 @@ pub struct SpeedConfig {
     pub fractions: Vec<f64>,
     /// Backend.
     pub device: DeviceKind,
+    /// Print every step's time to stderr (to see compilation/autotune stalls as they happen).
+    pub verbose: bool,
 }
 
 /// One measured point.
@@ -42,6 +44,9 @@ pub struct SpeedPoint {
     pub first_ms: f64,
     /// FLOP-model cost of the step relative to nothing frozen.
     pub flop_ratio: f64,
+    /// Largest device memory reserved by the allocator, sampled after every step (MiB); `None`
+    /// where the backend does not report it (CPU).
+    pub peak_mib: Option<f64>,
 }
 
 /// The benchmark's result.
@@ -71,10 +76,12 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     for &fraction in &config.fractions {
         let frozen = ((fraction * n as f64).round() as usize).min(n);
         device.seed(0);
-        let (median_ms, first_ms) =
+        let (median_ms, first_ms, peak_mib) =
             config.model.build(config.classes, 0.0, &device, Point { config, frozen, device: &device });
+        // The model and its optimizer state are dropped: give the pool's pages back.
+        device.memory_cleanup();
         let flop_ratio = costs.step(frozen) / costs.step(0);
-        points.push(SpeedPoint { fraction, frozen, median_ms, first_ms, flop_ratio });
+        points.push(SpeedPoint { fraction, frozen, median_ms, first_ms, flop_ratio, peak_mib });
     }
     // The default schedule over a nominal run (the saving does not depend on T much).
     let schedule = Schedule::freezeout(ScheduleConfig::default(), n, 100_000)?;
@@ -100,8 +107,8 @@ struct Point<'a> {
 }
 
 impl WithModel for Point<'_> {
-    type Output = (f64, f64);
-    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> (f64, f64) {
+    type Output = (f64, f64, Option<f64>);
+    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> Self::Output {
         let c = self.config;
         let mut model = model.freeze_units(self.frozen);
         let train = TrainConfig::default();
@@ -112,9 +119,16 @@ impl WithModel for Point<'_> {
             Tensor::<1, Int>::random([c.batch], Distribution::Uniform(0.0, c.classes as f64), self.device);
         let mut times = Vec::with_capacity(c.iters);
         let mut first = 0.0;
+        let mut peak: Option<u64> = None;
         for i in 0..c.warmup + c.iters {
             let (next, r) = stepper.step(model, images.clone(), targets.clone(), &schedule, i as u64, self.frozen);
             model = next;
+            if let Some(usage) = self.device.memory_pool_usage() {
+                peak = Some(peak.unwrap_or(0).max(usage.bytes_reserved));
+            }
+            if c.verbose {
+                eprintln!("step {} {} frozen {}: {:.1} ms (loss {:.3})", c.model, i, self.frozen, r.seconds * 1e3, r.loss);
+            }
             if i == 0 {
                 first = r.seconds * 1e3;
             }
@@ -123,7 +137,8 @@ impl WithModel for Point<'_> {
             }
         }
         times.sort_by(f64::total_cmp);
-        (times.get(times.len() / 2).copied().unwrap_or(first), first)
+        let median = times.get(times.len() / 2).copied().unwrap_or(first);
+        (median, first, peak.map(|b| b as f64 / (1024.0 * 1024.0)))
     }
 }
 
@@ -134,18 +149,19 @@ pub fn render(report: &SpeedReport) -> String {
         "{} (N = {} units), batch {}, {} on {}: median of {} steps after {} warm-up\n",
         c.model, report.units, c.batch, "random data", c.device, c.iters, c.warmup
     );
-    out += "frozen  units  ms/step  vs 0%  FLOP model  first step ms\n";
+    out += "frozen  units  ms/step  vs 0%  FLOP model  first step ms  peak MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
     for p in &report.points {
         let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
         out += &format!(
-            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>13.1}\n",
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>13.1}  {:>8}\n",
             100.0 * p.fraction,
             p.frozen,
             p.median_ms,
             ratio,
             p.flop_ratio,
-            p.first_ms
+            p.first_ms,
+            p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}"))
         );
     }
     out += &format!(

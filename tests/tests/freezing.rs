@@ -210,3 +210,26 @@ fn inference_copy_runs_the_generated_forward() {
     let logits = valid.forward_freezeout(x);
     assert_eq!(logits.dims(), [2, 4]);
 }
+
+#[test]
+fn a_diverging_run_stops_with_the_iteration_and_leaves_a_diverged_summary() {
+    let device = device();
+    let model = TinyNet::new(2, 4, 4, &device);
+    let mut data = quadrant_data(4, 1, 8, 8, 13);
+    let config = TrainConfig {
+        epochs: 3,
+        schedule: ScheduleConfig { base_lr: 1e12, ..ScheduleConfig::default() },
+        ..TrainConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = RunLog::create(dir.path()).unwrap();
+    let err = match train::fit(model, &mut data, &config, &device, &mut log) {
+        Ok(_) => panic!("a learning rate of 1e12 must diverge"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("at iteration") && err.contains("frozen units") && err.contains("LR"), "{err}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "diverged");
+    assert!(summary["test_error"].is_null());
+}

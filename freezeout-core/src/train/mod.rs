@@ -136,7 +136,7 @@ pub struct EpochStats {
 /// The result of [`fit`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSummary {
-    /// `"finished"`.
+    /// `"finished"`, or `"diverged"` (non-finite loss; `test_error` is then `None`).
     pub status: String,
     /// The config.
     pub config: TrainConfig,
@@ -262,6 +262,19 @@ where
             model = next;
 
             if !loss_value.is_finite() {
+                // Leave a summary marked "diverged" so tables show the run instead of dropping it.
+                let summary = RunSummary {
+                    status: "diverged".into(),
+                    config: config.clone(),
+                    num_units: units.len(),
+                    total_iterations: total,
+                    test_error: None,
+                    step_seconds: step_total + step_seconds,
+                    wall_seconds: run_start.elapsed().as_secs_f64(),
+                    epochs,
+                };
+                log.flush()?;
+                log.write_json("summary.json", &summary)?;
                 let head_lr = schedule.lr(units.len(), j);
                 return Err(TrainError::Diverged { loss: loss_value, iteration: j, epoch, frozen, head_lr });
             }

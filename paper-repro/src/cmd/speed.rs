@@ -30,6 +30,9 @@ pub struct Args {
     /// cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    /// Print every step's time (see compilation/autotune stalls as they happen).
+    #[arg(long)]
+    pub verbose: bool,
     /// Also write the reports as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -48,6 +51,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 warmup: args.warmup,
                 fractions: args.fractions.clone(),
                 device: args.device,
+                verbose: args.verbose,
             };
             let report = speed::measure(&config)?;
             println!("{}", speed::render(&report));
