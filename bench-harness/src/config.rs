@@ -48,6 +48,10 @@ pub struct RunConfig {
     pub weight_decay: f64,
     /// `cpu` or `cuda`.
     pub device: DeviceKind,
+    /// Checkpoint every this many iterations (0: only at epoch ends, which always checkpoint).
+    pub checkpoint_every: u64,
+    /// Complete checkpoints kept.
+    pub keep_checkpoints: usize,
 }
 
 impl Default for RunConfig {
@@ -72,6 +76,8 @@ impl Default for RunConfig {
             momentum: t.momentum,
             weight_decay: t.weight_decay,
             device: DeviceKind::Cpu,
+            checkpoint_every: 1000,
+            keep_checkpoints: 2,
         }
     }
 }
@@ -99,6 +105,9 @@ impl RunConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("dropout = {} must be in [0, 1)", self.dropout);
+        }
+        if self.keep_checkpoints == 0 {
+            bail!("keep_checkpoints = 0: keep at least one checkpoint");
         }
         if !(0.0..1.0).contains(&self.momentum) || self.weight_decay < 0.0 {
             bail!("momentum must be in [0, 1) and weight_decay ≥ 0");

@@ -4,34 +4,88 @@ use crate::config::RunConfig;
 use anyhow::{Context, bail};
 use freezeout_core::data::{self, Loader, Split};
 use freezeout_core::models::WithModel;
-use freezeout_core::train::{self, Progress, RunLog, RunSummary};
+use freezeout_core::train::{self, Checkpointing, FitOptions, Progress, RunLog, RunSummary, checkpoint};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// Trains `config` on the data under `data_dir`, writing `config.toml`, `log.jsonl` and
-/// `summary.json` into `out`.
+/// Trains `config` on the data under `data_dir`, writing `config.toml`, `log.jsonl`,
+/// checkpoints and `summary.json` into `out`.
 pub fn run(config: &RunConfig, data_dir: &Path, out: &Path) -> anyhow::Result<RunSummary> {
     config.validate()?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run directory", out.display()))?;
+    let resolved = toml::to_string_pretty(config)?;
+    train::write_atomic(&out.join("config.toml"), resolved.as_bytes())
+        .with_context(|| format!("{}: cannot write config.toml (is the directory writable?)", out.display()))?;
+    execute(config, &resolved, data_dir, out, None)
+}
+
+/// Continues the run in `dir` from its newest complete checkpoint. `requested` (the config the
+/// user asked for) must equal the run's `config.toml` unless `force`.
+pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: &Path) -> anyhow::Result<RunSummary> {
+    let saved_path = dir.join("config.toml");
+    if !saved_path.is_file() {
+        bail!("{}: missing: {} is not a run directory (it has no config.toml)", saved_path.display(), dir.display());
+    }
+    let saved = RunConfig::from_file(&saved_path)?;
+    let config = match requested {
+        Some(r) if *r != saved && !force => bail!(
+            "the requested config differs from {}: pass --force to resume with the new one",
+            saved_path.display()
+        ),
+        Some(r) => r.clone(),
+        None => saved.clone(),
+    };
+    config.validate()?;
+    let resolved = toml::to_string_pretty(&config)?;
+    let (path, manifest) = checkpoint::latest(&dir.join("checkpoints"))?;
+    if manifest.config_hash != checkpoint::hash_text(&toml::to_string_pretty(&saved)?) && !force {
+        bail!("{}: written for another config than {} (hash differs): pass --force to resume anyway", path.display(), saved_path.display());
+    }
+    if config != saved {
+        train::write_atomic(&saved_path, resolved.as_bytes())?;
+    }
+    // The log continues from the checkpoint: lines of the interrupted attempt after it go.
+    let log_path = dir.join("log.jsonl");
+    let file = std::fs::OpenOptions::new().write(true).open(&log_path).with_context(|| format!("{}: cannot open", log_path.display()))?;
+    if file.metadata()?.len() < manifest.log_bytes {
+        bail!("{}: shorter than the checkpoint says ({} bytes): the log was edited or lost", log_path.display(), manifest.log_bytes);
+    }
+    file.set_len(manifest.log_bytes)?;
+    file.sync_all()?;
+    eprintln!("resuming {} from {} (iteration {}, {} units frozen)", dir.display(), path.display(), manifest.next_iteration, manifest.frozen_units);
+    execute(&config, &resolved, data_dir, dir, Some((path, manifest)))
+}
+
+fn execute(
+    config: &RunConfig,
+    resolved: &str,
+    data_dir: &Path,
+    out: &Path,
+    resume: Option<(std::path::PathBuf, checkpoint::Manifest)>,
+) -> anyhow::Result<RunSummary> {
     let device = config.device.autodiff()?;
     let cifar = data::load(data_dir, config.dataset)?;
     let (train, eval) = splits(config, cifar.train, cifar.test)?;
     let loader = Loader::new(train, eval, config.dataset.classes(), config.batch_size, config.seed);
-
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run directory", out.display()))?;
-    let resolved = toml::to_string_pretty(config)?;
-    train::write_atomic(&out.join("config.toml"), resolved.as_bytes())
-        .with_context(|| format!("{}: cannot write config.toml", out.display()))?;
     let mut log = RunLog::create(out)?;
+    let options = FitOptions {
+        checkpoint: Some(Checkpointing {
+            dir: out.join("checkpoints"),
+            every: config.checkpoint_every,
+            keep: config.keep_checkpoints,
+            config_hash: checkpoint::hash_text(resolved),
+        }),
+        resume,
+    };
     device.seed(config.seed);
-    let summary = config.model.build(
+    config.model.build(
         config.dataset.classes(),
         config.dropout,
         &device,
-        Train { config, loader, device: &device, log: &mut log },
-    )?;
-    Ok(summary)
+        Train { config, loader, device: &device, log: &mut log, options },
+    )
 }
 
 /// Applies `--val`, `--train-limit`, `--test-limit`.
@@ -60,6 +114,7 @@ struct Train<'a> {
     loader: Loader,
     device: &'a burn::tensor::Device,
     log: &'a mut RunLog,
+    options: FitOptions,
 }
 
 impl WithModel for Train<'_> {
@@ -78,7 +133,7 @@ impl WithModel for Train<'_> {
             bar
         });
         let mut last_print = std::time::Instant::now();
-        let out = train::fit_observed(model, &mut self.loader, &tc, self.device, self.log, |p, _| match p {
+        let out = train::fit_with(model, &mut self.loader, &tc, self.device, self.log, self.options, |p, _| match p {
             Progress::Step { iter, total, epoch, loss, step_ms, frozen } => match &bar {
                 Some(bar) => {
                     bar.set_length(total);

@@ -161,7 +161,15 @@ pub mod private {
         pub fn unit<M: Module>(&mut self, module: M) -> M {
             let index = self.next;
             self.next += 1;
-            if index < self.k && !is_frozen(&module) { module.freeze() } else { module }
+            if index < self.k && !is_frozen(&module) {
+                // Burn's BatchNorm keeps its newest running statistics pending (per thread) and
+                // reads the previous ones in inference mode; `valid()` folds them in (the state is
+                // shared), so a frozen unit uses the statistics of its last training step.
+                let _ = module.valid();
+                module.freeze()
+            } else {
+                module
+            }
         }
     }
 

@@ -361,35 +361,38 @@ fn read_archive_files(archive: &Path, kind: CifarKind) -> Result<Files, DataErro
         .collect()
 }
 
+/// Parses one file of `records` records of `kind`, checking its size and every label; `file`
+/// is only used in messages. Never panics, whatever the bytes.
+pub fn parse_records(kind: CifarKind, file: &Path, bytes: &[u8], records: usize) -> Result<Split, DataError> {
+    let record = kind.record_bytes();
+    let expected = (records * record) as u64;
+    if bytes.len() as u64 != expected {
+        return Err(DataError::WrongSize { file: file.to_path_buf(), expected, records, record, found: bytes.len() as u64 });
+    }
+    let mut split = Split { images: Vec::with_capacity(records * IMAGE_BYTES), labels: Vec::with_capacity(records) };
+    for (r, rec) in bytes.chunks_exact(record).enumerate() {
+        if kind == CifarKind::Cifar100 && rec[0] >= 20 {
+            return Err(DataError::BadLabel { file: file.to_path_buf(), record: r, which: "coarse", label: rec[0], classes: 20 });
+        }
+        let label = rec[kind.label_bytes() - 1];
+        if label as usize >= kind.classes() {
+            let which = if kind == CifarKind::Cifar100 { "fine" } else { "class" };
+            return Err(DataError::BadLabel { file: file.to_path_buf(), record: r, which, label, classes: kind.classes() });
+        }
+        split.labels.push(label);
+        split.images.extend_from_slice(&rec[kind.label_bytes()..]);
+    }
+    Ok(split)
+}
+
 /// Validates sizes, labels and class counts, and builds the splits.
 fn assemble(source: &Path, kind: CifarKind, files: Files) -> Result<Cifar, DataError> {
     let (mut train, mut test) = (Split::default(), Split::default());
-    let record = kind.record_bytes();
     for (spec, (file, bytes)) in kind.files().iter().zip(files) {
-        let expected = (spec.records * record) as u64;
-        if bytes.len() as u64 != expected {
-            return Err(DataError::WrongSize {
-                file,
-                expected,
-                records: spec.records,
-                record,
-                found: bytes.len() as u64,
-            });
-        }
+        let part = parse_records(kind, &file, &bytes, spec.records)?;
         let split = if spec.train { &mut train } else { &mut test };
-        split.images.reserve(spec.records * IMAGE_BYTES);
-        for (r, rec) in bytes.chunks_exact(record).enumerate() {
-            if kind == CifarKind::Cifar100 && rec[0] >= 20 {
-                return Err(DataError::BadLabel { file, record: r, which: "coarse", label: rec[0], classes: 20 });
-            }
-            let label = rec[kind.label_bytes() - 1];
-            if label as usize >= kind.classes() {
-                let which = if kind == CifarKind::Cifar100 { "fine" } else { "class" };
-                return Err(DataError::BadLabel { file, record: r, which, label, classes: kind.classes() });
-            }
-            split.labels.push(label);
-            split.images.extend_from_slice(&rec[kind.label_bytes()..]);
-        }
+        split.images.extend_from_slice(&part.images);
+        split.labels.extend_from_slice(&part.labels);
     }
     let (per_train, per_test) = kind.per_class();
     for (name, split, expected) in [("train", &train, per_train), ("test", &test, per_test)] {

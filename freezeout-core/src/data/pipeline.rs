@@ -169,12 +169,16 @@ impl DataSource for Loader {
     }
 
     fn train_epoch(&mut self, epoch: usize) -> Box<dyn Iterator<Item = HostBatch> + '_> {
+        self.train_epoch_from(epoch, 0)
+    }
+
+    fn train_epoch_from(&mut self, epoch: usize, start: usize) -> Box<dyn Iterator<Item = HostBatch> + '_> {
         let (tx, rx) = sync_channel(PREFETCH);
         let this = self.clone();
         let batches = self.train_batches_per_epoch();
         std::thread::spawn(move || {
             let order = this.order(epoch);
-            for b in 0..batches {
+            for b in start..batches {
                 if tx.send(this.train_batch(epoch, b, &order)).is_err() {
                     return; // the consumer stopped early
                 }

@@ -33,6 +33,11 @@ pub trait DataSource {
     /// The training batches of epoch `epoch` (shuffled and augmented as the source decides;
     /// the same epoch gives the same batches for the same seed).
     fn train_epoch(&mut self, epoch: usize) -> Box<dyn Iterator<Item = HostBatch> + '_>;
+    /// The batches of epoch `epoch` from batch `start` on (to resume mid-epoch). The default
+    /// builds and drops the first `start`.
+    fn train_epoch_from(&mut self, epoch: usize, start: usize) -> Box<dyn Iterator<Item = HostBatch> + '_> {
+        Box::new(self.train_epoch(epoch).skip(start))
+    }
     /// The held-out batches (no augmentation), or none.
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = HostBatch> + '_>;
     /// Number of classes.

@@ -70,6 +70,14 @@ impl RunLog {
         }
     }
 
+    /// Bytes in `log.jsonl` after a [`flush`](Self::flush) (0 in memory).
+    pub fn bytes(&mut self) -> io::Result<u64> {
+        match self.out.as_mut() {
+            Some(out) => Ok(out.get_ref().metadata()?.len()),
+            None => Ok(0),
+        }
+    }
+
     /// Writes `name` (e.g. `summary.json`) atomically into the run directory, pretty JSON.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> io::Result<()> {
         let Some(dir) = &self.dir else { return Ok(()) };

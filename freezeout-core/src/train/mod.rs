@@ -5,9 +5,12 @@
 //! (Nesterov momentum, dampening 0, coupled weight decay) — timed between two device syncs.
 //! A baseline run (no freezing, one global cosine) goes through the same loop.
 
+pub mod checkpoint;
 mod data;
 mod log;
 mod step;
+
+pub use checkpoint::{CheckpointError, Checkpointing, Manifest, PartialEpoch};
 
 pub use data::{DataSource, HostBatch, InMemory};
 pub use log::{RunLog, write_atomic};
@@ -21,6 +24,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Everything that decides a run besides the model and the data.
@@ -112,6 +116,9 @@ pub enum TrainError {
     /// Writing the log failed.
     #[error("cannot write the run log: {0}")]
     Io(#[from] std::io::Error),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// Per-epoch numbers.
@@ -161,6 +168,7 @@ enum Event<'a> {
     Start { config: &'a TrainConfig, units: Vec<(usize, &'a str, usize)>, schedule: &'a Schedule },
     Iter { iter: u64, epoch: usize, loss: f32, errors: usize, batch: usize, step_ms: f64, frozen: usize },
     Freeze { iter: u64, frozen: usize, units: Vec<&'a str>, lrs: Vec<f64> },
+    Resume { iter: u64, checkpoint: &'a std::path::Path },
     Epoch(&'a EpochStats),
 }
 
@@ -211,11 +219,42 @@ pub enum Progress<'a> {
 
 /// [`fit`], calling `observe` after every iteration's update and every epoch's evaluation.
 pub fn fit_observed<M, D>(
+    model: M,
+    data: &mut D,
+    config: &TrainConfig,
+    device: &Device,
+    log: &mut RunLog,
+    observe: impl FnMut(Progress, &M),
+) -> Result<Outcome<M>, TrainError>
+where
+    M: FreezeOut + FreezeOutForward<4, 2>,
+    D: DataSource + ?Sized,
+{
+    fit_with(model, data, config, device, log, FitOptions::default(), observe)
+}
+
+/// Checkpointing and resuming for [`fit_with`].
+#[derive(Clone, Debug, Default)]
+pub struct FitOptions {
+    /// Write checkpoints.
+    pub checkpoint: Option<Checkpointing>,
+    /// Continue from this checkpoint directory (see [`checkpoint::latest`]); the model passed in
+    /// must be freshly built with the same config, and the log already truncated to the
+    /// checkpoint's `log_bytes`.
+    pub resume: Option<(PathBuf, Manifest)>,
+}
+
+/// Test hook: abort the process (no unwinding, no flushing) after this iteration.
+pub const ABORT_ENV: &str = "FREEZEOUT_ABORT_AFTER_ITERATION";
+
+/// The training loop with checkpoints and resume.
+pub fn fit_with<M, D>(
     mut model: M,
     data: &mut D,
     config: &TrainConfig,
     device: &Device,
     log: &mut RunLog,
+    options: FitOptions,
     mut observe: impl FnMut(Progress, &M),
 ) -> Result<Outcome<M>, TrainError>
 where
@@ -223,6 +262,14 @@ where
     D: DataSource + ?Sized,
 {
     let run_start = Instant::now();
+    // A resumed run loads the checkpoint first: loading restores the parameter ids that the
+    // optimizer state and the per-unit LR groups are keyed by.
+    let mut loaded_optim = None;
+    if let Some((path, m)) = &options.resume {
+        let (loaded, optim) = checkpoint::load(path, model, config.optimizer())?;
+        model = loaded.freeze_units(m.frozen_units);
+        loaded_optim = Some(optim);
+    }
     let units = model.units();
     if let Some(u) = units.iter().find(|u| u.num_params == 0) {
         return Err(TrainError::EmptyUnit { index: u.index, name: u.name.clone() });
@@ -234,20 +281,56 @@ where
     let total = config.epochs as u64 * per_epoch;
     let schedule = config.schedule(units.len(), total)?;
     let mut stepper = Stepper::new(&model, config, device);
-    log.event(&Event::Start {
-        config,
-        units: units.iter().map(|u| (u.index, u.name.as_str(), u.num_params)).collect(),
-        schedule: &schedule,
-    })?;
+    if let Some(optim) = loaded_optim {
+        stepper.set_optimizer(optim);
+    }
+    let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
 
+    // Where to start: the beginning, or a checkpoint.
+    let (mut j, first_epoch, mut first_batch, mut epochs, mut step_total, mut partial, wall_before) =
+        match &options.resume {
+            None => {
+                log.event(&Event::Start {
+                    config,
+                    units: units.iter().map(|u| (u.index, u.name.as_str(), u.num_params)).collect(),
+                    schedule: &schedule,
+                })?;
+                (0u64, 0usize, 0usize, Vec::with_capacity(config.epochs), 0.0, PartialEpoch::default(), 0.0)
+            }
+            Some((path, m)) => {
+                log.event(&Event::Resume { iter: m.next_iteration, checkpoint: path })?;
+                (m.next_iteration, m.epoch, m.batch_in_epoch, m.epochs.clone(), m.step_total, m.partial, m.wall_seconds)
+            }
+        };
     let mut frozen = model.frozen_units();
-    let mut epochs = Vec::with_capacity(config.epochs);
-    let mut step_total = 0.0;
-    let mut j: u64 = 0;
-    for epoch in 0..config.epochs {
+    let save = |model: &M, stepper: &Stepper, log: &mut RunLog, manifest: Manifest| -> Result<(), TrainError> {
+        if let Some(cp) = &options.checkpoint {
+            log.flush()?;
+            let manifest = Manifest { log_bytes: log.bytes()?, ..manifest };
+            checkpoint::save(cp, model, stepper.optimizer(), &manifest)?;
+        }
+        Ok(())
+    };
+    let manifest = |j: u64, epoch: usize, batch: usize, frozen: usize, epochs: &[EpochStats], partial, step_total| Manifest {
+        format_version: checkpoint::FORMAT_VERSION,
+        next_iteration: j,
+        epoch,
+        batch_in_epoch: batch,
+        frozen_units: frozen,
+        config_hash: options.checkpoint.as_ref().map(|c| c.config_hash.clone()).unwrap_or_default(),
+        crate_versions: checkpoint::crate_versions(),
+        log_bytes: 0,
+        epochs: epochs.to_vec(),
+        partial,
+        step_total,
+        wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
+    };
+    let every = options.checkpoint.as_ref().map_or(0, |c| c.every);
+
+    for epoch in first_epoch..config.epochs {
         let epoch_start = Instant::now();
-        let (mut loss_sum, mut errors, mut seen, mut step_seconds) = (0.0f64, 0usize, 0usize, 0.0);
-        for batch in data.train_epoch(epoch) {
+        let mut batch_index = first_batch;
+        for batch in data.train_epoch_from(epoch, first_batch) {
             // Freeze the units whose budget is spent (a prefix that only grows).
             let k = schedule.frozen_prefix(j);
             if k > frozen {
@@ -269,8 +352,8 @@ where
                     num_units: units.len(),
                     total_iterations: total,
                     test_error: None,
-                    step_seconds: step_total + step_seconds,
-                    wall_seconds: run_start.elapsed().as_secs_f64(),
+                    step_seconds: step_total + partial.step_seconds,
+                    wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
                     epochs,
                 };
                 log.flush()?;
@@ -281,28 +364,39 @@ where
             log.event(&Event::Iter {
                 iter: j, epoch, loss: loss_value, errors: wrong, batch: n, step_ms: dt * 1e3, frozen,
             })?;
-            loss_sum += loss_value as f64 * n as f64;
-            errors += wrong;
-            seen += n;
-            step_seconds += dt;
+            partial.loss_sum += loss_value as f64 * n as f64;
+            partial.errors += wrong;
+            partial.seen += n;
+            partial.step_seconds += dt;
             observe(Progress::Step { iter: j, total, epoch, loss: loss_value, step_ms: dt * 1e3, frozen }, &model);
             j += 1;
+            batch_index += 1;
+            let epoch_done = batch_index as u64 == per_epoch;
+            if every > 0 && j % every == 0 && !epoch_done {
+                save(&model, &stepper, log, manifest(j, epoch, batch_index, frozen, &epochs, partial, step_total))?;
+            }
+            if abort_after == Some(j - 1) {
+                std::process::abort();
+            }
         }
+        first_batch = 0;
         let test_error = evaluate(&model, data, device);
         let stats = EpochStats {
             epoch,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_error: errors as f64 / seen.max(1) as f64,
+            train_loss: partial.loss_sum / partial.seen.max(1) as f64,
+            train_error: partial.errors as f64 / partial.seen.max(1) as f64,
             test_error,
-            step_seconds,
+            step_seconds: partial.step_seconds,
             wall_seconds: epoch_start.elapsed().as_secs_f64(),
             frozen_units: frozen,
         };
         log.event(&Event::Epoch(&stats))?;
         log.flush()?;
         observe(Progress::Epoch(&stats), &model);
-        step_total += step_seconds;
+        step_total += partial.step_seconds;
+        partial = PartialEpoch::default();
         epochs.push(stats);
+        save(&model, &stepper, log, manifest(j, epoch + 1, 0, frozen, &epochs, partial, step_total))?;
     }
 
     let summary = RunSummary {
@@ -312,7 +406,7 @@ where
         total_iterations: total,
         test_error: epochs.last().and_then(|e| e.test_error),
         step_seconds: step_total,
-        wall_seconds: run_start.elapsed().as_secs_f64(),
+        wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
         epochs,
     };
     log.write_json("summary.json", &summary)?;

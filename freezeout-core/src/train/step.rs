@@ -44,6 +44,16 @@ impl Stepper {
         }
     }
 
+    /// The optimizer (its state is what a checkpoint saves).
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.optim
+    }
+
+    /// Replaces the optimizer (with one loaded from a checkpoint).
+    pub fn set_optimizer(&mut self, optim: ModuleOptimizer) {
+        self.optim = optim;
+    }
+
     /// Iteration `j` with `frozen` units frozen (the model must already be frozen that far).
     pub fn step<M: FreezeOutForward<4, 2>>(
         &mut self,

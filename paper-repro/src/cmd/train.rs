@@ -58,22 +58,32 @@ pub struct Args {
     /// Data directory or archive (default $FREEZEOUT_DATA, else ./data).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Run directory (default runs/<model>-<dataset>-<mode>-s<seed>).
+    /// Checkpoint every N iterations (epoch ends always checkpoint).
     #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Run directory (default runs/<model>-<dataset>-<mode>-s<seed>).
+    #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Continue the run in this directory from its newest complete checkpoint.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// With --resume: accept a config different from the run's.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
 }
 
 impl Args {
     /// The config file (or the defaults) with the flags applied.
     pub fn resolve(&self) -> anyhow::Result<RunConfig> {
-        let mut c = match &self.config {
-            Some(path) => RunConfig::from_file(path)?,
-            None => RunConfig::default(),
+        let mut c = match (&self.config, &self.resume) {
+            (Some(path), _) => RunConfig::from_file(path)?,
+            (None, Some(dir)) if dir.join("config.toml").is_file() => RunConfig::from_file(&dir.join("config.toml"))?,
+            _ => RunConfig::default(),
         };
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
         }
-        set!(model, dataset, epochs, batch_size, lr, t0, scaling, seed, val, device);
+        set!(model, dataset, epochs, batch_size, lr, t0, scaling, seed, val, device, checkpoint_every);
         if self.train_limit.is_some() {
             c.train_limit = self.train_limit;
         }
@@ -90,10 +100,15 @@ impl Args {
 /// Runs the subcommand.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(config.run_name()));
     let data_dir = data::data_dir(args.data.clone());
-    eprintln!("training {} into {}", config.run_name(), out.display());
-    let summary = bench_harness::run::run(&config, &data_dir, &out)?;
+    let (out, summary) = match &args.resume {
+        Some(dir) => (dir.clone(), bench_harness::run::resume(dir, Some(&config), args.force, &data_dir)?),
+        None => {
+            let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(config.run_name()));
+            eprintln!("training {} into {}", config.run_name(), out.display());
+            (out.clone(), bench_harness::run::run(&config, &data_dir, &out)?)
+        }
+    };
     println!(
         "{}: test error {} after {} epochs, {:.1} s wall-clock ({:.1} s in steps); results in {}",
         config.run_name(),

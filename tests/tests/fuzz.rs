@@ -1,0 +1,77 @@
+//! Property-based fuzzing for panics: the CIFAR record parser and the whole loader on arbitrary
+//! bytes, and the run-config parser on arbitrary and near-valid TOML. Errors are fine; panics
+//! are not. (`PROPTEST_CASES=20000 cargo test -p freezeout-tests --test fuzz` fuzzes longer.)
+
+use bench_harness::config::RunConfig;
+use freezeout_core::data::{self, CifarKind, cifar::parse_records};
+use proptest::prelude::*;
+use std::path::Path;
+
+fn kind() -> impl Strategy<Value = CifarKind> {
+    prop_oneof![Just(CifarKind::Cifar10), Just(CifarKind::Cifar100)]
+}
+
+proptest! {
+    #[test]
+    fn record_parser_never_panics(kind in kind(), bytes in prop::collection::vec(any::<u8>(), 0..4 * 3074), records in 0usize..5) {
+        let file = Path::new("fuzz.bin");
+        match parse_records(kind, file, &bytes, records) {
+            Ok(split) => {
+                prop_assert_eq!(split.len(), records);
+                prop_assert!(split.labels.iter().all(|&l| (l as usize) < kind.classes()));
+            }
+            Err(e) => prop_assert!(e.to_string().contains("fuzz.bin")),
+        }
+    }
+
+    #[test]
+    fn whole_records_with_random_labels(kind in kind(), labels in prop::collection::vec(any::<(u8, u8)>(), 1..6)) {
+        let mut bytes = Vec::new();
+        for &(coarse, fine) in &labels {
+            if kind == CifarKind::Cifar100 { bytes.push(coarse); }
+            bytes.push(fine);
+            bytes.extend(std::iter::repeat_n(7u8, 3072));
+        }
+        let ok = labels.iter().all(|&(c, f)| (f as usize) < kind.classes() && (kind == CifarKind::Cifar10 || c < 20));
+        prop_assert_eq!(parse_records(kind, Path::new("x.bin"), &bytes, labels.len()).is_ok(), ok);
+    }
+
+    #[test]
+    fn loader_on_random_files_errs_cleanly(kind in kind(), sizes in prop::collection::vec(0usize..5000, 6), seed in any::<u8>()) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(kind.dir_name());
+        std::fs::create_dir_all(&dir).unwrap();
+        let names: &[&str] = match kind {
+            CifarKind::Cifar10 => &["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"],
+            CifarKind::Cifar100 => &["train.bin", "test.bin"],
+        };
+        for (name, size) in names.iter().zip(&sizes) {
+            if *size % 7 != 0 {
+                std::fs::write(dir.join(name), vec![seed; *size]).unwrap();
+            }
+        }
+        let e = data::load(&dir, kind).unwrap_err().to_string();
+        prop_assert!(e.contains(&dir.display().to_string()), "{}", e);
+    }
+
+    #[test]
+    fn config_parser_never_panics(text in ".{0,200}") {
+        if let Ok(c) = toml::from_str::<RunConfig>(&text) {
+            let _ = c.validate();
+        }
+    }
+
+    #[test]
+    fn near_valid_configs_never_panic(
+        key in prop::sample::select(vec!["model", "dataset", "epochs", "batch_size", "lr", "t0", "scaling", "scale_lr",
+            "baseline", "seed", "val", "train_limit", "test_limit", "dropout", "momentum", "weight_decay", "device",
+            "checkpoint_every", "keep_checkpoints", "bogus"]),
+        value in prop::sample::select(vec!["0", "-1", "1e400", "nan", "inf", "-0.0", "0.5", "1", "18446744073709551616",
+            "\"cubic\"", "\"wrn-40-4\"", "\"densenet-bc-5-12\"", "\"\"", "true", "[1, 2]", "{ a = 1 }"]),
+    ) {
+        let text = format!("{key} = {value}\n");
+        if let Ok(c) = toml::from_str::<RunConfig>(&text) {
+            let _ = c.validate();
+        }
+    }
+}
