@@ -52,6 +52,8 @@ pub struct RunConfig {
     pub checkpoint_every: u64,
     /// Complete checkpoints kept.
     pub keep_checkpoints: usize,
+    /// Stop as diverged when a batch loss exceeds this (non-finite losses always stop).
+    pub max_loss: Option<f64>,
 }
 
 impl Default for RunConfig {
@@ -78,6 +80,7 @@ impl Default for RunConfig {
             device: DeviceKind::Cpu,
             checkpoint_every: 1000,
             keep_checkpoints: 2,
+            max_loss: None,
         }
     }
 }
@@ -124,6 +127,7 @@ impl RunConfig {
             momentum: self.momentum,
             weight_decay: self.weight_decay,
             seed: self.seed,
+            max_loss: self.max_loss,
         }
     }
 

@@ -168,3 +168,19 @@ fn hostile_configs_and_outputs_get_clear_errors() {
     let o = repro(&["train", "--data", tmp.path().to_str().unwrap(), "--out", out], &[]);
     assert!(stderr(&o).contains("no Cifar10 data here") && stderr(&o).contains("--data"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_diverging_run_leaves_a_final_checkpoint_and_a_diverged_summary() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut args = train_args(run.to_str().unwrap(), data);
+    args.extend(["--lr", "1e12"]);
+    let o = repro(&args, &[]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("diverged: loss is") && e.contains("frozen units"), "{e}");
+    let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "diverged");
+    assert_eq!(fs::read_dir(run.join("checkpoints")).unwrap().count(), 1, "a final checkpoint");
+}

@@ -233,3 +233,54 @@ fn a_diverging_run_stops_with_the_iteration_and_leaves_a_diverged_summary() {
     assert_eq!(summary["status"], "diverged");
     assert!(summary["test_error"].is_null());
 }
+
+mod empty_unit {
+    use burn::module::Module;
+    use burn::nn::{Linear, LinearConfig, Relu};
+    use burn::tensor::{Device, Tensor};
+    use freezeout_core::freezeout;
+
+    /// A unit without parameters (a bare activation) is a configuration error.
+    #[freezeout(head = head)]
+    #[derive(Module, Debug)]
+    pub struct WithEmptyUnit {
+        #[freezeout(unit)]
+        act: Relu,
+        fc: Linear,
+    }
+
+    impl WithEmptyUnit {
+        pub fn new(device: &Device) -> Self {
+            Self { act: Relu::new(), fc: LinearConfig::new(3, 4).init(device) }
+        }
+        fn head(&self, x: Tensor<4>) -> Tensor<2> {
+            let [n, c, _, _] = x.dims();
+            self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+        }
+    }
+}
+
+#[test]
+fn a_unit_without_parameters_is_refused_by_name() {
+    let device = device();
+    let mut data = quadrant_data(2, 1, 4, 8, 1);
+    let model = empty_unit::WithEmptyUnit::new(&device);
+    let err = match train::fit(model, &mut data, &fast_schedule(), &device, &mut RunLog::in_memory()) {
+        Ok(_) => panic!("a parameter-less unit must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("unit 0 (`act`) has no trainable parameters"), "{err}");
+}
+
+#[test]
+fn a_loss_above_the_bound_stops_the_run_as_diverged() {
+    let device = device();
+    let model = TinyNet::new(2, 4, 4, &device);
+    let mut data = quadrant_data(4, 1, 8, 8, 13);
+    let config = TrainConfig { max_loss: Some(0.5), ..fast_schedule() };
+    let err = match train::fit(model, &mut data, &config, &device, &mut RunLog::in_memory()) {
+        Ok(_) => panic!("a 4-class loss starts near 1.4 > 0.5"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.starts_with("diverged: loss is") && err.contains("iteration 0"), "{err}");
+}

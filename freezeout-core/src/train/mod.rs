@@ -43,6 +43,9 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Seed of the model's initialisation and the data order.
     pub seed: u64,
+    /// Stop as diverged when a batch loss exceeds this (a non-finite loss always stops).
+    #[serde(default)]
+    pub max_loss: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +58,7 @@ impl Default for TrainConfig {
             momentum: 0.9,
             weight_decay: 1e-4,
             seed: 0,
+            max_loss: None,
         }
     }
 }
@@ -96,10 +100,10 @@ pub enum TrainError {
         /// Unit name.
         name: String,
     },
-    /// A non-finite loss.
+    /// A non-finite loss, or one above `max_loss`.
     #[error(
-        "loss is {loss} at iteration {iteration} (epoch {epoch}) with {frozen} frozen units and \
-         head LR {head_lr:.6}: lower --lr or check the data"
+        "diverged: loss is {loss} at iteration {iteration} (epoch {epoch}) with {frozen} frozen units \
+         and head LR {head_lr:.6}: lower --lr or check the data"
     )]
     Diverged {
         /// The loss value.
@@ -344,8 +348,10 @@ where
                 stepper.step(model, images, targets, &schedule, j, frozen);
             model = next;
 
-            if !loss_value.is_finite() {
-                // Leave a summary marked "diverged" so tables show the run instead of dropping it.
+            if !loss_value.is_finite() || config.max_loss.is_some_and(|bound| loss_value as f64 > bound) {
+                // Leave a final checkpoint (for inspection) and a summary marked "diverged", so
+                // tables show the run instead of dropping it.
+                save(&model, &stepper, log, manifest(j + 1, epoch, batch_index + 1, frozen, &epochs, partial, step_total))?;
                 let summary = RunSummary {
                     status: "diverged".into(),
                     config: config.clone(),
