@@ -330,6 +330,17 @@ where
         wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
     };
     let every = options.checkpoint.as_ref().map_or(0, |c| c.every);
+    // The final test error is the last finished epoch's (none for a diverged run).
+    let run_summary = |status: &str, epochs: Vec<EpochStats>, step_seconds: f64| RunSummary {
+        status: status.into(),
+        config: config.clone(),
+        num_units: units.len(),
+        total_iterations: total,
+        test_error: if status == "finished" { epochs.last().and_then(|e| e.test_error) } else { None },
+        step_seconds,
+        wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
+        epochs,
+    };
 
     for epoch in first_epoch..config.epochs {
         let epoch_start = Instant::now();
@@ -352,16 +363,7 @@ where
                 // Leave a final checkpoint (for inspection) and a summary marked "diverged", so
                 // tables show the run instead of dropping it.
                 save(&model, &stepper, log, manifest(j + 1, epoch, batch_index + 1, frozen, &epochs, partial, step_total))?;
-                let summary = RunSummary {
-                    status: "diverged".into(),
-                    config: config.clone(),
-                    num_units: units.len(),
-                    total_iterations: total,
-                    test_error: None,
-                    step_seconds: step_total + partial.step_seconds,
-                    wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
-                    epochs,
-                };
+                let summary = run_summary("diverged", epochs, step_total + partial.step_seconds);
                 log.flush()?;
                 log.write_json("summary.json", &summary)?;
                 let head_lr = schedule.lr(units.len(), j);
@@ -405,16 +407,7 @@ where
         save(&model, &stepper, log, manifest(j, epoch + 1, 0, frozen, &epochs, partial, step_total))?;
     }
 
-    let summary = RunSummary {
-        status: "finished".into(),
-        config: config.clone(),
-        num_units: units.len(),
-        total_iterations: total,
-        test_error: epochs.last().and_then(|e| e.test_error),
-        step_seconds: step_total,
-        wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
-        epochs,
-    };
+    let summary = run_summary("finished", epochs, step_total);
     log.write_json("summary.json", &summary)?;
     Ok(Outcome { model, summary })
 }
