@@ -90,7 +90,7 @@ fn execute(
 
 /// Applies `--val`, `--train-limit`, `--test-limit`.
 fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(Split, Split)> {
-    let eval = if config.val > 0 {
+    let mut eval = if config.val > 0 {
         if config.val >= train.len() {
             bail!("val = {} leaves no training images (the train split has {})", config.val, train.len());
         }
@@ -98,11 +98,12 @@ fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(
     } else {
         test
     };
-    let limit = |s: Split, n: Option<usize>| match n {
-        Some(n) if n < s.len() => Split { images: s.images[..n * data::cifar::IMAGE_BYTES].to_vec(), labels: s.labels[..n].to_vec() },
-        _ => s,
-    };
-    let (train, eval) = (limit(train, config.train_limit), limit(eval, config.test_limit));
+    if let Some(n) = config.train_limit {
+        train.truncate(n);
+    }
+    if let Some(n) = config.test_limit {
+        eval.truncate(n);
+    }
     if config.batch_size > train.len() {
         bail!("batch_size = {} is larger than the {} training images", config.batch_size, train.len());
     }
@@ -183,7 +184,7 @@ fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
 /// forward cost, for telling the user up front how long a grid will take.
 pub fn estimate_seconds(config: &RunConfig) -> f64 {
     let spec = config.model.spec(config.dataset.classes());
-    let fwd: u64 = spec.units.iter().map(|u| u.macs()).sum::<u64>() + spec.head.iter().map(|l| l.macs()).sum::<u64>();
+    let fwd = spec.macs();
     let train = config.train_limit.unwrap_or(50_000 - config.val) as f64;
     let eval = config.test_limit.unwrap_or(if config.val > 0 { config.val } else { 10_000 }) as f64;
     let macs = config.epochs as f64 * (3.0 * train + eval) * fwd as f64;

@@ -233,12 +233,10 @@ fn a_small_model_learns_a_subset_of_real_cifar10_on_cpu() {
     use burn::tensor::Device;
     use freezeout_core::train::{self, RunLog, TrainConfig};
     use freezeout_core::ScheduleConfig;
-    let cifar = data::load(&real_archive(), CifarKind::Cifar10).unwrap();
-    let subset = |s: &Split, n: usize| Split {
-        images: s.images[..n * IMAGE_BYTES].to_vec(),
-        labels: s.labels[..n].to_vec(),
-    };
-    let mut loader = Loader::new(subset(&cifar.train, 5000), subset(&cifar.test, 1000), 10, 50, 0);
+    let data::Cifar { mut train, mut test, .. } = data::load(&real_archive(), CifarKind::Cifar10).unwrap();
+    train.truncate(5000);
+    test.truncate(1000);
+    let mut loader = Loader::new(train, test, 10, 50, 0);
     let device = Device::flex().autodiff();
     device.seed(0);
     let model = freezeout_core::models::WideResNet::new(10, 1, 0.0, 10, &device);

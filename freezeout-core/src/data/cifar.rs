@@ -158,6 +158,11 @@ impl Split {
         }
         counts
     }
+    /// Keeps only the first `n` images (no-op if there are fewer).
+    pub fn truncate(&mut self, n: usize) {
+        self.labels.truncate(n);
+        self.images.truncate(n.min(self.labels.len()) * IMAGE_BYTES);
+    }
     /// Splits off the last `n` images (the reference holds out the last 5,000 for validation).
     pub fn split_off_last(&mut self, n: usize) -> Split {
         let at = self.len().saturating_sub(n);

@@ -75,6 +75,11 @@ impl ArchSpec {
         self.units.iter().map(UnitSpec::params).sum::<usize>()
             + self.head.iter().map(Layer::params).sum::<usize>()
     }
+
+    /// Forward MACs per example of the whole model.
+    pub fn macs(&self) -> u64 {
+        self.units.iter().map(UnitSpec::macs).sum::<u64>() + self.head.iter().map(Layer::macs).sum::<u64>()
+    }
 }
 
 /// DenseNet-BC-depth-growth on 32×32 inputs.

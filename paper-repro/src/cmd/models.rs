@@ -7,7 +7,7 @@ pub fn run() -> anyhow::Result<()> {
     println!("{:<20} {:>6} {:>14} {:>14} {:>16}", "preset", "units", "params (C10)", "params (C100)", "fwd MMAC/image");
     for preset in Preset::LISTED {
         let (s10, s100) = (preset.spec(10), preset.spec(100));
-        let macs: u64 = s10.units.iter().map(|u| u.macs()).sum::<u64>() + s10.head.iter().map(|l| l.macs()).sum::<u64>();
+        let macs = s10.macs();
         println!(
             "{:<20} {:>6} {:>14} {:>14} {:>16.1}",
             preset.to_string(),
