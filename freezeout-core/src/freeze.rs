@@ -179,21 +179,34 @@ pub mod private {
     }
 
     /// Threads a tensor through the units in order.
+    ///
+    /// On an autodiff device the frozen prefix runs on the inner backend: each frozen unit as a
+    /// `valid()` copy on `x.inner()`, so its ops record nothing at all (not even the empty
+    /// backward steps Burn keeps for untracked ops) and keep no activations; the prefix's output
+    /// re-enters autodiff untracked. Without autodiff (evaluation) every unit just runs.
     pub struct Chain<const D: usize> {
         x: Option<Tensor<D>>,
         next: usize,
         frozen: usize,
+        autodiff: bool,
     }
 
     impl<const D: usize> Chain<D> {
         pub fn new(frozen: usize, x: Tensor<D>) -> Self {
-            Self { x: Some(x), next: 0, frozen }
+            let autodiff = x.is_autodiff();
+            Self { x: Some(x), next: 0, frozen, autodiff }
         }
-        pub fn step(&mut self, unit: impl FnOnce(Tensor<D>) -> Tensor<D>) {
+        pub fn step<M: Module>(&mut self, unit: &M, forward: impl FnOnce(&M, Tensor<D>) -> Tensor<D>) {
             let x = self.x.take().expect("chain holds a tensor between steps");
-            let y = unit(x);
-            self.x = Some(freeze_point(self.frozen, self.next, y));
+            let index = self.next;
             self.next += 1;
+            let y = if self.autodiff && index < self.frozen {
+                let y = forward(&unit.valid(), x.inner());
+                if index + 1 == self.frozen { y.autodiff() } else { y }
+            } else {
+                freeze_point(self.frozen, index, forward(unit, x))
+            };
+            self.x = Some(y);
         }
         pub fn finish(self) -> Tensor<D> {
             self.x.expect("chain holds a tensor")

@@ -72,11 +72,11 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
     } else {
         let steps = model.units.iter().map(|u| {
             let ty = &u.ty;
-            for_each_unit(u, |m| quote_spanned!(ty.span()=> __chain.step(|x| #m.forward(x));))
+            for_each_unit(u, |m| quote_spanned!(ty.span()=> __chain.step(#m, |__u, x| __u.forward(x));))
         });
         quote! {
-            /// Runs the units in forward order: the frozen prefix without autodiff tracking
-            /// (BatchNorm in inference mode, output detached), the active units with it.
+            /// Runs the units in forward order: the frozen prefix on the inner backend (no
+            /// autodiff at all, BatchNorm in inference mode), the active units with autodiff.
             pub fn forward_units(&self, x: #tensor<#input>) -> #tensor<#input> {
                 let frozen = #fo::FreezeOut::frozen_units(self);
                 let mut __chain = #fo::__private::Chain::new(frozen, x);

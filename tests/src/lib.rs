@@ -11,9 +11,19 @@ use freezeout_core::train::{HostBatch, InMemory};
 use rand::{Rng, SeedableRng};
 use std::sync::{Arc, Mutex};
 
-/// Records, for every forward call of a block, whether its output is tracked by autodiff
-/// (a tracked output is what backward work is done for).
-pub type TrackLog = Arc<Mutex<Vec<bool>>>;
+/// How a block's output relates to autodiff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracking {
+    /// Computed on the inner backend: no autodiff bookkeeping at all.
+    Inner,
+    /// On the autodiff backend but not part of the graph (no backward work).
+    Untracked,
+    /// Part of the graph: backward work is done for it.
+    Tracked,
+}
+
+/// Records, for every forward call of a block, how its output relates to autodiff.
+pub type TrackLog = Arc<Mutex<Vec<Tracking>>>;
 
 /// conv 3×3 → BatchNorm → ReLU, with a probe of autodiff tracking.
 #[derive(Module, Debug)]
@@ -39,7 +49,12 @@ impl Block {
     /// The block's forward pass.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = relu(self.bn.forward(self.conv.forward(x)));
-        self.probe.lock().unwrap().push(y.is_tracked());
+        let tracking = match (y.is_autodiff(), y.is_tracked()) {
+            (false, _) => Tracking::Inner,
+            (true, false) => Tracking::Untracked,
+            (true, true) => Tracking::Tracked,
+        };
+        self.probe.lock().unwrap().push(tracking);
         y
     }
 }
@@ -80,8 +95,8 @@ impl TinyNet {
         self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
     }
 
-    /// Takes the tracking flags recorded by the blocks since the last call.
-    pub fn take_probe(&self) -> Vec<bool> {
+    /// Takes what the blocks recorded since the last call, in forward order.
+    pub fn take_probe(&self) -> Vec<Tracking> {
         std::mem::take(&mut *self.probe.lock().unwrap())
     }
 }
