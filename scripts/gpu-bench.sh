@@ -6,6 +6,12 @@
 #
 # With the device tool:  run(command="scripts/gpu-bench.sh run", carry=["gpu-pack"], timeout_s=590)
 # Full logs go to $OUT (the device tool's result folder; ./gpu-out elsewhere).
+#
+# The run stays inside BUDGET seconds (default 530): every stage has its own cap and never runs
+# past the budget, so a hang in one stage still leaves the others and the table.
+# A dry run on a CPU machine tests everything up to the device call:
+#   DEVICE=cpu BIN=target/release/paper-repro PYTHON=/path/to/python-with-torch MODELS=wrn-10-1 \
+#     BATCHES="8 16" ITERS=2 WARMUP=1 SCHED_ITERS=20 scripts/gpu-bench.sh run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=gpu-pack
@@ -14,49 +20,107 @@ build() {
   ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda
   rm -rf "$PACK" && mkdir -p "$PACK"
   xz -T2 -6 -c target/release/paper-repro >"$PACK/paper-repro.xz"
-  cp bench-harness/reference/torch_speed.py scripts/gpu_table.py "$PACK/"
   du -sh "$PACK"
   local size
   size=$(du -sm "$PACK" | cut -f1)
   ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
 }
 
+# Seconds a stage may take: its cap, or what is left of the budget minus `reserve`.
+allow() {
+  local cap=$1 reserve=${2:-0} left
+  left=$((DEADLINE - SECONDS - reserve))
+  ((left < cap)) && cap=$left
+  ((cap < 5)) && cap=0
+  echo "$cap"
+}
+
+# CubeCL's configuration for one process: kernel compilations (names only, no sources) and
+# autotune results logged to files, no profiling (CUBECL_DEBUG_LOG would profile every kernel
+# and format every source: far too slow to time anything). CubeCL reads ./cubecl.toml.
+cubecl_dir() {
+  local name=$1 dir="$WORK/$1"
+  mkdir -p "$dir"
+  cat >"$dir/cubecl.toml" <<EOF
+[compilation.logger]
+level = "basic"
+file = "$OUT/cubecl-compile-$name.log"
+
+[autotune.logger]
+level = "minimal"
+file = "$OUT/cubecl-autotune-$name.log"
+EOF
+  echo "$dir"
+}
+
+# Ours for one model and batch: every step printed, JSON report, CubeCL logs; capped.
+ours() {
+  local name=$1 cap=$2 reserve=$3 secs
+  shift 3
+  secs=$(allow "$cap" "$reserve")
+  if ((secs == 0)); then echo "== $name: skipped (budget spent)"; return; fi
+  echo "== $name (up to ${secs}s)"
+  local dir
+  dir=$(cubecl_dir "$name")
+  (cd "$dir" && timeout "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$OUT/ours-$name.json" "$@") \
+    >"$OUT/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?); last lines:" | tee -a "$OUT/ours-$name.txt"
+  grep -v '^step' "$OUT/ours-$name.txt" | tail -n 12 || true
+  for kind in compile autotune; do
+    [[ -f $OUT/cubecl-$kind-$name.log ]] && echo "   cubecl $kind log: $(wc -l <"$OUT/cubecl-$kind-$name.log") lines"
+  done
+  return 0
+}
+
 run() {
   OUT=${OUT:-gpu-out}
   mkdir -p "$OUT"
+  OUT=$(cd "$OUT" && pwd)
+  WORK=$(mktemp -d)
+  DEVICE=${DEVICE:-cuda}
+  DEADLINE=$((SECONDS + ${BUDGET:-530}))
+  local models=${MODELS:-densenet-bc-100-12 wrn-40-4} batches=${BATCHES:-256 64}
+  local iters=${ITERS:-10} warmup=${WARMUP:-3} sched=${SCHED_ITERS:-60} python=${PYTHON:-python3}
   export CUDA_PATH=${CUDA_PATH:-/usr/local/cuda}
-  local bin=/tmp/paper-repro-cuda
-  xz -dc "$PACK/paper-repro.xz" >"$bin" && chmod +x "$bin"
-  (nvidia-smi; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)') >"$OUT/env.txt" 2>&1 || true
-  # Autotune results persist between runs of this script on the same machine.
-  export CUBECL_AUTOTUNE_CACHE=1
+  if [[ -z ${BIN:-} ]]; then
+    BIN=$WORK/paper-repro
+    xz -dc "$PACK/paper-repro.xz" >"$BIN" && chmod +x "$BIN"
+  fi
+  BIN=$(realpath "$BIN")
+  (nvidia-smi; "$python" -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; "$BIN" --version) \
+    >"$OUT/env.txt" 2>&1 || true
 
-  # 1. Smoke test: a tiny model, every step printed, CubeCL's compile/autotune log kept.
-  echo "== smoke: wrn-10-1 batch 8" | tee "$OUT/smoke.txt"
-  CUBECL_DEBUG_LOG="$OUT/cubecl-smoke.log" timeout 90 "$bin" speed --device cuda --model wrn-10-1 \
-    --batch 8 --iters 3 --warmup 1 --fractions 0 0.5 --verbose >>"$OUT/smoke.txt" 2>&1 \
-    || echo "smoke test failed or timed out (rc $?)" | tee -a "$OUT/smoke.txt"
-  tail -n 12 "$OUT/smoke.txt"
+  # 1. Smoke test: a tiny model, every step printed (is it compilation/autotune, or a hang?).
+  ours smoke-wrn-10-1 75 300 --model wrn-10-1 --batch 8 --iters 3 --warmup 1 --fractions 0 0.5
 
-  # 2. Ours: DenseNet-BC-100-12 and WRN-40-4 at batch 64 and 256, 0/25/50/75% frozen.
-  for model in densenet-bc-100-12 wrn-40-4; do
-    for batch in 64 256; do
-      echo "== ours: $model batch $batch"
-      CUBECL_DEBUG_LOG="$OUT/cubecl-$model-$batch.log" timeout 110 "$bin" speed --device cuda \
-        --model "$model" --batch "$batch" --iters 10 --warmup 3 --verbose \
-        --json "$OUT/ours-$model-$batch.json" >"$OUT/ours-$model-$batch.txt" 2>&1 \
-        || echo "ours $model $batch failed or timed out (rc $?)"
-      grep -v '^step' "$OUT/ours-$model-$batch.txt" | tail -n 9 || true
+  # 2. Ours: the largest batch first (the goal is set there); the scheduled run only there.
+  local first=1 model batch
+  for batch in $batches; do
+    for model in $models; do
+      local extra=()
+      ((first)) && extra=(--schedule-iters "$sched")
+      ours "$model-$batch" 130 110 --model "$model" --batch "$batch" --iters "$iters" --warmup "$warmup" \
+        --fractions 0 0.25 0.5 0.75 1 "${extra[@]}"
     done
+    first=0
   done
 
-  # 3. PyTorch, same protocol.
-  echo "== pytorch"
-  timeout 150 python3 "$PACK/torch_speed.py" --model densenet-bc-100-12 wrn-40-4 --batch 64 256 \
-    --iters 30 --warmup 5 >"$OUT/torch.jsonl" 2>"$OUT/torch.err" || echo "pytorch failed (rc $?)"
+  # 3. PyTorch, same models, batches and protocol.
+  local secs
+  secs=$(allow 120 10)
+  echo "== pytorch (up to ${secs}s)"
+  local torch_device=()
+  [[ $DEVICE == cpu ]] && torch_device=(--device cpu)
+  if ((secs > 0)); then
+    # shellcheck disable=SC2086
+    timeout "$secs" "$python" bench-harness/reference/torch_speed.py --model $models --batch $batches \
+      --fractions 0 0.25 0.5 0.75 1 --iters "$((iters * 3))" --warmup "$warmup" "${torch_device[@]}" \
+      >"$OUT/torch.jsonl" 2>"$OUT/torch.err" || echo "pytorch: failed or timed out (rc $?)"
+    tail -n 3 "$OUT/torch.err"
+  fi
 
   # 4. The table.
-  python3 "$PACK/gpu_table.py" "$OUT" | tee "$OUT/table.txt"
+  "$python" scripts/gpu_table.py "$OUT" | tee "$OUT/table.txt"
+  rm -rf "$WORK"
 }
 
 case "${1:-}" in

@@ -16,6 +16,7 @@ fn freeze_fractions(c: &mut Criterion) {
         fractions: vec![0.0, 0.5, 0.9],
         device: DeviceKind::Cpu,
         verbose: false,
+        schedule_iters: 0,
     };
     let mut group = c.benchmark_group("freezeout_step");
     group.sample_size(10);

@@ -118,7 +118,7 @@ def measure(name, batch, fraction, iters, warmup, device, classes=10):
     torch.manual_seed(0)
     model = build(name, classes).to(device)
     n = len(model.units)
-    frozen = min(n, round(fraction * n))
+    frozen = min(n, math.floor(fraction * n + 0.5))  # as Rust's f64::round (half away from 0)
     model.train()
     model.freeze(frozen)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -139,10 +139,21 @@ def measure(name, batch, fraction, iters, warmup, device, classes=10):
         sync()
         if i >= warmup:
             times.append((time.perf_counter() - t) * 1e3)
+    # The training-mode forward pass alone (graph built and dropped), as `paper-repro speed`.
+    forward = []
+    for _ in range(max(iters, 1)):
+        sync()
+        t = time.perf_counter()
+        out = model(x)
+        sync()
+        forward.append((time.perf_counter() - t) * 1e3)
+        del out
     times.sort()
+    forward.sort()
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
     return {"framework": "pytorch", "model": name, "units": n, "batch": batch, "fraction": fraction,
-            "frozen": frozen, "median_ms": times[len(times) // 2], "peak_mib": peak}
+            "frozen": frozen, "median_ms": times[len(times) // 2], "forward_ms": forward[len(forward) // 2],
+            "peak_mib": peak}
 
 
 def main():

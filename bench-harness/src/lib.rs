@@ -5,5 +5,6 @@ pub mod config;
 pub mod cost;
 pub mod plot;
 pub mod run;
+pub mod scheduled;
 pub mod speed;
 pub mod table;

@@ -175,7 +175,7 @@ impl WithModel for Train<'_> {
 /// with the release build (see bench-harness/PERF.md); the GPU figure is a rough placeholder.
 fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
     match device {
-        freezeout_core::device::DeviceKind::Cpu => 20e9,
+        freezeout_core::device::DeviceKind::Cpu | freezeout_core::device::DeviceKind::Ndarray => 20e9,
         freezeout_core::device::DeviceKind::Cuda => 2e12,
     }
 }

@@ -3,12 +3,14 @@
 //! saving of a whole schedule simulated from those step times.
 
 use crate::cost::{CostModel, MeasuredCost};
+use crate::scheduled::{self, ScheduledRun};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::train::{Stepper, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutForward, Schedule, ScheduleConfig};
 use burn::tensor::{Distribution, Int, Tensor};
 use serde::Serialize;
+use std::time::Instant;
 
 /// What to measure.
 #[derive(Clone, Debug, Serialize)]
@@ -29,6 +31,9 @@ pub struct SpeedConfig {
     pub device: DeviceKind,
     /// Print every step's time to stderr (to see compilation/autotune stalls as they happen).
     pub verbose: bool,
+    /// After the points, train with the default schedule for this many iterations and measure
+    /// its saving ([`crate::scheduled`]); 0: skip.
+    pub schedule_iters: u64,
 }
 
 /// One measured point.
@@ -40,6 +45,9 @@ pub struct SpeedPoint {
     pub frozen: usize,
     /// Median step time (ms).
     pub median_ms: f64,
+    /// Median time of the training-mode forward pass alone (ms), timed after the steps with the
+    /// same model and batch; `median_ms - forward_ms` is backward plus optimizer.
+    pub forward_ms: f64,
     /// The first step (ms): includes kernel compilation / autotuning on a GPU.
     pub first_ms: f64,
     /// FLOP-model cost of the step relative to nothing frozen.
@@ -64,6 +72,8 @@ pub struct SpeedReport {
     pub measured_saving: Option<f64>,
     /// The reference formula for the same schedule.
     pub reference_formula: Option<f64>,
+    /// The default schedule actually run, if asked for.
+    pub scheduled: Option<ScheduledRun>,
 }
 
 /// Runs the benchmark.
@@ -76,28 +86,55 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     for &fraction in &config.fractions {
         let frozen = ((fraction * n as f64).round() as usize).min(n);
         device.seed(0);
-        let (median_ms, first_ms, peak_mib) =
+        let Timings { median_ms, forward_ms, first_ms, peak_mib } =
             config.model.build(config.classes, 0.0, &device, Point { config, frozen, device: &device });
         // The model and its optimizer state are dropped: give the pool's pages back.
         device.memory_cleanup();
         let flop_ratio = costs.step(frozen) / costs.step(0);
-        points.push(SpeedPoint { fraction, frozen, median_ms, first_ms, flop_ratio, peak_mib });
+        points.push(SpeedPoint { fraction, frozen, median_ms, forward_ms, first_ms, flop_ratio, peak_mib });
     }
     // The default schedule over a nominal run (the saving does not depend on T much).
     let schedule = Schedule::freezeout(ScheduleConfig::default(), n, 100_000)?;
     let mut measured: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, p.median_ms)).collect();
     measured.sort_by_key(|p| p.0);
     measured.dedup_by_key(|p| p.0);
-    let measured_saving = (measured.first().map(|p| p.0) == Some(0) && measured.len() >= 2)
-        .then(|| MeasuredCost { points: measured }.predicted_saving(&schedule));
+    let measured = (measured.first().map(|p| p.0) == Some(0) && measured.len() >= 2)
+        .then_some(MeasuredCost { points: measured });
+    let scheduled = match (&measured, config.schedule_iters) {
+        (_, 0) => None,
+        (Some(cost), iters) => {
+            let run = scheduled::run(config.model, config.classes, config.batch, iters, config.warmup, cost, &device)?;
+            device.memory_cleanup();
+            Some(run)
+        }
+        (None, _) => anyhow::bail!(
+            "a scheduled run is compared with step times at fixed frozen prefixes: \
+             --fractions must include 0 and at least one other fraction"
+        ),
+    };
     Ok(SpeedReport {
         config: config.clone(),
         units: n,
         points,
         flop_saving: costs.predicted_saving(&schedule),
-        measured_saving,
+        measured_saving: measured.map(|cost| cost.predicted_saving(&schedule)),
         reference_formula: schedule.reference_speedup(&costs.forward_costs()),
+        scheduled,
     })
+}
+
+/// What one point measured (ms, MiB).
+struct Timings {
+    median_ms: f64,
+    forward_ms: f64,
+    first_ms: f64,
+    peak_mib: Option<f64>,
+}
+
+/// Median of a non-empty list.
+pub(crate) fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 struct Point<'a> {
@@ -107,7 +144,7 @@ struct Point<'a> {
 }
 
 impl WithModel for Point<'_> {
-    type Output = (f64, f64, Option<f64>);
+    type Output = Timings;
     fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> Self::Output {
         let c = self.config;
         let mut model = model.freeze_units(self.frozen);
@@ -136,9 +173,25 @@ impl WithModel for Point<'_> {
                 times.push(r.seconds * 1e3);
             }
         }
-        times.sort_by(f64::total_cmp);
-        let median = times.get(times.len() / 2).copied().unwrap_or(first);
-        (median, first, peak.map(|b| b as f64 / (1024.0 * 1024.0)))
+        // The forward pass alone: the graph is built (training mode, as in a step) and dropped.
+        // Burn's autodiff frees a graph that shares the model's parameters only by a backward
+        // through it: a dropped forward keeps its saved activations (0.6 GB per DenseNet-BC-40
+        // forward at batch 50, measured), so an untimed backward follows each timed forward.
+        let mut forward = Vec::with_capacity(c.iters.max(1));
+        for _ in 0..c.iters.max(1) {
+            self.device.sync().ok();
+            let t = Instant::now();
+            let logits = model.forward_freezeout(images.clone());
+            self.device.sync().ok();
+            forward.push(t.elapsed().as_secs_f64() * 1e3);
+            let _ = logits.sum().backward();
+        }
+        Timings {
+            median_ms: if times.is_empty() { first } else { median(times) },
+            forward_ms: median(forward),
+            first_ms: first,
+            peak_mib: peak.map(|b| b as f64 / (1024.0 * 1024.0)),
+        }
     }
 }
 
@@ -149,17 +202,18 @@ pub fn render(report: &SpeedReport) -> String {
         "{} (N = {} units), batch {}, {} on {}: median of {} steps after {} warm-up\n",
         c.model, report.units, c.batch, "random data", c.device, c.iters, c.warmup
     );
-    out += "frozen  units  ms/step  vs 0%  FLOP model  first step ms  peak MiB\n";
+    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
     for p in &report.points {
         let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
         out += &format!(
-            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>13.1}  {:>8}\n",
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>13.1}  {:>8}\n",
             100.0 * p.fraction,
             p.frozen,
             p.median_ms,
             ratio,
             p.flop_ratio,
+            p.forward_ms,
             p.first_ms,
             p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}"))
         );
@@ -170,5 +224,16 @@ pub fn render(report: &SpeedReport) -> String {
         report.measured_saving.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
         report.reference_formula.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
     );
+    if let Some(r) = &report.scheduled {
+        out += &format!(
+            "scheduled run ({} iterations, {} frozen at the end): measured saving {:.1}% vs {:.1}% predicted from the step times above (ratio {:.3}); unfrozen step {:.1} ms\n",
+            r.iterations,
+            r.frozen_at_end,
+            100.0 * r.measured_saving,
+            100.0 * r.predicted_saving,
+            r.ratio,
+            r.unfrozen_median_ms,
+        );
+    }
     out
 }

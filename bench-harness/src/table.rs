@@ -184,6 +184,7 @@ fn warm_up(config: &RunConfig) -> anyhow::Result<()> {
         fractions: vec![0.0],
         device: config.device,
         verbose: false,
+        schedule_iters: 0,
     })?;
     Ok(())
 }

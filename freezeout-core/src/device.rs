@@ -1,5 +1,6 @@
-//! Choosing the backend at run time: the pure-Rust CPU backend (`flex`, always built) or CUDA
-//! (feature `cuda`).
+//! Choosing the backend at run time: the pure-Rust CPU backend (`flex`, always built), CUDA
+//! (feature `cuda`), or Burn's deprecated `ndarray` CPU backend (feature `ndarray`, kept only to
+//! measure it against `flex`: see `bench-harness/PERF.md`).
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,8 @@ pub enum DeviceKind {
     Cpu,
     /// NVIDIA GPU 0 through Burn's CUDA backend (kernels compiled with NVRTC).
     Cuda,
+    /// Burn's older pure-Rust CPU backend (`ndarray`, deprecated in 0.22); feature `ndarray`.
+    Ndarray,
 }
 
 impl fmt::Display for DeviceKind {
@@ -21,6 +24,7 @@ impl fmt::Display for DeviceKind {
         f.write_str(match self {
             DeviceKind::Cpu => "cpu",
             DeviceKind::Cuda => "cuda",
+            DeviceKind::Ndarray => "ndarray",
         })
     }
 }
@@ -31,6 +35,7 @@ impl FromStr for DeviceKind {
         match s {
             "cpu" => Ok(DeviceKind::Cpu),
             "cuda" => Ok(DeviceKind::Cuda),
+            "ndarray" => Ok(DeviceKind::Ndarray),
             other => Err(DeviceError::Unknown(other.to_string())),
         }
     }
@@ -40,7 +45,7 @@ impl FromStr for DeviceKind {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// Not a known backend name.
-    #[error("unknown device `{0}`: expected `cpu` or `cuda`")]
+    #[error("unknown device `{0}`: expected `cpu`, `cuda` or `ndarray`")]
     Unknown(String),
     /// CUDA asked for, but this binary was built without it.
     #[error(
@@ -48,6 +53,19 @@ pub enum DeviceError {
          (offline: see README, section CUDA) or use `--device cpu`"
     )]
     CudaNotBuilt,
+    /// CUDA asked for, but a library it needs cannot be loaded on this machine.
+    #[error(
+        "CUDA is not usable here: {library} cannot be loaded ({fix}); or use `--device cpu`"
+    )]
+    CudaLibraryMissing {
+        /// The shared library (`libcuda.so` / `libnvrtc.so`).
+        library: &'static str,
+        /// What to install or set.
+        fix: &'static str,
+    },
+    /// The `ndarray` backend asked for, but this binary was built without it.
+    #[error("this binary was built without the ndarray backend: rebuild with `--features ndarray` or use `--device cpu`")]
+    NdarrayNotBuilt,
 }
 
 impl DeviceKind {
@@ -56,6 +74,7 @@ impl DeviceKind {
         match self {
             DeviceKind::Cpu => true,
             DeviceKind::Cuda => cfg!(feature = "cuda"),
+            DeviceKind::Ndarray => cfg!(feature = "ndarray"),
         }
     }
 
@@ -64,9 +83,17 @@ impl DeviceKind {
         match self {
             DeviceKind::Cpu => Ok(Device::flex()),
             #[cfg(feature = "cuda")]
-            DeviceKind::Cuda => Ok(Device::cuda(0)),
+            DeviceKind::Cuda => {
+                cuda_libraries_present()?;
+                Ok(Device::cuda(0))
+            }
             #[cfg(not(feature = "cuda"))]
             DeviceKind::Cuda => Err(DeviceError::CudaNotBuilt),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)] // measured against flex on purpose (bench-harness/PERF.md)
+            DeviceKind::Ndarray => Ok(Device::ndarray()),
+            #[cfg(not(feature = "ndarray"))]
+            DeviceKind::Ndarray => Err(DeviceError::NdarrayNotBuilt),
         }
     }
 
@@ -74,4 +101,29 @@ impl DeviceKind {
     pub fn autodiff(self) -> Result<Device, DeviceError> {
         Ok(self.device()?.autodiff())
     }
+}
+
+/// Whether the CUDA driver and NVRTC (cubecl compiles kernels with it) can be loaded. cudarc
+/// would panic in a background thread on first use instead; asked once per process.
+#[cfg(feature = "cuda")]
+fn cuda_libraries_present() -> Result<(), DeviceError> {
+    use std::sync::OnceLock;
+    static FOUND: OnceLock<(bool, bool)> = OnceLock::new();
+    // SAFETY: both only try `dlopen` on cudarc's candidate names and drop the handle.
+    let (driver, nvrtc) = *FOUND.get_or_init(|| unsafe {
+        (cudarc::driver::sys::is_culib_present(), cudarc::nvrtc::sys::is_culib_present())
+    });
+    if !driver {
+        return Err(DeviceError::CudaLibraryMissing {
+            library: "the NVIDIA driver library (libcuda.so)",
+            fix: "install the NVIDIA driver, or put its directory on LD_LIBRARY_PATH",
+        });
+    }
+    if !nvrtc {
+        return Err(DeviceError::CudaLibraryMissing {
+            library: "CUDA's runtime compiler (libnvrtc.so)",
+            fix: "install the CUDA toolkit and put its lib64 directory on LD_LIBRARY_PATH, with CUDA_PATH set",
+        });
+    }
+    Ok(())
 }

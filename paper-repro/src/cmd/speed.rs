@@ -27,12 +27,16 @@ pub struct Args {
     /// Classes of the head (10: CIFAR-10).
     #[arg(long, default_value_t = 10)]
     pub classes: usize,
-    /// cpu or cuda.
+    /// cpu (flex), cuda, or ndarray (only in a build with `--features ndarray`).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Print every step's time (see compilation/autotune stalls as they happen).
     #[arg(long)]
     pub verbose: bool,
+    /// Then train with the default schedule for this many iterations (same batch, timed) and
+    /// compare its measured saving with the one predicted from the fixed-prefix step times.
+    #[arg(long, default_value_t = 0)]
+    pub schedule_iters: u64,
     /// Also write the reports as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -52,6 +56,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 fractions: args.fractions.clone(),
                 device: args.device,
                 verbose: args.verbose,
+                schedule_iters: args.schedule_iters,
             };
             let report = speed::measure(&config)?;
             println!("{}", speed::render(&report));

@@ -1,0 +1,146 @@
+//! The saving actually measured: the trainer ([`fit_observed`]) runs the default FreezeOut
+//! schedule for `T` iterations on one random CIFAR-shaped batch, freezing units as the schedule
+//! says, and every step is timed. Its saving is compared with the one predicted from the step
+//! times measured at fixed frozen prefixes ([`MeasuredCost`]) for the same schedule.
+
+use crate::cost::MeasuredCost;
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use freezeout_core::models::{Preset, WithModel};
+use freezeout_core::train::{DataSource, HostBatch, Progress, RunLog, TrainConfig, fit_observed};
+use freezeout_core::{FreezeOut, FreezeOutForward};
+use serde::Serialize;
+
+/// What a scheduled run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduledRun {
+    /// Iterations `T` of the run (every unit's budget is a fraction of it).
+    pub iterations: u64,
+    /// Iterations at the start left out of the unfrozen reference time (compilation, autotune).
+    pub warmup: usize,
+    /// Sum of all step times (ms).
+    pub total_ms: f64,
+    /// Median step time of the run's own unfrozen iterations after the warm-up (ms).
+    pub unfrozen_median_ms: f64,
+    /// `1 − Σ step times / (T × unfrozen median)`: the saving measured within the run.
+    pub measured_saving: f64,
+    /// The saving of the same schedule predicted from the fixed-prefix step times.
+    pub predicted_saving: f64,
+    /// `measured_saving / predicted_saving` (goal: at least 0.95).
+    pub ratio: f64,
+    /// Units frozen at the end of the run.
+    pub frozen_at_end: usize,
+}
+
+/// Runs the default schedule for `iterations` steps of batch `batch` and compares its saving
+/// with `predicted` (the fixed-prefix step times).
+pub fn run(
+    model: Preset,
+    classes: usize,
+    batch: usize,
+    iterations: u64,
+    warmup: usize,
+    predicted: &MeasuredCost,
+    device: &Device,
+) -> anyhow::Result<ScheduledRun> {
+    device.seed(0);
+    let host = random_batch(batch, classes, device);
+    let data = Repeat { batch: host, times: iterations as usize, classes };
+    let steps = model.build(classes, 0.0, device, Trainer { data, device })?;
+    let unfrozen: Vec<f64> = steps.iter().skip(warmup).filter(|s| s.0 == 0).map(|s| s.1).collect();
+    anyhow::ensure!(
+        !unfrozen.is_empty(),
+        "the scheduled run had no unfrozen step after its {warmup} warm-up steps: use more iterations"
+    );
+    let unfrozen_median_ms = crate::speed::median(unfrozen);
+    let total_ms: f64 = steps.iter().map(|s| s.1).sum();
+    let measured_saving = 1.0 - total_ms / (steps.len() as f64 * unfrozen_median_ms);
+    let schedule = TrainConfig::default().schedule(model.spec(classes).units.len(), iterations)?;
+    let predicted_saving = predicted.predicted_saving(&schedule);
+    Ok(ScheduledRun {
+        iterations,
+        warmup,
+        total_ms,
+        unfrozen_median_ms,
+        measured_saving,
+        predicted_saving,
+        ratio: measured_saving / predicted_saving,
+        frozen_at_end: steps.last().map_or(0, |s| s.0),
+    })
+}
+
+/// One random batch on the host (normal pixels, uniform labels), made on `device`.
+fn random_batch(batch: usize, classes: usize, device: &Device) -> HostBatch {
+    let plain = device.clone().without_autodiff();
+    let images = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &plain);
+    let labels = Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, classes as f64), &plain);
+    HostBatch {
+        images: images.into_data().iter::<f32>().collect(),
+        shape: [batch, 3, 32, 32],
+        labels: labels.into_data().iter::<i64>().collect(),
+    }
+}
+
+/// The same batch `times` times: one epoch of `times` iterations, nothing held out.
+struct Repeat {
+    batch: HostBatch,
+    times: usize,
+    classes: usize,
+}
+
+impl DataSource for Repeat {
+    fn train_batches_per_epoch(&self) -> usize {
+        self.times
+    }
+    fn train_epoch(&mut self, _epoch: usize) -> Box<dyn Iterator<Item = HostBatch> + '_> {
+        Box::new(std::iter::repeat_n(&self.batch, self.times).cloned())
+    }
+    fn eval_batches(&mut self) -> Box<dyn Iterator<Item = HostBatch> + '_> {
+        Box::new(std::iter::empty())
+    }
+    fn num_classes(&self) -> usize {
+        self.classes
+    }
+}
+
+struct Trainer<'a> {
+    data: Repeat,
+    device: &'a Device,
+}
+
+impl WithModel for Trainer<'_> {
+    /// `(frozen units, step ms)` of every iteration.
+    type Output = anyhow::Result<Vec<(usize, f64)>>;
+    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(mut self, model: M) -> Self::Output {
+        let mut steps = Vec::with_capacity(self.data.times);
+        let config = TrainConfig::default();
+        fit_observed(model, &mut self.data, &config, self.device, &mut RunLog::in_memory(), |p, _: &M| {
+            if let Progress::Step { frozen, step_ms, .. } = p {
+                steps.push((frozen, step_ms));
+            }
+        })?;
+        Ok(steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trainer_runs_the_whole_schedule_and_the_prediction_uses_the_same_schedule() {
+        let device = Device::flex().autodiff();
+        let model = Preset::Wrn { depth: 10, width: 1 };
+        let iterations = 16;
+        // Synthetic fixed-prefix costs: what matters here is that the same schedule is used.
+        let cost = MeasuredCost { points: vec![(0, 4.0), (2, 3.0), (4, 1.0)] };
+        let run = run(model, 10, 2, iterations, 1, &cost, &device).unwrap();
+        let schedule = TrainConfig::default().schedule(4, iterations).unwrap();
+        assert_eq!(run.iterations, iterations);
+        // The run ends with the frozen prefix the schedule has at its last iteration.
+        assert_eq!(run.frozen_at_end, schedule.frozen_prefix(iterations - 1));
+        assert!(run.frozen_at_end > 0, "the run froze units");
+        assert_eq!(run.predicted_saving, cost.predicted_saving(&schedule));
+        assert!(run.measured_saving.is_finite() && run.measured_saving < 1.0);
+        assert!(run.total_ms > 0.0 && run.unfrozen_median_ms > 0.0);
+    }
+}
