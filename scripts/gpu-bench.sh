@@ -63,7 +63,7 @@ ours() {
   local dir
   dir=$(cubecl_dir "$name")
   (cd "$dir" && timeout "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$OUT/ours-$name.json" "$@") \
-    >"$OUT/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?); last lines:" | tee -a "$OUT/ours-$name.txt"
+    >"$OUT/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?)" >>"$OUT/ours-$name.txt"
   grep -v '^step' "$OUT/ours-$name.txt" | tail -n 12 || true
   for kind in compile autotune; do
     [[ -f $OUT/cubecl-$kind-$name.log ]] && echo "   cubecl $kind log: $(wc -l <"$OUT/cubecl-$kind-$name.log") lines"
@@ -118,7 +118,14 @@ run() {
     tail -n 3 "$OUT/torch.err"
   fi
 
-  # 4. The table.
+  # 4. Ours in lower precision (the first model and batch), with whatever budget is left.
+  local m0=${models%% *} b0=${batches%% *} float
+  for float in ${FLOATS:-flex32 bf16}; do
+    ours "$m0-$b0-$float" 45 5 --model "$m0" --batch "$b0" --iters "$iters" --warmup "$warmup" \
+      --fractions 0 0.5 --float "$float"
+  done
+
+  # 5. The table.
   "$python" scripts/gpu_table.py "$OUT" | tee "$OUT/table.txt"
   rm -rf "$WORK"
 }

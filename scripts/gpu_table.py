@@ -8,7 +8,7 @@ out = sys.argv[1] if len(sys.argv) > 1 else "gpu-out"
 ours, meta = {}, {}
 for path in sorted(glob.glob(os.path.join(out, "ours-*.json"))):
     for rep in json.load(open(path)):
-        key = (str(rep["config"]["model"]), rep["config"]["batch"])
+        key = (str(rep["config"]["model"]), rep["config"]["batch"], rep["config"].get("float", "f32"))
         meta[key] = rep
         for p in rep["points"]:
             ours[key + (p["frozen"],)] = p
@@ -18,7 +18,7 @@ if os.path.exists(path):
     for line in open(path):
         if line.strip():
             r = json.loads(line)
-            torch[(r["model"], r["batch"], r["frozen"])] = r
+            torch[(r["model"], r["batch"], "f32", r["frozen"])] = r
 
 
 def fmt(v, f="{:.1f}"):
@@ -29,21 +29,22 @@ def get(d, k):
     return d.get(k) if d else None
 
 
+print("torch: PyTorch eager, f32 tensors (cuDNN convolutions use TF32 unless disabled); ours/torch on the same row")
 print("\n".join(f"{k}: {v}" for k, v in [("ours", f"{len(ours)} points"), ("pytorch", f"{len(torch)} points")]))
-head = ["model", "batch", "frozen", "ours ms", "ours fwd", "torch ms", "torch fwd", "ours/torch", "ours 1st ms",
+head = ["model", "batch", "float", "frozen", "ours ms", "ours fwd", "torch ms", "torch fwd", "ours/torch", "ours 1st ms",
         "ours MiB", "torch MiB"]
 print(f"{head[0]:<20}" + "".join(f"{h:>12}" for h in head[1:]))
 for k in sorted(set(ours) | set(torch)):
     o, t = ours.get(k), torch.get(k)
     om, tm = get(o, "median_ms"), get(t, "median_ms")
-    cells = [k[1], k[2], fmt(om), fmt(get(o, "forward_ms")), fmt(tm), fmt(get(t, "forward_ms")),
+    cells = [k[1], k[2], k[3], fmt(om), fmt(get(o, "forward_ms")), fmt(tm), fmt(get(t, "forward_ms")),
              f"{om / tm:.2f}" if om and tm else "n/a", fmt(get(o, "first_ms")), fmt(get(o, "peak_mib"), "{:.0f}"),
              fmt(get(t, "peak_mib"), "{:.0f}")]
     print(f"{k[0]:<20}" + "".join(f"{c:>12}" for c in cells))
 print()
-for (model, batch), rep in sorted(meta.items()):
+for (model, batch, float), rep in sorted(meta.items()):
     ms = rep.get("measured_saving")
-    line = (f"{model} batch {batch}: default schedule saving predicted from FLOPs {100 * rep['flop_saving']:.1f}%, "
+    line = (f"{model} batch {batch} {float}: default schedule saving predicted from FLOPs {100 * rep['flop_saving']:.1f}%, "
             f"from measured step times {'n/a' if ms is None else f'{100 * ms:.1f}%'}")
     run = rep.get("scheduled")
     if run:

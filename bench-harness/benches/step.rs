@@ -17,6 +17,7 @@ fn freeze_fractions(c: &mut Criterion) {
         device: DeviceKind::Cpu,
         verbose: false,
         schedule_iters: 0,
+        float: Default::default(),
     };
     let mut group = c.benchmark_group("freezeout_step");
     group.sample_size(10);

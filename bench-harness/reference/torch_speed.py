@@ -153,7 +153,7 @@ def measure(name, batch, fraction, iters, warmup, device, classes=10):
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
     return {"framework": "pytorch", "model": name, "units": n, "batch": batch, "fraction": fraction,
             "frozen": frozen, "median_ms": times[len(times) // 2], "forward_ms": forward[len(forward) // 2],
-            "peak_mib": peak}
+            "peak_mib": peak, "cudnn_tf32": device.type == "cuda" and torch.backends.cudnn.allow_tf32}
 
 
 def main():

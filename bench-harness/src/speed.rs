@@ -4,7 +4,7 @@
 
 use crate::cost::{CostModel, MeasuredCost};
 use crate::scheduled::{self, ScheduledRun};
-use freezeout_core::device::DeviceKind;
+use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::train::{Stepper, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutForward, Schedule, ScheduleConfig};
@@ -29,6 +29,8 @@ pub struct SpeedConfig {
     pub fractions: Vec<f64>,
     /// Backend.
     pub device: DeviceKind,
+    /// Float type of every tensor (f32 unless asked).
+    pub float: FloatKind,
     /// Print every step's time to stderr (to see compilation/autotune stalls as they happen).
     pub verbose: bool,
     /// After the points, train with the default schedule for this many iterations and measure
@@ -78,7 +80,7 @@ pub struct SpeedReport {
 
 /// Runs the benchmark.
 pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
-    let device = config.device.autodiff()?;
+    let device = config.device.autodiff_with(config.float)?;
     let spec = config.model.spec(config.classes);
     let n = spec.units.len();
     let costs = CostModel::from_spec(&spec);
@@ -199,8 +201,8 @@ impl WithModel for Point<'_> {
 pub fn render(report: &SpeedReport) -> String {
     let c = &report.config;
     let mut out = format!(
-        "{} (N = {} units), batch {}, {} on {}: median of {} steps after {} warm-up\n",
-        c.model, report.units, c.batch, "random data", c.device, c.iters, c.warmup
+        "{} (N = {} units), batch {}, {} on {} in {}: median of {} steps after {} warm-up\n",
+        c.model, report.units, c.batch, "random data", c.device, c.float, c.iters, c.warmup
     );
     out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);

@@ -185,6 +185,7 @@ fn warm_up(config: &RunConfig) -> anyhow::Result<()> {
         device: config.device,
         verbose: false,
         schedule_iters: 0,
+        float: Default::default(),
     })?;
     Ok(())
 }

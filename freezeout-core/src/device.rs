@@ -2,7 +2,7 @@
 //! (feature `cuda`), or Burn's deprecated `ndarray` CPU backend (feature `ndarray`, kept only to
 //! measure it against `flex`: see `bench-harness/PERF.md`).
 
-use burn::tensor::Device;
+use burn::tensor::{Device, FloatDType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -41,12 +41,76 @@ impl FromStr for DeviceKind {
     }
 }
 
+/// The floating-point type of a run's tensors (parameters, activations, gradients).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FloatKind {
+    /// IEEE single precision.
+    #[default]
+    F32,
+    /// f32 storage, relaxed compute (CubeCL may use TF32-like tensor-core paths): the
+    /// counterpart of PyTorch's default TF32 convolutions on NVIDIA GPUs.
+    Flex32,
+    /// bfloat16 everywhere (not mixed precision: no f32 master weights).
+    Bf16,
+    /// IEEE half precision everywhere.
+    F16,
+}
+
+impl FloatKind {
+    fn dtype(self) -> FloatDType {
+        match self {
+            FloatKind::F32 => FloatDType::F32,
+            FloatKind::Flex32 => FloatDType::Flex32,
+            FloatKind::Bf16 => FloatDType::BF16,
+            FloatKind::F16 => FloatDType::F16,
+        }
+    }
+}
+
+impl fmt::Display for FloatKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FloatKind::F32 => "f32",
+            FloatKind::Flex32 => "flex32",
+            FloatKind::Bf16 => "bf16",
+            FloatKind::F16 => "f16",
+        })
+    }
+}
+
+impl FromStr for FloatKind {
+    type Err = DeviceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "f32" => Ok(FloatKind::F32),
+            "flex32" => Ok(FloatKind::Flex32),
+            "bf16" => Ok(FloatKind::Bf16),
+            "f16" => Ok(FloatKind::F16),
+            other => Err(DeviceError::UnknownFloat(other.to_string())),
+        }
+    }
+}
+
 /// Why a device cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// Not a known backend name.
     #[error("unknown device `{0}`: expected `cpu`, `cuda` or `ndarray`")]
     Unknown(String),
+    /// Not a known float type name.
+    #[error("unknown float type `{0}`: expected `f32`, `flex32`, `bf16` or `f16`")]
+    UnknownFloat(String),
+    /// The backend cannot use the float type, or the device already has another one.
+    #[error("cannot use {float} on {device}: {reason} (the float type is chosen once per process, before any tensor)")]
+    Float {
+        /// The float type asked for.
+        float: FloatKind,
+        /// The backend.
+        device: DeviceKind,
+        /// Burn's reason.
+        reason: String,
+    },
     /// CUDA asked for, but this binary was built without it.
     #[error(
         "this binary was built without CUDA: rebuild with `--features cuda` \
@@ -100,6 +164,18 @@ impl DeviceKind {
     /// The training device of this backend: the plain device with autodiff.
     pub fn autodiff(self) -> Result<Device, DeviceError> {
         Ok(self.device()?.autodiff())
+    }
+
+    /// The training device with `float` as the type of every float tensor made on it. Burn
+    /// fixes a device's float type once per process, at its first tensor.
+    pub fn autodiff_with(self, float: FloatKind) -> Result<Device, DeviceError> {
+        let mut device = self.device()?;
+        if device.settings().float_dtype != float.dtype() {
+            device
+                .configure(float.dtype())
+                .map_err(|e| DeviceError::Float { float, device: self, reason: e.to_string() })?;
+        }
+        Ok(device.autodiff())
     }
 }
 

@@ -2,7 +2,7 @@
 //! model size, and the default schedule's saving simulated from those.
 
 use bench_harness::speed::{self, SpeedConfig};
-use freezeout_core::device::DeviceKind;
+use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use std::path::PathBuf;
 
@@ -30,6 +30,10 @@ pub struct Args {
     /// cpu (flex), cuda, or ndarray (only in a build with `--features ndarray`).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    /// Float type of every tensor: f32, flex32 (relaxed f32 compute, like PyTorch's TF32
+    /// convolutions), bf16 or f16 (the whole model, not mixed precision).
+    #[arg(long, default_value = "f32")]
+    pub float: FloatKind,
     /// Print every step's time (see compilation/autotune stalls as they happen).
     #[arg(long)]
     pub verbose: bool,
@@ -57,6 +61,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 device: args.device,
                 verbose: args.verbose,
                 schedule_iters: args.schedule_iters,
+                float: args.float,
             };
             let report = speed::measure(&config)?;
             println!("{}", speed::render(&report));
