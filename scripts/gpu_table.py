@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 import sys
 
 out = sys.argv[1] if len(sys.argv) > 1 else "gpu-out"
@@ -12,6 +13,21 @@ for path in sorted(glob.glob(os.path.join(out, "ours-*.json"))):
         meta[key] = rep
         for p in rep["points"]:
             ours[key + (p["frozen"],)] = p
+# A run cut off by its time cap wrote no JSON: salvage its per-step lines (`--verbose`).
+STEP = re.compile(r"^step \S+ (\d+) frozen (\d+): ([0-9.]+) ms")
+for path in sorted(glob.glob(os.path.join(out, "ours-*.txt"))):
+    m = re.match(r"ours-(.+)-(\d+)(?:-(flex32|bf16|f16))?\.txt$", os.path.basename(path))
+    if not m or os.path.exists(path[:-4] + ".json"):
+        continue
+    steps = {}
+    for line in open(path, errors="replace"):
+        s = STEP.match(line)
+        if s:
+            steps.setdefault(int(s.group(2)), []).append((int(s.group(1)), float(s.group(3))))
+    for frozen, ts in steps.items():
+        timed = sorted(ms for i, ms in ts if i >= 3) or sorted(ms for _, ms in ts)
+        key = (m.group(1), int(m.group(2)), m.group(3) or "f32", frozen)
+        ours[key] = {"median_ms": timed[len(timed) // 2], "first_ms": ts[0][1], "partial": len(ts)}
 torch = {}
 path = os.path.join(out, "torch.jsonl")
 if os.path.exists(path):
@@ -51,3 +67,6 @@ for (model, batch, float), rep in sorted(meta.items()):
         line += (f"; scheduled run ({run['iterations']} it): measured {100 * run['measured_saving']:.1f}% "
                  f"= {run['ratio']:.3f} x predicted (goal >= 0.95)")
     print(line)
+partial = sorted({k[:3] for k, v in ours.items() if "partial" in v})
+for k in partial:
+    print(f"{k[0]} batch {k[1]} {k[2]}: cut off by its time cap; rows from its per-step log (median of the steps after 3)")

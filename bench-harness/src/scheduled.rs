@@ -32,7 +32,8 @@ pub struct ScheduledRun {
 }
 
 /// Runs the default schedule for `iterations` steps of batch `batch` and compares its saving
-/// with `predicted` (the fixed-prefix step times).
+/// with `predicted` (the fixed-prefix step times); `verbose` prints every step to stderr.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     model: Preset,
     classes: usize,
@@ -41,11 +42,12 @@ pub fn run(
     warmup: usize,
     predicted: &MeasuredCost,
     device: &Device,
+    verbose: bool,
 ) -> anyhow::Result<ScheduledRun> {
     device.seed(0);
     let host = random_batch(batch, classes, device);
     let data = Repeat { batch: host, times: iterations as usize, classes };
-    let steps = model.build(classes, 0.0, device, Trainer { data, device })?;
+    let steps = model.build(classes, 0.0, device, Trainer { data, device, verbose })?;
     let unfrozen: Vec<f64> = steps.iter().skip(warmup).filter(|s| s.0 == 0).map(|s| s.1).collect();
     anyhow::ensure!(
         !unfrozen.is_empty(),
@@ -105,6 +107,7 @@ impl DataSource for Repeat {
 struct Trainer<'a> {
     data: Repeat,
     device: &'a Device,
+    verbose: bool,
 }
 
 impl WithModel for Trainer<'_> {
@@ -114,7 +117,10 @@ impl WithModel for Trainer<'_> {
         let mut steps = Vec::with_capacity(self.data.times);
         let config = TrainConfig::default();
         fit_observed(model, &mut self.data, &config, self.device, &mut RunLog::in_memory(), |p, _: &M| {
-            if let Progress::Step { frozen, step_ms, .. } = p {
+            if let Progress::Step { iter, frozen, step_ms, loss, .. } = p {
+                if self.verbose {
+                    eprintln!("scheduled {iter} frozen {frozen}: {step_ms:.1} ms (loss {loss:.3})");
+                }
                 steps.push((frozen, step_ms));
             }
         })?;
@@ -133,7 +139,7 @@ mod tests {
         let iterations = 16;
         // Synthetic fixed-prefix costs: what matters here is that the same schedule is used.
         let cost = MeasuredCost { points: vec![(0, 4.0), (2, 3.0), (4, 1.0)] };
-        let run = run(model, 10, 2, iterations, 1, &cost, &device).unwrap();
+        let run = run(model, 10, 2, iterations, 1, &cost, &device, false).unwrap();
         let schedule = TrainConfig::default().schedule(4, iterations).unwrap();
         assert_eq!(run.iterations, iterations);
         // The run ends with the frozen prefix the schedule has at its last iteration.

@@ -57,6 +57,9 @@ pub struct SpeedPoint {
     /// Largest device memory reserved by the allocator, sampled after every step (MiB); `None`
     /// where the backend does not report it (CPU).
     pub peak_mib: Option<f64>,
+    /// Resident memory of the whole process after the point, its model and optimizer dropped
+    /// (MiB, Linux): growing across points of a sweep would be a leak.
+    pub rss_after_mib: Option<f64>,
 }
 
 /// The benchmark's result.
@@ -93,7 +96,8 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         // The model and its optimizer state are dropped: give the pool's pages back.
         device.memory_cleanup();
         let flop_ratio = costs.step(frozen) / costs.step(0);
-        points.push(SpeedPoint { fraction, frozen, median_ms, forward_ms, first_ms, flop_ratio, peak_mib });
+        let rss_after_mib = resident_mib();
+        points.push(SpeedPoint { fraction, frozen, median_ms, forward_ms, first_ms, flop_ratio, peak_mib, rss_after_mib });
     }
     // The default schedule over a nominal run (the saving does not depend on T much).
     let schedule = Schedule::freezeout(ScheduleConfig::default(), n, 100_000)?;
@@ -105,7 +109,16 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     let scheduled = match (&measured, config.schedule_iters) {
         (_, 0) => None,
         (Some(cost), iters) => {
-            let run = scheduled::run(config.model, config.classes, config.batch, iters, config.warmup, cost, &device)?;
+            let run = scheduled::run(
+                config.model,
+                config.classes,
+                config.batch,
+                iters,
+                config.warmup,
+                cost,
+                &device,
+                config.verbose,
+            )?;
             device.memory_cleanup();
             Some(run)
         }
@@ -131,6 +144,13 @@ struct Timings {
     forward_ms: f64,
     first_ms: f64,
     peak_mib: Option<f64>,
+}
+
+/// Resident memory of this process (MiB), from `/proc/self/status`; `None` elsewhere.
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Median of a non-empty list.
@@ -204,12 +224,12 @@ pub fn render(report: &SpeedReport) -> String {
         "{} (N = {} units), batch {}, {} on {} in {}: median of {} steps after {} warm-up\n",
         c.model, report.units, c.batch, "random data", c.device, c.float, c.iters, c.warmup
     );
-    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB\n";
+    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB  RSS after MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
     for p in &report.points {
         let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
         out += &format!(
-            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>13.1}  {:>8}\n",
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>13.1}  {:>8}  {:>13}\n",
             100.0 * p.fraction,
             p.frozen,
             p.median_ms,
@@ -217,7 +237,8 @@ pub fn render(report: &SpeedReport) -> String {
             p.flop_ratio,
             p.forward_ms,
             p.first_ms,
-            p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}"))
+            p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
+            p.rss_after_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
         );
     }
     out += &format!(
