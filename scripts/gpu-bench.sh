@@ -37,11 +37,17 @@ allow() {
 
 # CubeCL's configuration for one process: kernel compilations (names only, no sources) and
 # autotune results logged to files, no profiling (CUBECL_DEBUG_LOG would profile every kernel
-# and format every source: far too slow to time anything). CubeCL reads ./cubecl.toml.
+# and format every source: far too slow to time anything); compiled kernels cached on disk, so
+# a later process of this run reuses them (autotune results are cached there by default: the
+# user cache directory, as no Cargo.toml is above the process's directory). CubeCL reads
+# ./cubecl.toml.
 cubecl_dir() {
   local name=$1 dir="$WORK/$1"
   mkdir -p "$dir"
   cat >"$dir/cubecl.toml" <<EOF
+[compilation]
+cache = true
+
 [compilation.logger]
 level = "basic"
 file = "$OUT/cubecl-compile-$name.log"
