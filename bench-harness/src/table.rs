@@ -15,7 +15,7 @@ use std::path::Path;
 /// Which grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TablePreset {
-    /// Small enough for a 2-core CPU in about 30 minutes: WRN-10-1 on the first 15,000
+    /// Small enough for a 2-core CPU in about 16 minutes: WRN-10-1 on the first 15,000
     /// CIFAR-10 training images for 5 epochs (test: first 2,000 test images), the baseline and
     /// FreezeOut (cubic scaled, linear unscaled) at t0 ∈ {0.5, 0.7, 0.9}.
     Quick,

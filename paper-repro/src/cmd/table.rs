@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Options of `paper-repro table`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// quick (2-core CPU, ~30 min) or paper (100 epochs, all models, both datasets: GPU hours).
+    /// quick (2-core CPU, ~16 min) or paper (100 epochs, all models, both datasets: GPU hours).
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: TablePreset,
     /// Seeds (several give mean ± std).
