@@ -68,7 +68,7 @@ ours() {
   echo "== $name (up to ${secs}s)"
   local dir
   dir=$(cubecl_dir "$name")
-  (cd "$dir" && timeout "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$OUT/ours-$name.json" "$@") \
+  (cd "$dir" && LD_LIBRARY_PATH=$OURS_LD timeout -k 5 "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$OUT/ours-$name.json" "$@") \
     >"$OUT/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?)" >>"$OUT/ours-$name.txt"
   grep -v '^step' "$OUT/ours-$name.txt" | tail -n 12 || true
   for kind in compile autotune; do
@@ -87,13 +87,24 @@ run() {
   local models=${MODELS:-densenet-bc-100-12 wrn-40-4} batches=${BATCHES:-256 64}
   local iters=${ITERS:-10} warmup=${WARMUP:-3} sched=${SCHED_ITERS:-60} python=${PYTHON:-python3}
   export CUDA_PATH=${CUDA_PATH:-/usr/local/cuda}
+  # Our binary finds NVRTC in the toolkit too (only ours: PyTorch brings its own CUDA libraries,
+  # and LD_LIBRARY_PATH would take precedence over them).
+  OURS_LD=${LD_LIBRARY_PATH:-}
+  [[ -d $CUDA_PATH/lib64 ]] && OURS_LD=$CUDA_PATH/lib64${OURS_LD:+:$OURS_LD}
+  # No NVRTC in the toolkit or the loader's cache: use the one PyTorch's wheels bring (CUDA 13).
+  if ! compgen -G "$CUDA_PATH/lib64/libnvrtc.so*" >/dev/null && ! ldconfig -p | grep -q 'libnvrtc\.so'; then
+    local wheel_lib
+    wheel_lib=$("$python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))' 2>/dev/null || true)
+    [[ -n $wheel_lib && -d $wheel_lib ]] && OURS_LD=$OURS_LD${OURS_LD:+:}$wheel_lib
+  fi
   if [[ -z ${BIN:-} ]]; then
     BIN=$WORK/paper-repro
     xz -dc "$PACK/paper-repro.xz" >"$BIN" && chmod +x "$BIN"
   fi
   BIN=$(realpath "$BIN")
-  (nvidia-smi; "$python" -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; "$BIN" --version) \
-    >"$OUT/env.txt" 2>&1 || true
+  (nvidia-smi; "$python" -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; "$BIN" --version
+    echo "CUDA_PATH=$CUDA_PATH LD_LIBRARY_PATH (ours)=$OURS_LD"; ldconfig -p | grep -E 'libcuda\.|libnvrtc' || true
+    ls "$CUDA_PATH/lib64" | grep -E 'nvrtc' || true) >"$OUT/env.txt" 2>&1 || true
 
   # 1. Smoke test: a tiny model, every step printed (is it compilation/autotune, or a hang?).
   ours smoke-wrn-10-1 75 300 --model wrn-10-1 --batch 8 --iters 3 --warmup 1 --fractions 0 0.5
@@ -118,7 +129,7 @@ run() {
   [[ $DEVICE == cpu ]] && torch_device=(--device cpu)
   if ((secs > 0)); then
     # shellcheck disable=SC2086
-    timeout "$secs" "$python" bench-harness/reference/torch_speed.py --model $models --batch $batches \
+    timeout -k 5 "$secs" "$python" bench-harness/reference/torch_speed.py --model $models --batch $batches \
       --fractions 0 0.25 0.5 0.75 1 --iters "$((iters * 3))" --warmup "$warmup" "${torch_device[@]}" \
       >"$OUT/torch.jsonl" 2>"$OUT/torch.err" || echo "pytorch: failed or timed out (rc $?)"
     tail -n 3 "$OUT/torch.err"
