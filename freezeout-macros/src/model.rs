@@ -141,7 +141,7 @@ fn drop_module_derive(attrs: &mut [Attribute]) {
         else {
             continue;
         };
-        let kept = paths.into_iter().filter(|p| !p.segments.last().is_some_and(|s| s.ident == "Module"));
+        let kept = paths.into_iter().filter(|p| p.segments.last().is_none_or(|s| s.ident != "Module"));
         *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
     }
 }

@@ -44,8 +44,7 @@ pub fn check(args: &Args, model: &Model) -> Result<()> {
             _ => errors.push(Error::new_spanned(rank, "tensor rank must be between 1 and 8")),
         }
     }
-    if args.head.is_none() && args.output.is_some() {
-        let output = args.output.as_ref().expect("checked");
+    if let (None, Some(output)) = (&args.head, &args.output) {
         errors.push(Error::new_spanned(output, "`output` needs `head = method`"));
     }
     let mut errors = errors.into_iter();

@@ -86,7 +86,7 @@ impl FromStr for Preset {
             let (a, b) = rest.split_once('-')?;
             Some((a.parse().ok()?, b.parse().ok()?))
         };
-        let valid_depth = |d: usize| d >= 10 && (d - 4) % 6 == 0;
+        let valid_depth = |d: usize| d >= 10 && (d - 4).is_multiple_of(6);
         if s == "vgg16" || s == "vgg-16" {
             Ok(Preset::Vgg16)
         } else if let Some(rest) = s.strip_prefix("densenet-bc-") {
