@@ -8,26 +8,27 @@ use bench_harness::speed::{self, SpeedConfig};
 use burn::tensor::{Distribution, Tensor};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::Preset;
+use freezeout_core::models::spec::Layer;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let model: Preset = args.first().map_or("densenet-bc-40-12", String::as_str).parse()?;
     let batch: usize = args.get(1).map_or(Ok(50), |b| b.parse())?;
-    let Preset::DenseNetBc { depth, growth } = model else { anyhow::bail!("a densenet-bc-L-k preset") };
+    let Preset::DenseNetBc { growth, .. } = model else { anyhow::bail!("a densenet-bc-L-k preset") };
     let device = DeviceKind::Cpu.autodiff()?;
-    // Channels entering each dense layer, block by block (compression 0.5 at transitions).
-    let per_block = (depth - 4) / 6;
-    let (mut c, mut shapes) = (2 * growth, Vec::new());
-    for (b, side) in [32, 16, 8].into_iter().enumerate() {
-        for _ in 0..per_block {
-            shapes.push((c, side));
-            c += growth;
-        }
-        if b < 2 {
-            c /= 2;
-        }
-    }
+    // Each dense layer (`blockB.L`) concatenates its input (its first BatchNorm's channels and
+    // map size, from the preset's description) with the `growth` channels it makes.
+    let shapes: Vec<(usize, usize)> = model
+        .spec(10)
+        .units
+        .iter()
+        .filter(|u| u.name.starts_with("block"))
+        .map(|u| match u.layers[0] {
+            Layer::Bn { c, hw } => Ok((c, hw)),
+            other => Err(anyhow::anyhow!("dense layer {} starts with {other:?}, not BatchNorm", u.name)),
+        })
+        .collect::<anyhow::Result<_>>()?;
     let inputs: Vec<_> = shapes
         .iter()
         .map(|&(c, s)| {
