@@ -5,7 +5,12 @@
 #   scripts/gpu-bench.sh run     # on the GPU machine, in the repo root: everything, table last
 #
 # With the device tool:  run(command="scripts/gpu-bench.sh run", carry=["gpu-pack"], timeout_s=590)
-# Full logs go to $OUT (the device tool's result folder; ./gpu-out elsewhere).
+# What comes back in $OUT (the device tool's result folder; ./gpu-out elsewhere) stays within
+# its limit of 8 files: table.txt, logs.tar.xz (every log and report; under $OUT/logs/ until the
+# end) and cubecl-cache.tar.xz.NN (CubeCL's compiled kernels and autotune results). Copy those
+# parts into gpu-pack/ and the next call starts warm: no kernel compiled or tuned twice.
+# A second call with a warm cache can skip what the first one did: SMOKE=0 TORCH=0 BATCHES=64.
+# AUTOTUNE=minimal|balanced|extensive|full sets CubeCL's autotune level (its default: balanced).
 #
 # The run stays inside BUDGET seconds (default 530): every stage has its own cap and never runs
 # past the budget, so a hang in one stage still leaves the others and the table.
@@ -14,7 +19,7 @@
 #     BATCHES="8 16" ITERS=2 WARMUP=1 SCHED_ITERS=20 scripts/gpu-bench.sh run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACK=gpu-pack
+PACK=${PACK:-gpu-pack}
 
 build() {
   ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda
@@ -45,18 +50,56 @@ cubecl_dir() {
   local name=$1 dir="$WORK/$1"
   mkdir -p "$dir"
   cat >"$dir/cubecl.toml" <<EOF
+[environment]
+path = { directory = "$CACHE" }
+
 [compilation]
 cache = true
 
 [compilation.logger]
 level = "basic"
-file = "$OUT/cubecl-compile-$name.log"
+file = "$LOGS/cubecl-compile-$name.log"
+
+[autotune]
+level = "${AUTOTUNE:-balanced}"
 
 [autotune.logger]
 level = "minimal"
-file = "$OUT/cubecl-autotune-$name.log"
+file = "$LOGS/cubecl-autotune-$name.log"
 EOF
   echo "$dir"
+}
+
+# CubeCL's cache from an earlier call (gpu-pack/cubecl-cache.tar.xz.NN), if carried.
+restore_cache() {
+  mkdir -p "$CACHE"
+  if compgen -G "$PACK/cubecl-cache.tar.xz.*" >/dev/null; then
+    cat "$PACK"/cubecl-cache.tar.xz.* | xz -dc | tar -x -C "$CACHE" &&
+      echo "== cubecl cache restored: $(find "$CACHE" -type f | wc -l) files, $(du -sh "$CACHE" | cut -f1)"
+  else
+    echo "== cubecl cache: none carried (cold start: every kernel is compiled and tuned here)"
+  fi
+}
+
+# On any exit (a TERM included): the cache and the logs into a few files, as the device tool
+# returns at most 8 files of at most 16 MiB (64 MiB in all).
+finish() {
+  trap - EXIT
+  set +e
+  if [[ -d $CACHE ]] && [[ -n $(ls -A "$CACHE") ]]; then
+    tar -C "$CACHE" -c . | xz -T0 -6 | split -b 15M -d -a 2 - "$OUT/cubecl-cache.tar.xz."
+    local parts
+    parts=$(compgen -G "$OUT/cubecl-cache.tar.xz.*" | wc -l)
+    if ((parts > 2)); then
+      rm -f "$OUT"/cubecl-cache.tar.xz.*
+      echo "cubecl cache: over 30 MiB packed, not kept (gpu-pack must stay under the 64 MiB carry limit)" >>"$LOGS/env.txt"
+    fi
+  fi
+  if [[ -d $LOGS ]]; then
+    tar -C "$OUT" -c logs | xz -T0 -6 >"$OUT/logs.tar.xz" && rm -rf "$LOGS"
+  fi
+  rm -rf "$WORK"
+  echo "in \$OUT: $(cd "$OUT" && du -sh -- * | tr '\t\n' ': ')"
 }
 
 # Ours for one model and batch: every step printed, JSON report, CubeCL logs; capped.
@@ -68,11 +111,11 @@ ours() {
   echo "== $name (up to ${secs}s)"
   local dir
   dir=$(cubecl_dir "$name")
-  (cd "$dir" && LD_LIBRARY_PATH=$OURS_LD timeout -k 5 "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$OUT/ours-$name.json" "$@") \
-    >"$OUT/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?)" >>"$OUT/ours-$name.txt"
-  grep -v '^step' "$OUT/ours-$name.txt" | tail -n 12 || true
+  (cd "$dir" && LD_LIBRARY_PATH=$OURS_LD timeout -k 5 "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$LOGS/ours-$name.json" "$@") \
+    >"$LOGS/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?)" >>"$LOGS/ours-$name.txt"
+  grep -v '^step' "$LOGS/ours-$name.txt" | tail -n 12 || true
   for kind in compile autotune; do
-    [[ -f $OUT/cubecl-$kind-$name.log ]] && echo "   cubecl $kind log: $(wc -l <"$OUT/cubecl-$kind-$name.log") lines"
+    [[ -f $LOGS/cubecl-$kind-$name.log ]] && echo "   cubecl $kind log: $(wc -l <"$LOGS/cubecl-$kind-$name.log") lines"
   done
   return 0
 }
@@ -81,7 +124,13 @@ run() {
   OUT=${OUT:-gpu-out}
   mkdir -p "$OUT"
   OUT=$(cd "$OUT" && pwd)
+  LOGS=$OUT/logs
+  mkdir -p "$LOGS"
   WORK=$(mktemp -d)
+  CACHE=$WORK/cubecl-env
+  trap finish EXIT
+  trap 'exit 143' TERM INT
+  restore_cache
   DEVICE=${DEVICE:-cuda}
   DEADLINE=$((SECONDS + ${BUDGET:-530}))
   local models=${MODELS:-densenet-bc-100-12 wrn-40-4} batches=${BATCHES:-256 64}
@@ -104,10 +153,12 @@ run() {
   BIN=$(realpath "$BIN")
   (nvidia-smi; "$python" -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; "$BIN" --version
     echo "CUDA_PATH=$CUDA_PATH LD_LIBRARY_PATH (ours)=$OURS_LD"; ldconfig -p | grep -E 'libcuda\.|libnvrtc' || true
-    ls "$CUDA_PATH/lib64" | grep -E 'nvrtc' || true) >"$OUT/env.txt" 2>&1 || true
+    ls "$CUDA_PATH/lib64" | grep -E 'nvrtc' || true) >"$LOGS/env.txt" 2>&1 || true
 
   # 1. Smoke test: a tiny model, every step printed (is it compilation/autotune, or a hang?).
-  ours smoke-wrn-10-1 75 300 --model wrn-10-1 --batch 8 --iters 3 --warmup 1 --fractions 0 0.5
+  if [[ ${SMOKE:-1} != 0 ]]; then
+    ours smoke-wrn-10-1 75 300 --model wrn-10-1 --batch 8 --iters 3 --warmup 1 --fractions 0 0.5
+  fi
 
   # 2. Ours: the largest batch first (the goal is set there); the scheduled run only there.
   local first=1 model batch
@@ -127,12 +178,13 @@ run() {
   echo "== pytorch (up to ${secs}s)"
   local torch_device=()
   [[ $DEVICE == cpu ]] && torch_device=(--device cpu)
+  [[ ${TORCH:-1} == 0 ]] && secs=0
   if ((secs > 0)); then
     # shellcheck disable=SC2086
     timeout -k 5 "$secs" "$python" bench-harness/reference/torch_speed.py --model $models --batch $batches \
       --fractions 0 0.25 0.5 0.75 1 --iters "$((iters * 3))" --warmup "$warmup" "${torch_device[@]}" \
-      >"$OUT/torch.jsonl" 2>"$OUT/torch.err" || echo "pytorch: failed or timed out (rc $?)"
-    tail -n 3 "$OUT/torch.err"
+      >"$LOGS/torch.jsonl" 2>"$LOGS/torch.err" || echo "pytorch: failed or timed out (rc $?)"
+    tail -n 3 "$LOGS/torch.err"
   fi
 
   # 4. Ours in lower precision (the first model and batch), with whatever budget is left.
@@ -143,8 +195,7 @@ run() {
   done
 
   # 5. The table.
-  "$python" scripts/gpu_table.py "$OUT" | tee "$OUT/table.txt"
-  rm -rf "$WORK"
+  "$python" scripts/gpu_table.py "$LOGS" | tee "$OUT/table.txt"
 }
 
 case "${1:-}" in

@@ -1,11 +1,14 @@
-"""Merge ours-*.json (`paper-repro speed --json`) and torch.jsonl into one table (printed last)."""
+"""Merge ours-*.json (`paper-repro speed --json`) and torch.jsonl into one table (printed last).
+
+Usage: gpu_table.py LOGS (the run's logs folder: $OUT/logs during the run, or logs/ unpacked
+from the logs.tar.xz it returns)."""
 import glob
 import json
 import os
 import re
 import sys
 
-out = sys.argv[1] if len(sys.argv) > 1 else "gpu-out"
+out = sys.argv[1] if len(sys.argv) > 1 else "gpu-out/logs"
 ours, meta = {}, {}
 for path in sorted(glob.glob(os.path.join(out, "ours-*.json"))):
     for rep in json.load(open(path)):

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use freezeout_core::data::CifarKind;
-use freezeout_core::device::DeviceKind;
+use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use freezeout_core::train::TrainConfig;
 use freezeout_core::{Scaling, ScheduleConfig};
@@ -48,6 +48,9 @@ pub struct RunConfig {
     pub weight_decay: f64,
     /// `cpu` or `cuda`.
     pub device: DeviceKind,
+    /// Float type of every tensor: `f32` (the paper), `flex32`, `bf16` or `f16` (no f32 master
+    /// weights: a measurement of what lower precision costs, not mixed precision).
+    pub float: FloatKind,
     /// Checkpoint every this many iterations (0: only at epoch ends, which always checkpoint).
     pub checkpoint_every: u64,
     /// Complete checkpoints kept.
@@ -78,6 +81,7 @@ impl Default for RunConfig {
             momentum: t.momentum,
             weight_decay: t.weight_decay,
             device: DeviceKind::Cpu,
+            float: FloatKind::F32,
             checkpoint_every: 1000,
             keep_checkpoints: 2,
             max_loss: None,
@@ -138,6 +142,7 @@ impl RunConfig {
         } else {
             format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
         };
-        format!("{}-{}-{}-s{}", self.model, self.dataset.name(), mode, self.seed)
+        let float = if self.float == FloatKind::F32 { String::new() } else { format!("-{}", self.float) };
+        format!("{}-{}-{}{}-s{}", self.model, self.dataset.name(), mode, float, self.seed)
     }
 }

@@ -3,7 +3,7 @@
 use bench_harness::config::RunConfig;
 use freezeout_core::Scaling;
 use freezeout_core::data::{self, CifarKind};
-use freezeout_core::device::DeviceKind;
+use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use std::path::PathBuf;
 
@@ -55,6 +55,10 @@ pub struct Args {
     /// cpu or cuda.
     #[arg(long)]
     pub device: Option<DeviceKind>,
+    /// Float type of every tensor: f32 (default), flex32, bf16 or f16 (whole model, no f32
+    /// master weights).
+    #[arg(long)]
+    pub float: Option<FloatKind>,
     /// Data directory or archive (default $FREEZEOUT_DATA, else ./data).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -83,7 +87,7 @@ impl Args {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
         }
-        set!(model, dataset, epochs, batch_size, lr, t0, scaling, seed, val, device, checkpoint_every);
+        set!(model, dataset, epochs, batch_size, lr, t0, scaling, seed, val, device, float, checkpoint_every);
         if self.train_limit.is_some() {
             c.train_limit = self.train_limit;
         }
