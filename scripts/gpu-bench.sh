@@ -102,7 +102,27 @@ finish() {
   echo "in \$OUT: $(cd "$OUT" && du -sh -- * | tr '\t\n' ': ')"
 }
 
-# Ours for one model and batch: every step printed, JSON report, CubeCL logs; capped.
+lines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
+
+# Every 5 s while a stage runs: seconds into it, kernels compiled, autotune log lines, steps
+# done, GPU load and memory. A stage whose compile count keeps rising is compiling; one where
+# nothing moves (no kernels, no steps, GPU idle) is hung.
+progress() {
+  local name=$1 start steps gpu
+  start=$(date +%s)
+  echo "# s compiled autotune_lines steps gpu_util_% gpu_mem_MiB"
+  while sleep 5; do
+    steps=$(grep -c '^step' "$LOGS/ours-$name.txt" 2>/dev/null) || true
+    gpu=$(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits 2>/dev/null |
+      head -n 1 | tr -d ' ' | tr ',' ' ') || true
+    echo "$(($(date +%s) - start)) $(lines "$LOGS/cubecl-compile-$name.log") $(lines "$LOGS/cubecl-autotune-$name.log") ${steps:-0} ${gpu:-- -}"
+  done
+}
+
+# Ours for one model and batch: every step printed, JSON report, CubeCL logs; capped. A stage
+# cut off by its cap (cold kernel compilation and autotuning, most likely) is queued in
+# TIMED_OUT to run once more, from the cache it filled, when the other stages are done.
+TIMED_OUT=()
 ours() {
   local name=$1 cap=$2 reserve=$3 secs
   shift 3
@@ -111,12 +131,22 @@ ours() {
   echo "== $name (up to ${secs}s)"
   local dir
   dir=$(cubecl_dir "$name")
+  progress "$name" >"$LOGS/progress-$name.txt" &
+  local sampler=$!
+  local rc=0
   (cd "$dir" && LD_LIBRARY_PATH=$OURS_LD timeout -k 5 "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$LOGS/ours-$name.json" "$@") \
-    >"$LOGS/ours-$name.txt" 2>&1 || echo "ours $name: failed or timed out (rc $?)" >>"$LOGS/ours-$name.txt"
+    >"$LOGS/ours-$name.txt" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    echo "ours $name: failed or timed out (rc $rc)" >>"$LOGS/ours-$name.txt"
+    if ((rc == 124 || rc == 137)) && [[ $name != *-retry ]]; then
+      TIMED_OUT+=("$name $(printf '%q ' "$@")")
+    fi
+  fi
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
   grep -v '^step' "$LOGS/ours-$name.txt" | tail -n 12 || true
-  for kind in compile autotune; do
-    [[ -f $LOGS/cubecl-$kind-$name.log ]] && echo "   cubecl $kind log: $(wc -l <"$LOGS/cubecl-$kind-$name.log") lines"
-  done
+  echo "   kernels compiled: $(lines "$LOGS/cubecl-compile-$name.log"), autotune log lines: $(lines "$LOGS/cubecl-autotune-$name.log")"
+  echo "   last progress sample (s compiled autotune steps gpu% MiB): $(tail -n 1 "$LOGS/progress-$name.txt")"
   return 0
 }
 
@@ -175,11 +205,14 @@ run() {
   # 3. PyTorch, same models, batches and protocol.
   local secs
   secs=$(allow 120 10)
-  echo "== pytorch (up to ${secs}s)"
   local torch_device=()
   [[ $DEVICE == cpu ]] && torch_device=(--device cpu)
-  [[ ${TORCH:-1} == 0 ]] && secs=0
-  if ((secs > 0)); then
+  if [[ ${TORCH:-1} == 0 ]]; then
+    echo "== pytorch: skipped (TORCH=0)"
+  elif ((secs == 0)); then
+    echo "== pytorch: skipped (budget spent)"
+  else
+    echo "== pytorch (up to ${secs}s)"
     # shellcheck disable=SC2086
     timeout -k 5 "$secs" "$python" bench-harness/reference/torch_speed.py --model $models --batch $batches \
       --fractions 0 0.25 0.5 0.75 1 --iters "$((iters * 3))" --warmup "$warmup" "${torch_device[@]}" \
@@ -187,14 +220,20 @@ run() {
     tail -n 3 "$LOGS/torch.err"
   fi
 
-  # 4. Ours in lower precision (the first model and batch), with whatever budget is left.
+  # 4. Stages cut off by their cap, once more with the kernels and tuning results they cached.
+  local entry
+  for entry in "${TIMED_OUT[@]}"; do
+    eval "ours ${entry%% *}-retry 150 40 ${entry#* }"
+  done
+
+  # 5. Ours in lower precision (the first model and batch), with whatever budget is left.
   local m0=${models%% *} b0=${batches%% *} float
   for float in ${FLOATS:-flex32 bf16}; do
     ours "$m0-$b0-$float" 45 5 --model "$m0" --batch "$b0" --iters "$iters" --warmup "$warmup" \
       --fractions 0 0.5 --float "$float"
   done
 
-  # 5. The table.
+  # 6. The table.
   "$python" scripts/gpu_table.py "$LOGS" | tee "$OUT/table.txt"
 }
 

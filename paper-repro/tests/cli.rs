@@ -52,13 +52,19 @@ fn a_killed_run_resumes_exactly_across_a_freeze_event() {
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
+    // With dropout: its random masks must come out the same after a resume too.
+    let config = tmp.path().join("dropout.toml");
+    fs::write(&config, "dropout = 0.3\n").unwrap();
+    let config = config.to_str().unwrap();
+    let (full_args, killed_args) =
+        [&full, &killed].map(|out| [train_args(out.to_str().unwrap(), data), vec!["--config", config]].concat()).into();
 
-    let o = repro(&train_args(full.to_str().unwrap(), data), &[]);
+    let o = repro(&full_args, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     // Killed (abort: no unwinding, no flushing) after iteration 9; the last checkpoint is the one
     // before iteration 8, so the resumed part re-runs 8 and 9 and crosses the freeze at 10.
-    let o = repro(&train_args(killed.to_str().unwrap(), data), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
+    let o = repro(&killed_args, &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
     assert!(!o.status.success(), "the run must have been killed");
     assert!(!killed.join("summary.json").exists());
     let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);

@@ -355,6 +355,9 @@ where
             }
             let n = batch.len();
             let (images, targets) = to_device(batch, device);
+            // Dropout masks come from the device RNG, seeded from (run seed, iteration): a
+            // resumed run draws the masks an uninterrupted one would.
+            device.seed(iteration_seed(config.seed, j));
             let (next, StepResult { loss: loss_value, wrong, seconds: dt }) =
                 stepper.step(model, images, targets, &schedule, j, frozen);
             model = next;
@@ -410,6 +413,13 @@ where
     let summary = run_summary("finished", epochs, step_total);
     log.write_json("summary.json", &summary)?;
     Ok(Outcome { model, summary })
+}
+
+/// The device RNG's seed at iteration `j`: a pure function of the run's seed and `j` (rand's
+/// `seed_from_u64` expands it, so neighbouring iterations get unrelated streams).
+fn iteration_seed(seed: u64, j: u64) -> u64 {
+    use rand::{RngCore, SeedableRng};
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ j.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
 }
 
 fn freeze_event<'a>(
