@@ -27,7 +27,8 @@ pub enum TablePreset {
 /// The settings of every cell of a grid, baselines first.
 pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
     let mut cells = Vec::new();
-    let (models, datasets, strategies, t0s, base): (Vec<Preset>, Vec<CifarKind>, Vec<(Scaling, bool)>, Vec<f64>, RunConfig) =
+    type Strategy = (Scaling, bool);
+    let (models, datasets, strategies, t0s, base): (Vec<Preset>, Vec<CifarKind>, Vec<Strategy>, Vec<f64>, RunConfig) =
         match preset {
             TablePreset::Quick => (
                 vec![Preset::Wrn { depth: 10, width: 1 }],
@@ -384,7 +385,7 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     ])?;
     for l in &lines {
         md += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |\n",
             l.model,
             l.dataset,
             l.strategy,
@@ -393,7 +394,7 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             l.delta_error.map_or("—".into(), |d| format!("{:+.2}", 100.0 * d)),
             l.delta_error_relative.map_or("—".into(), |d| format!("{:+.1}", 100.0 * d)),
             opt_pct(l.reference_saving),
-            format!("{:.1}", 100.0 * l.predicted_saving),
+            100.0 * l.predicted_saving,
             l.own_saving.map_or("n/a".into(), |s| s.pct()),
             l.measured_saving.map_or("n/a".into(), |s| s.pct()),
             l.wall_seconds.mean,

@@ -143,8 +143,13 @@ pub mod private {
                 self.done = true;
             }
         }
+        /// Frozen units, counted from the first.
         pub fn len(&self) -> usize {
             self.len
+        }
+        /// No unit frozen.
+        pub fn is_empty(&self) -> bool {
+            self.len == 0
         }
     }
 

@@ -31,8 +31,9 @@ pub struct Model {
     pub units: Vec<UnitField>,
 }
 
-/// Reads the item. Errors on anything but a struct with named fields.
-pub fn parse(item: Item) -> std::result::Result<Model, (syn::Error, Option<ItemStruct>)> {
+/// Reads the item. Errors on anything but a struct with named fields; the error carries the
+/// struct (when it is one) so that it can still be emitted for `#[derive(Module)]`.
+pub fn parse(item: Item) -> std::result::Result<Model, (syn::Error, Option<Box<ItemStruct>>)> {
     let mut item = match item {
         Item::Struct(item) => item,
         Item::Enum(e) => {
@@ -78,7 +79,7 @@ pub fn parse(item: Item) -> std::result::Result<Model, (syn::Error, Option<ItemS
         drop_module_derive(&mut item.attrs);
     }
     match errors {
-        Some(e) => Err((e, Some(item))),
+        Some(e) => Err((e, Some(Box::new(item)))),
         None => Ok(Model { item, units }),
     }
 }
