@@ -66,6 +66,7 @@ fn execute(
     resume: Option<(std::path::PathBuf, checkpoint::Manifest)>,
 ) -> anyhow::Result<RunSummary> {
     let device = config.device.autodiff_with(config.float)?;
+    config.device.announce_first_steps();
     let cifar = data::load(data_dir, config.dataset)?;
     let (train, eval) = splits(config, cifar.train, cifar.test)?;
     let loader = Loader::new(train, eval, config.dataset.classes(), config.batch_size, config.seed);

@@ -4,6 +4,7 @@
 //! times measured at fixed frozen prefixes ([`MeasuredCost`]) for the same schedule.
 
 use crate::cost::MeasuredCost;
+use crate::speed::Reporter;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::train::{DataSource, HostBatch, Progress, RunLog, TrainConfig, fit_observed};
@@ -32,7 +33,7 @@ pub struct ScheduledRun {
 }
 
 /// Runs the default schedule for `iterations` steps of batch `batch` and compares its saving
-/// with `predicted` (the fixed-prefix step times); `verbose` prints every step to stderr.
+/// with `predicted` (the fixed-prefix step times); every step goes to `report`.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     model: Preset,
@@ -42,12 +43,12 @@ pub fn run(
     warmup: usize,
     predicted: &MeasuredCost,
     device: &Device,
-    verbose: bool,
+    report: &Reporter,
 ) -> anyhow::Result<ScheduledRun> {
     device.seed(0);
     let host = random_batch(batch, classes, device);
     let data = Repeat { batch: host, times: iterations as usize, classes };
-    let steps = model.build(classes, 0.0, device, Trainer { data, device, verbose })?;
+    let steps = model.build(classes, 0.0, device, Trainer { data, device, report })?;
     let unfrozen: Vec<f64> = steps.iter().skip(warmup).filter(|s| s.0 == 0).map(|s| s.1).collect();
     anyhow::ensure!(
         !unfrozen.is_empty(),
@@ -107,7 +108,7 @@ impl DataSource for Repeat {
 struct Trainer<'a> {
     data: Repeat,
     device: &'a Device,
-    verbose: bool,
+    report: &'a Reporter,
 }
 
 impl WithModel for Trainer<'_> {
@@ -118,9 +119,7 @@ impl WithModel for Trainer<'_> {
         let config = TrainConfig::default();
         fit_observed(model, &mut self.data, &config, self.device, &mut RunLog::in_memory(), |p, _: &M| {
             if let Progress::Step { iter, frozen, step_ms, loss, .. } = p {
-                if self.verbose {
-                    eprintln!("scheduled {iter} frozen {frozen}: {step_ms:.1} ms (loss {loss:.3})");
-                }
+                self.report.step(format_args!("scheduled {iter} frozen {frozen}"), step_ms, loss);
                 steps.push((frozen, step_ms));
             }
         })?;
@@ -139,7 +138,7 @@ mod tests {
         let iterations = 16;
         // Synthetic fixed-prefix costs: what matters here is that the same schedule is used.
         let cost = MeasuredCost { points: vec![(0, 4.0), (2, 3.0), (4, 1.0)] };
-        let run = run(model, 10, 2, iterations, 1, &cost, &device, false).unwrap();
+        let run = run(model, 10, 2, iterations, 1, &cost, &device, &Reporter::silent()).unwrap();
         let schedule = TrainConfig::default().schedule(4, iterations).unwrap();
         assert_eq!(run.iterations, iterations);
         // The run ends with the frozen prefix the schedule has at its last iteration.

@@ -9,7 +9,9 @@ use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::train::{Stepper, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutForward, Schedule, ScheduleConfig};
 use burn::tensor::{Distribution, Int, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::time::Instant;
 
 /// What to measure.
@@ -84,15 +86,18 @@ pub struct SpeedReport {
 /// Runs the benchmark.
 pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     let device = config.device.autodiff_with(config.float)?;
+    config.device.announce_first_steps();
     let spec = config.model.spec(config.classes);
     let n = spec.units.len();
     let costs = CostModel::from_spec(&spec);
+    let steps = config.fractions.len() * (config.warmup + config.iters) + config.schedule_iters as usize;
+    let report = Reporter::new(config.verbose, steps as u64, format!("{} batch {}", config.model, config.batch));
     let mut points = Vec::new();
     for &fraction in &config.fractions {
         let frozen = ((fraction * n as f64).round() as usize).min(n);
         device.seed(0);
         let Timings { median_ms, forward_ms, first_ms, peak_mib } =
-            config.model.build(config.classes, 0.0, &device, Point { config, frozen, device: &device });
+            config.model.build(config.classes, 0.0, &device, Point { config, frozen, device: &device, report: &report });
         // The model and its optimizer state are dropped: give the pool's pages back.
         device.memory_cleanup();
         let flop_ratio = costs.step(frozen) / costs.step(0);
@@ -117,7 +122,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
                 config.warmup,
                 cost,
                 &device,
-                config.verbose,
+                &report,
             )?;
             device.memory_cleanup();
             Some(run)
@@ -127,6 +132,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
              --fractions must include 0 and at least one other fraction"
         ),
     };
+    report.finish();
     Ok(SpeedReport {
         config: config.clone(),
         units: n,
@@ -163,6 +169,52 @@ struct Point<'a> {
     config: &'a SpeedConfig,
     frozen: usize,
     device: &'a burn::tensor::Device,
+    report: &'a Reporter,
+}
+
+/// Where step times go while measuring: one line per step on stderr (`--verbose`; the GPU
+/// script parses them), else a progress bar when stderr is a terminal, else nowhere.
+pub struct Reporter {
+    verbose: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Reporter {
+    /// `steps` steps to come, shown under `label`.
+    pub fn new(verbose: bool, steps: u64, label: String) -> Self {
+        let bar = (!verbose && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(steps);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(label);
+            bar
+        });
+        Self { verbose, bar }
+    }
+
+    /// Reports nothing.
+    pub fn silent() -> Self {
+        Self { verbose: false, bar: None }
+    }
+
+    /// One step: `what` names it (`step <model> <i> frozen <k>`).
+    pub fn step(&self, what: std::fmt::Arguments, ms: f64, loss: f32) {
+        if self.verbose {
+            eprintln!("{what}: {ms:.1} ms (loss {loss:.3})");
+        } else if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(format!("{what}: {ms:.0} ms"));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl WithModel for Point<'_> {
@@ -185,9 +237,7 @@ impl WithModel for Point<'_> {
             if let Some(usage) = self.device.memory_pool_usage() {
                 peak = Some(peak.unwrap_or(0).max(usage.bytes_reserved));
             }
-            if c.verbose {
-                eprintln!("step {} {} frozen {}: {:.1} ms (loss {:.3})", c.model, i, self.frozen, r.seconds * 1e3, r.loss);
-            }
+            self.report.step(format_args!("step {} {} frozen {}", c.model, i, self.frozen), r.seconds * 1e3, r.loss);
             if i == 0 {
                 first = r.seconds * 1e3;
             }

@@ -133,6 +133,28 @@ pub enum DeviceError {
 }
 
 impl DeviceKind {
+    /// What a user should know before the first step on this backend: on CUDA, kernels are
+    /// compiled (NVRTC) and convolutions autotuned on first use, which on a cold cache takes
+    /// long enough to look like a hang.
+    pub fn first_step_note(self) -> Option<&'static str> {
+        match self {
+            DeviceKind::Cuda => Some(
+                "cuda: the first steps compile and autotune kernels (on a cold cache this can take \
+                 minutes for DenseNet's many convolution shapes); CubeCL caches both on disk, so \
+                 later runs start fast",
+            ),
+            DeviceKind::Cpu | DeviceKind::Ndarray => None,
+        }
+    }
+
+    /// Prints [`first_step_note`](Self::first_step_note) to stderr, once per process.
+    pub fn announce_first_steps(self) {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        if let Some(note) = self.first_step_note() {
+            ONCE.call_once(|| eprintln!("{note}"));
+        }
+    }
+
     /// Whether this build can use the backend.
     pub fn available(self) -> bool {
         match self {
