@@ -2,6 +2,8 @@
 # FreezeOut on the H200: our Burn CUDA step times beside PyTorch's, one table at the end.
 #
 #   scripts/gpu-bench.sh build   # here (CPU machine): offline CUDA build (NVRTC), packed into gpu-pack/
+#   TORCH_PYTHON=/venv/bin/python scripts/gpu-bench.sh build-tch   # optional: Burn's LibTorch
+#                                # backend, linked against that PyTorch (must be the device's: 2.11)
 #   scripts/gpu-bench.sh run     # on the GPU machine, in the repo root: everything, table last
 #
 # With the device tool:  run(command="scripts/gpu-bench.sh run", carry=["gpu-pack"], timeout_s=590)
@@ -26,6 +28,23 @@ build() {
   rm -rf "$PACK" && mkdir -p "$PACK"
   xz -T2 -6 -c target/release/paper-repro >"$PACK/paper-repro.xz"
   du -sh "$PACK"
+  local size
+  size=$(du -sm "$PACK" | cut -f1)
+  ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
+}
+
+# Burn's LibTorch backend (`--features tch`), linked against the PyTorch of TORCH_PYTHON: the
+# device's own version (2.11.0+cu130, installable here from PyPI), as the binary loads the
+# device's libtorch at run time. tch 0.22 expects 2.9: the version check is bypassed (its C++
+# glue compiles against 2.11's headers; checked by running it).
+build_tch() {
+  local py=${TORCH_PYTHON:?set TORCH_PYTHON to a python with the same PyTorch as the device (2.11.0+cu130)}
+  local target=${TCH_TARGET:-target-tch}
+  LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 PATH="$(dirname "$py"):$PATH" CARGO_TARGET_DIR=$target \
+    cargo build --release -p paper-repro --features tch
+  mkdir -p "$PACK"
+  xz -T2 -6 -c "$target/release/paper-repro" >"$PACK/paper-repro-tch.xz"
+  du -sh "$PACK"/*
   local size
   size=$(du -sm "$PACK" | cut -f1)
   ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
@@ -134,7 +153,8 @@ ours() {
   progress "$name" >"$LOGS/progress-$name.txt" &
   local sampler=$!
   local rc=0
-  (cd "$dir" && LD_LIBRARY_PATH=$OURS_LD timeout -k 5 "$secs" "$BIN" speed --device "$DEVICE" --verbose --json "$LOGS/ours-$name.json" "$@") \
+  (cd "$dir" && env LD_LIBRARY_PATH="$OURS_LD" ${PRELOAD:+"LD_PRELOAD=$PRELOAD"} timeout -k 5 "$secs" \
+    "$BIN" speed --device "$DEVICE" --verbose --json "$LOGS/ours-$name.json" "$@") \
     >"$LOGS/ours-$name.txt" 2>&1 || rc=$?
   if ((rc != 0)); then
     echo "ours $name: failed or timed out (rc $rc)" >>"$LOGS/ours-$name.txt"
@@ -150,6 +170,24 @@ ours() {
   return 0
 }
 
+# Burn's LibTorch backend on the same GPU (`build-tch`), against the device's own libtorch.
+tch_stage() {
+  local model=$1 batch=$2 iters=$3 warmup=$4 python=$5
+  if [[ ! -f $PACK/paper-repro-tch.xz ]]; then
+    echo "== LibTorch backend: skipped (no $PACK/paper-repro-tch.xz: see build-tch)"
+    return 0
+  fi
+  local torch_lib
+  torch_lib=$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+  local BIN=$WORK/paper-repro-tch DEVICE=tch-cuda PRELOAD=$torch_lib/libtorch_cuda.so
+  local OURS_LD=$torch_lib${OURS_LD:+:$OURS_LD}
+  [[ -f $BIN ]] || { xz -dc "$PACK/paper-repro-tch.xz" >"$BIN" && chmod +x "$BIN"; }
+  # Dry run on a CPU machine: LibTorch's CPU device, nothing preloaded.
+  [[ ${DEVICE_MAIN:-cuda} == cpu ]] && DEVICE=tch PRELOAD=
+  ours "$model-$batch-$DEVICE" 60 5 --model "$model" --batch "$batch" --iters "$iters" --warmup "$warmup" \
+    --fractions 0 0.25 0.5 0.75 1
+}
+
 run() {
   OUT=${OUT:-gpu-out}
   mkdir -p "$OUT"
@@ -162,6 +200,7 @@ run() {
   trap 'exit 143' TERM INT
   restore_cache
   DEVICE=${DEVICE:-cuda}
+  DEVICE_MAIN=$DEVICE
   DEADLINE=$((SECONDS + ${BUDGET:-530}))
   local models=${MODELS:-densenet-bc-100-12 wrn-40-4} batches=${BATCHES:-256 64}
   local iters=${ITERS:-10} warmup=${WARMUP:-3} sched=${SCHED_ITERS:-60} python=${PYTHON:-python3}
@@ -226,9 +265,14 @@ run() {
     eval "ours ${entry%% *}-retry 150 40 ${entry#* }"
   done
 
-  # 5. Ours in lower precision (the first model and batch), with whatever budget is left.
+  # 5. With whatever budget is left, the first model and batch: ours in flex32 (relaxed f32, the
+  # counterpart of PyTorch's TF32 convolutions), Burn's LibTorch backend (if packed), ours in bf16.
   local m0=${models%% *} b0=${batches%% *} float
-  for float in ${FLOATS:-flex32 bf16}; do
+  for float in ${FLOATS:-flex32 tch bf16}; do
+    if [[ $float == tch ]]; then
+      tch_stage "$m0" "$b0" "$iters" "$warmup" "$python"
+      continue
+    fi
     ours "$m0-$b0-$float" 45 5 --model "$m0" --batch "$b0" --iters "$iters" --warmup "$warmup" \
       --fractions 0 0.5 --float "$float"
   done
@@ -239,6 +283,7 @@ run() {
 
 case "${1:-}" in
   build) build ;;
+  build-tch) build_tch ;;
   run) run ;;
-  *) echo "usage: $0 build|run" >&2; exit 2 ;;
+  *) echo "usage: $0 build|build-tch|run" >&2; exit 2 ;;
 esac

@@ -9,10 +9,18 @@ import re
 import sys
 
 out = sys.argv[1] if len(sys.argv) > 1 else "gpu-out/logs"
+
+
+def variant(dtype, device):
+    """A row's variant: the float type on burn-cuda (or flex), `backend/float` on another backend."""
+    return dtype if device in ("cuda", "cpu") else f"{device}/{dtype}"
+
+
 ours, meta, retried = {}, {}, set()
 for path in sorted(glob.glob(os.path.join(out, "ours-*.json"))):
     for rep in json.load(open(path)):
-        key = (str(rep["config"]["model"]), rep["config"]["batch"], rep["config"].get("float", "f32"))
+        c = rep["config"]
+        key = (str(c["model"]), c["batch"], variant(c.get("float", "f32"), c.get("device", "cuda")))
         meta[key] = rep
         if path.endswith("-retry.json"):
             retried.add(key)
@@ -21,7 +29,7 @@ for path in sorted(glob.glob(os.path.join(out, "ours-*.json"))):
 # A run cut off by its time cap wrote no JSON: salvage its per-step lines (`--verbose`).
 STEP = re.compile(r"^step \S+ (\d+) frozen (\d+): ([0-9.]+) ms")
 for path in sorted(glob.glob(os.path.join(out, "ours-*.txt"))):
-    m = re.match(r"ours-(.+)-(\d+)(?:-(flex32|bf16|f16))?(?:-retry)?\.txt$", os.path.basename(path))
+    m = re.match(r"ours-(.+)-(\d+)(?:-(flex32|bf16|f16|tch-cuda|tch))?(?:-retry)?\.txt$", os.path.basename(path))
     if not m or os.path.exists(path[:-4] + ".json"):
         continue
     steps = {}
@@ -31,7 +39,8 @@ for path in sorted(glob.glob(os.path.join(out, "ours-*.txt"))):
             steps.setdefault(int(s.group(2)), []).append((int(s.group(1)), float(s.group(3))))
     for frozen, ts in steps.items():
         timed = sorted(ms for i, ms in ts if i >= 3) or sorted(ms for _, ms in ts)
-        key = (m.group(1), int(m.group(2)), m.group(3) or "f32", frozen)
+        suffix = m.group(3) or "f32"
+        key = (m.group(1), int(m.group(2)), variant("f32", suffix) if suffix.startswith("tch") else suffix, frozen)
         if key in ours and ours[key].get("partial", len(ts)) >= len(ts):
             continue  # a complete report (the retry's), or a longer salvaged log, wins
         ours[key] = {"median_ms": timed[len(timed) // 2], "first_ms": ts[0][1], "partial": len(ts)}
@@ -54,7 +63,7 @@ def get(d, k):
 
 print("torch: PyTorch eager, f32 tensors (cuDNN convolutions use TF32 unless disabled); ours/torch on the same row")
 print("\n".join(f"{k}: {v}" for k, v in [("ours", f"{len(ours)} points"), ("pytorch", f"{len(torch)} points")]))
-head = ["model", "batch", "float", "frozen", "ours ms", "ours fwd", "torch ms", "torch fwd", "ours/torch", "ours 1st ms",
+head = ["model", "batch", "variant", "frozen", "ours ms", "ours fwd", "torch ms", "torch fwd", "ours/torch", "ours 1st ms",
         "ours MiB", "torch MiB"]
 print(f"{head[0]:<20}" + "".join(f"{h:>12}" for h in head[1:]))
 for k in sorted(set(ours) | set(torch)):
@@ -65,9 +74,9 @@ for k in sorted(set(ours) | set(torch)):
              fmt(get(t, "peak_mib"), "{:.0f}")]
     print(f"{k[0]:<20}" + "".join(f"{c:>12}" for c in cells))
 print()
-for (model, batch, float), rep in sorted(meta.items()):
+for (model, batch, var), rep in sorted(meta.items()):
     ms = rep.get("measured_saving")
-    line = (f"{model} batch {batch} {float}: default schedule saving predicted from FLOPs {100 * rep['flop_saving']:.1f}%, "
+    line = (f"{model} batch {batch} {var}: default schedule saving predicted from FLOPs {100 * rep['flop_saving']:.1f}%, "
             f"from measured step times {'n/a' if ms is None else f'{100 * ms:.1f}%'}")
     run = rep.get("scheduled")
     if run:

@@ -175,9 +175,10 @@ impl WithModel for Train<'_> {
 /// full training step (forward + backward ≈ 3× forward). Calibrated on the 2-core CPU machine
 /// with the release build (see bench-harness/PERF.md); the GPU figure is a rough placeholder.
 fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
+    use freezeout_core::device::DeviceKind;
     match device {
-        freezeout_core::device::DeviceKind::Cpu | freezeout_core::device::DeviceKind::Ndarray => 20e9,
-        freezeout_core::device::DeviceKind::Cuda => 2e12,
+        DeviceKind::Cpu | DeviceKind::Ndarray | DeviceKind::Tch => 20e9,
+        DeviceKind::Cuda | DeviceKind::TchCuda => 2e12,
     }
 }
 

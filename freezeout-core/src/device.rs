@@ -1,6 +1,7 @@
 //! Choosing the backend at run time: the pure-Rust CPU backend (`flex`, always built), CUDA
-//! (feature `cuda`), or Burn's deprecated `ndarray` CPU backend (feature `ndarray`, kept only to
-//! measure it against `flex`: see `bench-harness/PERF.md`).
+//! (feature `cuda`), Burn's deprecated `ndarray` CPU backend (feature `ndarray`), or Burn's
+//! LibTorch backend on CPU or CUDA (feature `tch`, linked against an installed PyTorch). The
+//! last two are kept to measure them against `flex` and burn-cuda: see `bench-harness/PERF.md`.
 
 use burn::tensor::{Device, FloatDType};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,11 @@ pub enum DeviceKind {
     Cuda,
     /// Burn's older pure-Rust CPU backend (`ndarray`, deprecated in 0.22); feature `ndarray`.
     Ndarray,
+    /// Burn's LibTorch backend on the CPU; feature `tch`.
+    Tch,
+    /// Burn's LibTorch backend on NVIDIA GPU 0; feature `tch` and a CUDA build of PyTorch.
+    #[serde(rename = "tch-cuda")]
+    TchCuda,
 }
 
 impl fmt::Display for DeviceKind {
@@ -25,6 +31,8 @@ impl fmt::Display for DeviceKind {
             DeviceKind::Cpu => "cpu",
             DeviceKind::Cuda => "cuda",
             DeviceKind::Ndarray => "ndarray",
+            DeviceKind::Tch => "tch",
+            DeviceKind::TchCuda => "tch-cuda",
         })
     }
 }
@@ -36,6 +44,8 @@ impl FromStr for DeviceKind {
             "cpu" => Ok(DeviceKind::Cpu),
             "cuda" => Ok(DeviceKind::Cuda),
             "ndarray" => Ok(DeviceKind::Ndarray),
+            "tch" => Ok(DeviceKind::Tch),
+            "tch-cuda" => Ok(DeviceKind::TchCuda),
             other => Err(DeviceError::Unknown(other.to_string())),
         }
     }
@@ -96,7 +106,7 @@ impl FromStr for FloatKind {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// Not a known backend name.
-    #[error("unknown device `{0}`: expected `cpu`, `cuda` or `ndarray`")]
+    #[error("unknown device `{0}`: expected `cpu`, `cuda`, `ndarray`, `tch` or `tch-cuda`")]
     Unknown(String),
     /// Not a known float type name.
     #[error("unknown float type `{0}`: expected `f32`, `flex32`, `bf16` or `f16`")]
@@ -130,6 +140,12 @@ pub enum DeviceError {
     /// The `ndarray` backend asked for, but this binary was built without it.
     #[error("this binary was built without the ndarray backend: rebuild with `--features ndarray` or use `--device cpu`")]
     NdarrayNotBuilt,
+    /// A LibTorch device asked for, but this binary was built without it.
+    #[error(
+        "this binary was built without the LibTorch backend: rebuild with `--features tch` \
+         (README, section CUDA, says how to link an installed PyTorch) or use `--device cpu`"
+    )]
+    TchNotBuilt,
 }
 
 impl DeviceKind {
@@ -143,7 +159,7 @@ impl DeviceKind {
                  minutes for DenseNet's many convolution shapes); CubeCL caches both on disk, so \
                  later runs start fast",
             ),
-            DeviceKind::Cpu | DeviceKind::Ndarray => None,
+            DeviceKind::Cpu | DeviceKind::Ndarray | DeviceKind::Tch | DeviceKind::TchCuda => None,
         }
     }
 
@@ -161,6 +177,7 @@ impl DeviceKind {
             DeviceKind::Cpu => true,
             DeviceKind::Cuda => cfg!(feature = "cuda"),
             DeviceKind::Ndarray => cfg!(feature = "ndarray"),
+            DeviceKind::Tch | DeviceKind::TchCuda => cfg!(feature = "tch"),
         }
     }
 
@@ -180,6 +197,14 @@ impl DeviceKind {
             DeviceKind::Ndarray => Ok(Device::ndarray()),
             #[cfg(not(feature = "ndarray"))]
             DeviceKind::Ndarray => Err(DeviceError::NdarrayNotBuilt),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)] // measured against flex and burn-cuda on purpose (bench-harness/PERF.md)
+            DeviceKind::Tch => Ok(Device::libtorch()),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            DeviceKind::TchCuda => Ok(Device::libtorch_cuda(0)),
+            #[cfg(not(feature = "tch"))]
+            DeviceKind::Tch | DeviceKind::TchCuda => Err(DeviceError::TchNotBuilt),
         }
     }
 

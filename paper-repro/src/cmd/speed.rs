@@ -27,7 +27,7 @@ pub struct Args {
     /// Classes of the head (10: CIFAR-10).
     #[arg(long, default_value_t = 10)]
     pub classes: usize,
-    /// cpu (flex), cuda, or ndarray (only in a build with `--features ndarray`).
+    /// cpu (flex), cuda; ndarray, tch or tch-cuda only in a build with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Float type of every tensor: f32, flex32 (relaxed f32 compute, like PyTorch's TF32
