@@ -146,6 +146,12 @@ pub enum DeviceError {
          (README, section CUDA, says how to link an installed PyTorch) or use `--device cpu`"
     )]
     TchNotBuilt,
+    /// `tch-cuda` asked for, but LibTorch sees no CUDA device.
+    #[error(
+        "LibTorch sees no CUDA device: load its CUDA library (LD_PRELOAD=<torch>/lib/libtorch_cuda.so), \
+         check the NVIDIA driver, or use `--device tch`"
+    )]
+    TchNoCuda,
 }
 
 impl DeviceKind {
@@ -202,7 +208,10 @@ impl DeviceKind {
             DeviceKind::Tch => Ok(Device::libtorch()),
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
-            DeviceKind::TchCuda => Ok(Device::libtorch_cuda(0)),
+            DeviceKind::TchCuda => match tch::Cuda::is_available() {
+                true => Ok(Device::libtorch_cuda(0)),
+                false => Err(DeviceError::TchNoCuda),
+            },
             #[cfg(not(feature = "tch"))]
             DeviceKind::Tch | DeviceKind::TchCuda => Err(DeviceError::TchNotBuilt),
         }
