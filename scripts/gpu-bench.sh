@@ -240,17 +240,19 @@ run() {
   fi
 
   # 2. Ours: the largest batch first (the goal is set there); the scheduled run only there.
-  local first=1 model batch
+  # PyTorch's time (stage 3) stays reserved unless TORCH=0.
+  local first=1 model batch keep=110
+  [[ ${TORCH:-1} == 0 ]] && keep=10
   for batch in $batches; do
     for model in $models; do
       local extra=()
       ((first)) && extra=(--schedule-iters "$sched")
-      ours "$model-$batch" 130 110 --model "$model" --batch "$batch" --iters "$iters" --warmup "$warmup" \
+      ours "$model-$batch" 130 "$keep" --model "$model" --batch "$batch" --iters "$iters" --warmup "$warmup" \
         --fractions 0 0.25 0.5 0.75 1 "${extra[@]}"
     done
     # The goal is set at this batch: a stage cut off by a cold cache gets its second try now,
     # before the other batch (PyTorch's time stays reserved).
-    ((first)) && retry 110
+    ((first)) && retry "$keep"
     first=0
   done
 
