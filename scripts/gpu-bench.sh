@@ -25,9 +25,9 @@ PACK=${PACK:-gpu-pack}
 
 build() {
   ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda
-  rm -rf "$PACK" && mkdir -p "$PACK"
-  xz -T2 -6 -c target/release/paper-repro >"$PACK/paper-repro.xz"
-  du -sh "$PACK"
+  mkdir -p "$PACK"
+  xz -T2 -6 -c target/release/paper-repro >"$PACK/paper-repro.xz.tmp" && mv "$PACK/paper-repro.xz.tmp" "$PACK/paper-repro.xz"
+  du -sh "$PACK"/*
   local size
   size=$(du -sm "$PACK" | cut -f1)
   ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
@@ -43,7 +43,7 @@ build_tch() {
   LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 PATH="$(dirname "$py"):$PATH" CARGO_TARGET_DIR=$target \
     cargo build --release -p paper-repro --features tch
   mkdir -p "$PACK"
-  xz -T2 -6 -c "$target/release/paper-repro" >"$PACK/paper-repro-tch.xz"
+  xz -T2 -6 -c "$target/release/paper-repro" >"$PACK/paper-repro-tch.xz.tmp" && mv "$PACK/paper-repro-tch.xz.tmp" "$PACK/paper-repro-tch.xz"
   du -sh "$PACK"/*
   local size
   size=$(du -sm "$PACK" | cut -f1)
@@ -59,12 +59,11 @@ allow() {
   echo "$cap"
 }
 
-# CubeCL's configuration for one process: kernel compilations (names only, no sources) and
-# autotune results logged to files, no profiling (CUBECL_DEBUG_LOG would profile every kernel
-# and format every source: far too slow to time anything); compiled kernels cached on disk, so
-# a later process of this run reuses them (autotune results are cached there by default: the
-# user cache directory, as no Cargo.toml is above the process's directory). CubeCL reads
-# ./cubecl.toml.
+# CubeCL's configuration for one process (CubeCL reads ./cubecl.toml): kernel compilations
+# (names only, no sources) and autotune results logged to files, no profiling (CUBECL_DEBUG_LOG
+# would profile every kernel and format every source: far too slow to time anything); compiled
+# kernels and autotune results kept in one environment directory ($CACHE), so later processes
+# of this run, and the next call if the cache is carried, reuse them.
 cubecl_dir() {
   local name=$1 dir="$WORK/$1"
   mkdir -p "$dir"
