@@ -16,13 +16,16 @@ use serde::Serialize;
 pub struct ScheduledRun {
     /// Iterations `T` of the run (every unit's budget is a fraction of it).
     pub iterations: u64,
-    /// Iterations at the start left out of the unfrozen reference time (compilation, autotune).
+    /// Iterations at the start (all unfrozen) whose times are left out: compilation, autotune,
+    /// allocator growth. They count as ordinary unfrozen steps.
     pub warmup: usize,
-    /// Sum of all step times (ms).
+    /// Sum of the step times after the warm-up, plus the warm-up counted at the unfrozen mean (ms).
     pub total_ms: f64,
-    /// Median step time of the run's own unfrozen iterations after the warm-up (ms).
-    pub unfrozen_median_ms: f64,
-    /// `1 − Σ step times / (T × unfrozen median)`: the saving measured within the run.
+    /// Mean step time of the run's own unfrozen iterations after the warm-up (ms).
+    pub unfrozen_mean_ms: f64,
+    /// `1 − total_ms / (T × unfrozen mean)`: the wall-clock saving measured within the run.
+    /// Means on both sides: a median base against a sum of times would count the machine's
+    /// noise (mean above median) as lost saving.
     pub measured_saving: f64,
     /// The saving of the same schedule predicted from the fixed-prefix step times.
     pub predicted_saving: f64,
@@ -49,21 +52,22 @@ pub fn run(
     let host = random_batch(batch, classes, device);
     let data = Repeat { batch: host, times: iterations as usize, classes };
     let steps = model.build(classes, 0.0, device, Trainer { data, device, report })?;
+    let warmup = warmup.min(steps.len());
     let unfrozen: Vec<f64> = steps.iter().skip(warmup).filter(|s| s.0 == 0).map(|s| s.1).collect();
     anyhow::ensure!(
-        !unfrozen.is_empty(),
-        "the scheduled run had no unfrozen step after its {warmup} warm-up steps: use more iterations"
+        !unfrozen.is_empty() && steps[..warmup].iter().all(|s| s.0 == 0),
+        "the scheduled run's {warmup} warm-up steps reach the first freeze: use more iterations"
     );
-    let unfrozen_median_ms = crate::speed::median(unfrozen);
-    let total_ms: f64 = steps.iter().map(|s| s.1).sum();
-    let measured_saving = 1.0 - total_ms / (steps.len() as f64 * unfrozen_median_ms);
+    let unfrozen_mean_ms = unfrozen.iter().sum::<f64>() / unfrozen.len() as f64;
+    let total_ms = steps[warmup..].iter().map(|s| s.1).sum::<f64>() + warmup as f64 * unfrozen_mean_ms;
+    let measured_saving = 1.0 - total_ms / (steps.len() as f64 * unfrozen_mean_ms);
     let schedule = TrainConfig::default().schedule(model.spec(classes).units.len(), iterations)?;
     let predicted_saving = predicted.predicted_saving(&schedule);
     Ok(ScheduledRun {
         iterations,
         warmup,
         total_ms,
-        unfrozen_median_ms,
+        unfrozen_mean_ms,
         measured_saving,
         predicted_saving,
         ratio: measured_saving / predicted_saving,
@@ -146,6 +150,6 @@ mod tests {
         assert!(run.frozen_at_end > 0, "the run froze units");
         assert_eq!(run.predicted_saving, cost.predicted_saving(&schedule));
         assert!(run.measured_saving.is_finite() && run.measured_saving < 1.0);
-        assert!(run.total_ms > 0.0 && run.unfrozen_median_ms > 0.0);
+        assert!(run.total_ms > 0.0 && run.unfrozen_mean_ms > 0.0);
     }
 }

@@ -49,6 +49,9 @@ pub struct SpeedPoint {
     pub frozen: usize,
     /// Median step time (ms).
     pub median_ms: f64,
+    /// Mean step time (ms): what the predicted wall-clock saving is made of (a scheduled run's
+    /// measured saving is a ratio of sums, i.e. of means).
+    pub mean_ms: f64,
     /// Median time of the training-mode forward pass alone (ms), timed after the steps with the
     /// same model and batch; `median_ms - forward_ms` is backward plus optimizer.
     pub forward_ms: f64,
@@ -56,11 +59,12 @@ pub struct SpeedPoint {
     pub first_ms: f64,
     /// FLOP-model cost of the step relative to nothing frozen.
     pub flop_ratio: f64,
-    /// Largest device memory reserved by the allocator, sampled after every step (MiB); `None`
-    /// where the backend does not report it (CPU).
+    /// Largest device memory reserved by the allocator, sampled after each of this point's steps
+    /// (MiB; the other points' models and optimizer states are alive too); `None` where the
+    /// backend does not report it (CPU).
     pub peak_mib: Option<f64>,
-    /// Resident memory of the whole process after the point, its model and optimizer dropped
-    /// (MiB, Linux): growing across points of a sweep would be a leak.
+    /// Resident memory of the whole process after this model and batch, all its points' models
+    /// and optimizers dropped (MiB, Linux): growing across a sweep would be a leak.
     pub rss_after_mib: Option<f64>,
 }
 
@@ -75,7 +79,7 @@ pub struct SpeedReport {
     pub points: Vec<SpeedPoint>,
     /// Saving of the default schedule (cubic, t0 = 0.8, scaled) predicted from FLOPs.
     pub flop_saving: f64,
-    /// The same predicted from the measured step times (interpolated between the points).
+    /// The same predicted from the measured mean step times (interpolated between the points).
     pub measured_saving: Option<f64>,
     /// The reference formula for the same schedule.
     pub reference_formula: Option<f64>,
@@ -92,21 +96,26 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     let costs = CostModel::from_spec(&spec);
     let steps = config.fractions.len() * (config.warmup + config.iters) + config.schedule_iters as usize;
     let report = Reporter::new(config.verbose, steps as u64, format!("{} batch {}", config.model, config.batch));
-    let mut points = Vec::new();
-    for &fraction in &config.fractions {
-        let frozen = ((fraction * n as f64).round() as usize).min(n);
-        device.seed(0);
-        let Timings { median_ms, forward_ms, first_ms, peak_mib } =
-            config.model.build(config.classes, 0.0, &device, Point { config, frozen, device: &device, report: &report });
-        // The model and its optimizer state are dropped: give the pool's pages back.
-        device.memory_cleanup();
-        let flop_ratio = costs.step(frozen) / costs.step(0);
-        let rss_after_mib = resident_mib();
-        points.push(SpeedPoint { fraction, frozen, median_ms, forward_ms, first_ms, flop_ratio, peak_mib, rss_after_mib });
-    }
+    let frozen: Vec<usize> =
+        config.fractions.iter().map(|&fraction| ((fraction * n as f64).round() as usize).min(n)).collect();
+    device.seed(0);
+    let timings = config.model.build(config.classes, 0.0, &device, Points { config, frozen: &frozen, device: &device, report: &report });
+    // The models and their optimizer states are dropped: give the pool's pages back.
+    device.memory_cleanup();
+    let rss_after_mib = resident_mib();
+    let points: Vec<SpeedPoint> = config
+        .fractions
+        .iter()
+        .zip(&frozen)
+        .zip(timings)
+        .map(|((&fraction, &frozen), Timings { median_ms, mean_ms, forward_ms, first_ms, peak_mib })| {
+            let flop_ratio = costs.step(frozen) / costs.step(0);
+            SpeedPoint { fraction, frozen, median_ms, mean_ms, forward_ms, first_ms, flop_ratio, peak_mib, rss_after_mib }
+        })
+        .collect();
     // The default schedule over a nominal run (the saving does not depend on T much).
     let schedule = Schedule::freezeout(ScheduleConfig::default(), n, 100_000)?;
-    let mut measured: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, p.median_ms)).collect();
+    let mut measured: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, p.mean_ms)).collect();
     measured.sort_by_key(|p| p.0);
     measured.dedup_by_key(|p| p.0);
     let measured = (measured.first().map(|p| p.0) == Some(0) && measured.len() >= 2)
@@ -147,6 +156,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
 /// What one point measured (ms, MiB).
 struct Timings {
     median_ms: f64,
+    mean_ms: f64,
     forward_ms: f64,
     first_ms: f64,
     peak_mib: Option<f64>,
@@ -165,11 +175,27 @@ pub(crate) fn median(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
-struct Point<'a> {
+/// All points of one model and batch, stepped in turn (one step of each point, then the next
+/// round): slow drift and the machine's bursts of noise hit every point alike, so the ratios
+/// between points (which the prediction is made of) do not depend on which point ran first.
+/// Measured before this: on 2 CPU cores, points run one after the other gave the first point
+/// (0% frozen) a median 15% slower than the same model's unfrozen steps later in the process.
+struct Points<'a> {
     config: &'a SpeedConfig,
-    frozen: usize,
+    frozen: &'a [usize],
     device: &'a burn::tensor::Device,
     report: &'a Reporter,
+}
+
+/// One point's model, optimizer and samples while the points take turns.
+struct Lane<M> {
+    frozen: usize,
+    model: Option<M>,
+    stepper: Stepper,
+    times: Vec<f64>,
+    forward: Vec<f64>,
+    first: f64,
+    peak: Option<u64>,
 }
 
 /// Where step times go while measuring: one line per step on stderr (`--verbose`; the GPU
@@ -217,53 +243,65 @@ impl Reporter {
     }
 }
 
-impl WithModel for Point<'_> {
-    type Output = Timings;
+impl WithModel for Points<'_> {
+    type Output = Vec<Timings>;
     fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> Self::Output {
-        let c = self.config;
-        let mut model = model.freeze_units(self.frozen);
+        let (c, device) = (self.config, self.device);
         let train = TrainConfig::default();
         let schedule = Schedule::baseline(0.01, model.num_units(), 1_000_000).expect("valid baseline");
-        let mut stepper = Stepper::new(&model, &train, self.device);
-        let images = Tensor::<4>::random([c.batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), self.device);
-        let targets =
-            Tensor::<1, Int>::random([c.batch], Distribution::Uniform(0.0, c.classes as f64), self.device);
-        let mut times = Vec::with_capacity(c.iters);
-        let mut first = 0.0;
-        let mut peak: Option<u64> = None;
+        let images = Tensor::<4>::random([c.batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
+        let targets = Tensor::<1, Int>::random([c.batch], Distribution::Uniform(0.0, c.classes as f64), device);
+        let mut lanes: Vec<Lane<M>> = self
+            .frozen
+            .iter()
+            .map(|&frozen| {
+                let model = model.clone().freeze_units(frozen);
+                let stepper = Stepper::new(&model, &train, device);
+                Lane { frozen, model: Some(model), stepper, times: Vec::new(), forward: Vec::new(), first: 0.0, peak: None }
+            })
+            .collect();
+        drop(model);
         for i in 0..c.warmup + c.iters {
-            let (next, r) = stepper.step(model, images.clone(), targets.clone(), &schedule, i as u64, self.frozen);
-            model = next;
-            if let Some(usage) = self.device.memory_pool_usage() {
-                peak = Some(peak.unwrap_or(0).max(usage.bytes_reserved));
-            }
-            self.report.step(format_args!("step {} {} frozen {}", c.model, i, self.frozen), r.seconds * 1e3, r.loss);
-            if i == 0 {
-                first = r.seconds * 1e3;
-            }
-            if i >= c.warmup {
-                times.push(r.seconds * 1e3);
+            for lane in &mut lanes {
+                let model = lane.model.take().expect("a lane holds its model between steps");
+                let (next, r) = lane.stepper.step(model, images.clone(), targets.clone(), &schedule, i as u64, lane.frozen);
+                lane.model = Some(next);
+                if let Some(usage) = device.memory_pool_usage() {
+                    lane.peak = Some(lane.peak.unwrap_or(0).max(usage.bytes_reserved));
+                }
+                self.report.step(format_args!("step {} {} frozen {}", c.model, i, lane.frozen), r.seconds * 1e3, r.loss);
+                match i {
+                    0 => lane.first = r.seconds * 1e3,
+                    i if i >= c.warmup => lane.times.push(r.seconds * 1e3),
+                    _ => {}
+                }
             }
         }
-        // The forward pass alone: the graph is built (training mode, as in a step) and dropped.
-        // Burn's autodiff frees a graph that shares the model's parameters only by a backward
-        // through it: a dropped forward keeps its saved activations (0.6 GB per DenseNet-BC-40
-        // forward at batch 50, measured), so an untimed backward follows each timed forward.
-        let mut forward = Vec::with_capacity(c.iters.max(1));
+        // The forward pass alone, in turn as well: the graph is built (training mode, as in a
+        // step) and dropped. Burn's autodiff frees a graph that shares the model's parameters
+        // only by a backward through it: a dropped forward keeps its saved activations (0.6 GB
+        // per DenseNet-BC-40 forward at batch 50, measured), so an untimed backward follows.
         for _ in 0..c.iters.max(1) {
-            self.device.sync().ok();
-            let t = Instant::now();
-            let logits = model.forward_freezeout(images.clone());
-            self.device.sync().ok();
-            forward.push(t.elapsed().as_secs_f64() * 1e3);
-            let _ = logits.sum().backward();
+            for lane in &mut lanes {
+                let model = lane.model.as_ref().expect("a lane holds its model");
+                device.sync().ok();
+                let t = Instant::now();
+                let logits = model.forward_freezeout(images.clone());
+                device.sync().ok();
+                lane.forward.push(t.elapsed().as_secs_f64() * 1e3);
+                let _ = logits.sum().backward();
+            }
         }
-        Timings {
-            median_ms: if times.is_empty() { first } else { median(times) },
-            forward_ms: median(forward),
-            first_ms: first,
-            peak_mib: peak.map(|b| b as f64 / (1024.0 * 1024.0)),
-        }
+        lanes
+            .into_iter()
+            .map(|lane| Timings {
+                mean_ms: if lane.times.is_empty() { lane.first } else { lane.times.iter().sum::<f64>() / lane.times.len() as f64 },
+                median_ms: if lane.times.is_empty() { lane.first } else { median(lane.times) },
+                forward_ms: median(lane.forward),
+                first_ms: lane.first,
+                peak_mib: lane.peak.map(|b| b as f64 / (1024.0 * 1024.0)),
+            })
+            .collect()
     }
 }
 
@@ -305,7 +343,7 @@ pub fn render(report: &SpeedReport) -> String {
             100.0 * r.measured_saving,
             100.0 * r.predicted_saving,
             r.ratio,
-            r.unfrozen_median_ms,
+            r.unfrozen_mean_ms,
         );
     }
     out
