@@ -58,7 +58,7 @@ pub fn run(
         !unfrozen.is_empty() && steps[..warmup].iter().all(|s| s.0 == 0),
         "the scheduled run's {warmup} warm-up steps reach the first freeze: use more iterations"
     );
-    let unfrozen_mean_ms = unfrozen.iter().sum::<f64>() / unfrozen.len() as f64;
+    let unfrozen_mean_ms = crate::speed::mean(&unfrozen);
     let total_ms = steps[warmup..].iter().map(|s| s.1).sum::<f64>() + warmup as f64 * unfrozen_mean_ms;
     let measured_saving = 1.0 - total_ms / (steps.len() as f64 * unfrozen_mean_ms);
     let schedule = TrainConfig::default().schedule(model.spec(classes).units.len(), iterations)?;

@@ -175,6 +175,11 @@ pub(crate) fn median(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
+/// Mean of a non-empty list.
+pub(crate) fn mean(times: &[f64]) -> f64 {
+    times.iter().sum::<f64>() / times.len() as f64
+}
+
 /// All points of one model and batch, stepped in turn (one step of each point, then the next
 /// round): slow drift and the machine's bursts of noise hit every point alike, so the ratios
 /// between points (which the prediction is made of) do not depend on which point ran first.
@@ -295,7 +300,7 @@ impl WithModel for Points<'_> {
         lanes
             .into_iter()
             .map(|lane| Timings {
-                mean_ms: if lane.times.is_empty() { lane.first } else { lane.times.iter().sum::<f64>() / lane.times.len() as f64 },
+                mean_ms: if lane.times.is_empty() { lane.first } else { mean(&lane.times) },
                 median_ms: if lane.times.is_empty() { lane.first } else { median(lane.times) },
                 forward_ms: median(lane.forward),
                 first_ms: lane.first,

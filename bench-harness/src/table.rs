@@ -102,7 +102,7 @@ pub fn own_saving(run_dir: &Path) -> Option<f64> {
     if unfrozen.is_empty() {
         return None;
     }
-    let mean_unfrozen = unfrozen.iter().sum::<f64>() / unfrozen.len() as f64;
+    let mean_unfrozen = crate::speed::mean(&unfrozen);
     Some(1.0 - total / (n as f64 * mean_unfrozen))
 }
 
@@ -186,7 +186,7 @@ fn warm_up(config: &RunConfig) -> anyhow::Result<()> {
         device: config.device,
         verbose: false,
         schedule_iters: 0,
-        float: Default::default(),
+        float: config.float,
     })?;
     Ok(())
 }
@@ -214,7 +214,7 @@ impl Stat {
         if n == 0 {
             return None;
         }
-        let mean = values.iter().sum::<f64>() / n as f64;
+        let mean = crate::speed::mean(values);
         let var = if n > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
         Some(Stat { mean, std: var.sqrt(), n })
     }
