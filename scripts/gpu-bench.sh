@@ -23,14 +23,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=${PACK:-gpu-pack}
 
-build() {
-  ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda
+# `pack BINARY NAME`: BINARY compressed into gpu-pack/NAME (the other files there stay), and
+# gpu-pack checked against the 64 MiB carry limit.
+pack() {
   mkdir -p "$PACK"
-  xz -T2 -6 -c target/release/paper-repro >"$PACK/paper-repro.xz.tmp" && mv "$PACK/paper-repro.xz.tmp" "$PACK/paper-repro.xz"
+  xz -T2 -6 -c "$1" >"$PACK/$2.tmp" && mv "$PACK/$2.tmp" "$PACK/$2"
   du -sh "$PACK"/*
   local size
   size=$(du -sm "$PACK" | cut -f1)
   ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
+}
+
+build() {
+  ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda
+  pack target/release/paper-repro paper-repro.xz
 }
 
 # Burn's LibTorch backend (`--features tch`), linked against the PyTorch of TORCH_PYTHON: the
@@ -42,12 +48,7 @@ build_tch() {
   local target=${TCH_TARGET:-target-tch}
   LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 PATH="$(dirname "$py"):$PATH" CARGO_TARGET_DIR=$target \
     cargo build --release -p paper-repro --features tch
-  mkdir -p "$PACK"
-  xz -T2 -6 -c "$target/release/paper-repro" >"$PACK/paper-repro-tch.xz.tmp" && mv "$PACK/paper-repro-tch.xz.tmp" "$PACK/paper-repro-tch.xz"
-  du -sh "$PACK"/*
-  local size
-  size=$(du -sm "$PACK" | cut -f1)
-  ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
+  pack "$target/release/paper-repro" paper-repro-tch.xz
 }
 
 # Seconds a stage may take: its cap, or what is left of the budget minus `reserve`.

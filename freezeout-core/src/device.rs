@@ -25,29 +25,33 @@ pub enum DeviceKind {
     TchCuda,
 }
 
-impl fmt::Display for DeviceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl DeviceKind {
+    /// Every backend, in the order error messages list them.
+    pub const ALL: [DeviceKind; 5] =
+        [DeviceKind::Cpu, DeviceKind::Cuda, DeviceKind::Ndarray, DeviceKind::Tch, DeviceKind::TchCuda];
+
+    /// The name the CLI takes and prints (the same as in config files).
+    pub fn name(self) -> &'static str {
+        match self {
             DeviceKind::Cpu => "cpu",
             DeviceKind::Cuda => "cuda",
             DeviceKind::Ndarray => "ndarray",
             DeviceKind::Tch => "tch",
             DeviceKind::TchCuda => "tch-cuda",
-        })
+        }
+    }
+}
+
+impl fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
 impl FromStr for DeviceKind {
     type Err = DeviceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "cuda" => Ok(DeviceKind::Cuda),
-            "ndarray" => Ok(DeviceKind::Ndarray),
-            "tch" => Ok(DeviceKind::Tch),
-            "tch-cuda" => Ok(DeviceKind::TchCuda),
-            other => Err(DeviceError::Unknown(other.to_string())),
-        }
+        Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| DeviceError::Unknown(s.to_string()))
     }
 }
 
@@ -68,6 +72,19 @@ pub enum FloatKind {
 }
 
 impl FloatKind {
+    /// Every float type, in the order error messages list them.
+    pub const ALL: [FloatKind; 4] = [FloatKind::F32, FloatKind::Flex32, FloatKind::Bf16, FloatKind::F16];
+
+    /// The name the CLI takes and prints (the same as in config files).
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatKind::F32 => "f32",
+            FloatKind::Flex32 => "flex32",
+            FloatKind::Bf16 => "bf16",
+            FloatKind::F16 => "f16",
+        }
+    }
+
     fn dtype(self) -> FloatDType {
         match self {
             FloatKind::F32 => FloatDType::F32,
@@ -80,25 +97,24 @@ impl FloatKind {
 
 impl fmt::Display for FloatKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FloatKind::F32 => "f32",
-            FloatKind::Flex32 => "flex32",
-            FloatKind::Bf16 => "bf16",
-            FloatKind::F16 => "f16",
-        })
+        f.write_str(self.name())
     }
 }
 
 impl FromStr for FloatKind {
     type Err = DeviceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "f32" => Ok(FloatKind::F32),
-            "flex32" => Ok(FloatKind::Flex32),
-            "bf16" => Ok(FloatKind::Bf16),
-            "f16" => Ok(FloatKind::F16),
-            other => Err(DeviceError::UnknownFloat(other.to_string())),
-        }
+        Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| DeviceError::UnknownFloat(s.to_string()))
+    }
+}
+
+/// "`a`, `b` or `c`": the names an error message offers.
+fn choices(names: impl IntoIterator<Item = &'static str>) -> String {
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -106,10 +122,10 @@ impl FromStr for FloatKind {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// Not a known backend name.
-    #[error("unknown device `{0}`: expected `cpu`, `cuda`, `ndarray`, `tch` or `tch-cuda`")]
+    #[error("unknown device `{0}`: expected {expected}", expected = choices(DeviceKind::ALL.map(DeviceKind::name)))]
     Unknown(String),
     /// Not a known float type name.
-    #[error("unknown float type `{0}`: expected `f32`, `flex32`, `bf16` or `f16`")]
+    #[error("unknown float type `{0}`: expected {expected}", expected = choices(FloatKind::ALL.map(FloatKind::name)))]
     UnknownFloat(String),
     /// The backend cannot use the float type, or the device already has another one.
     #[error("cannot use {float} on {device}: {reason} (the float type is chosen once per process, before any tensor)")]
@@ -258,4 +274,31 @@ fn cuda_libraries_present() -> Result<(), DeviceError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One name per variant serves the CLI (parse and print), config files (serde) and the
+    /// error messages.
+    #[test]
+    fn names_round_trip_and_match_config_files_and_errors() {
+        for k in DeviceKind::ALL {
+            assert_eq!(k.to_string().parse::<DeviceKind>().unwrap(), k);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+        }
+        for k in FloatKind::ALL {
+            assert_eq!(k.to_string().parse::<FloatKind>().unwrap(), k);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+        }
+        assert_eq!(
+            "gpu".parse::<DeviceKind>().unwrap_err().to_string(),
+            "unknown device `gpu`: expected `cpu`, `cuda`, `ndarray`, `tch` or `tch-cuda`"
+        );
+        assert_eq!(
+            "fp8".parse::<FloatKind>().unwrap_err().to_string(),
+            "unknown float type `fp8`: expected `f32`, `flex32`, `bf16` or `f16`"
+        );
+    }
 }
