@@ -178,7 +178,7 @@ fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
     use freezeout_core::device::DeviceKind;
     match device {
         DeviceKind::Cpu | DeviceKind::Ndarray | DeviceKind::Tch => 20e9,
-        DeviceKind::Cuda | DeviceKind::TchCuda => 2e12,
+        DeviceKind::Cuda | DeviceKind::TchCuda | DeviceKind::Wgpu => 2e12,
     }
 }
 

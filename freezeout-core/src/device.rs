@@ -1,7 +1,10 @@
 //! Choosing the backend at run time: the pure-Rust CPU backend (`flex`, always built), CUDA
-//! (feature `cuda`), Burn's deprecated `ndarray` CPU backend (feature `ndarray`), or Burn's
-//! LibTorch backend on CPU or CUDA (feature `tch`, linked against an installed PyTorch). The
-//! last two are kept to measure them against `flex` and burn-cuda: see `bench-harness/PERF.md`.
+//! (feature `cuda`), Burn's deprecated `ndarray` CPU backend (feature `ndarray`), Burn's
+//! LibTorch backend on CPU or CUDA (feature `tch`, linked against an installed PyTorch), or
+//! Burn's wgpu backend (feature `wgpu`: CubeCL, the runtime under burn-cuda, on wgpu's default
+//! adapter: GPUs other than NVIDIA's, or Mesa's CPU driver lavapipe). `ndarray` and `tch` are
+//! kept to measure them against `flex` and burn-cuda; lavapipe lets CubeCL's compile, autotune
+//! and cache be measured without a GPU: see `bench-harness/PERF.md`.
 
 use burn::tensor::{Device, FloatDType};
 use serde::{Deserialize, Serialize};
@@ -23,12 +26,21 @@ pub enum DeviceKind {
     /// Burn's LibTorch backend on NVIDIA GPU 0; feature `tch` and a CUDA build of PyTorch.
     #[serde(rename = "tch-cuda")]
     TchCuda,
+    /// Burn's wgpu backend on the default adapter (CubeCL kernels, autotune and fusion, as on
+    /// CUDA); feature `wgpu`.
+    Wgpu,
 }
 
 impl DeviceKind {
     /// Every backend, in the order error messages list them.
-    pub const ALL: [DeviceKind; 5] =
-        [DeviceKind::Cpu, DeviceKind::Cuda, DeviceKind::Ndarray, DeviceKind::Tch, DeviceKind::TchCuda];
+    pub const ALL: [DeviceKind; 6] = [
+        DeviceKind::Cpu,
+        DeviceKind::Cuda,
+        DeviceKind::Ndarray,
+        DeviceKind::Tch,
+        DeviceKind::TchCuda,
+        DeviceKind::Wgpu,
+    ];
 
     /// The name the CLI takes and prints (the same as in config files).
     pub fn name(self) -> &'static str {
@@ -38,6 +50,7 @@ impl DeviceKind {
             DeviceKind::Ndarray => "ndarray",
             DeviceKind::Tch => "tch",
             DeviceKind::TchCuda => "tch-cuda",
+            DeviceKind::Wgpu => "wgpu",
         }
     }
 }
@@ -156,6 +169,9 @@ pub enum DeviceError {
     /// The `ndarray` backend asked for, but this binary was built without it.
     #[error("this binary was built without the ndarray backend: rebuild with `--features ndarray` or use `--device cpu`")]
     NdarrayNotBuilt,
+    /// The wgpu backend asked for, but this binary was built without it.
+    #[error("this binary was built without the wgpu backend: rebuild with `--features wgpu` or use `--device cpu`")]
+    WgpuNotBuilt,
     /// A LibTorch device asked for, but this binary was built without it.
     #[error(
         "this binary was built without the LibTorch backend: rebuild with `--features tch` \
@@ -171,13 +187,13 @@ pub enum DeviceError {
 }
 
 impl DeviceKind {
-    /// What a user should know before the first step on this backend: on CUDA, kernels are
-    /// compiled (NVRTC) and convolutions autotuned on first use, which on a cold cache takes
-    /// long enough to look like a hang.
+    /// What a user should know before the first step on this backend: on CubeCL's backends
+    /// (CUDA, wgpu), kernels are compiled and convolutions autotuned on first use, which on a
+    /// cold cache takes long enough to look like a hang.
     pub fn first_step_note(self) -> Option<&'static str> {
         match self {
-            DeviceKind::Cuda => Some(
-                "cuda: the first steps compile and autotune kernels (on a cold cache this can take \
+            DeviceKind::Cuda | DeviceKind::Wgpu => Some(
+                "the first steps compile and autotune kernels (on a cold cache this can take \
                  minutes for DenseNet's many convolution shapes); CubeCL caches both on disk, so \
                  later runs start fast",
             ),
@@ -189,7 +205,7 @@ impl DeviceKind {
     pub fn announce_first_steps(self) {
         static ONCE: std::sync::Once = std::sync::Once::new();
         if let Some(note) = self.first_step_note() {
-            ONCE.call_once(|| eprintln!("{note}"));
+            ONCE.call_once(|| eprintln!("{self}: {note}"));
         }
     }
 
@@ -200,6 +216,7 @@ impl DeviceKind {
             DeviceKind::Cuda => cfg!(feature = "cuda"),
             DeviceKind::Ndarray => cfg!(feature = "ndarray"),
             DeviceKind::Tch | DeviceKind::TchCuda => cfg!(feature = "tch"),
+            DeviceKind::Wgpu => cfg!(feature = "wgpu"),
         }
     }
 
@@ -230,6 +247,10 @@ impl DeviceKind {
             },
             #[cfg(not(feature = "tch"))]
             DeviceKind::Tch | DeviceKind::TchCuda => Err(DeviceError::TchNotBuilt),
+            #[cfg(feature = "wgpu")]
+            DeviceKind::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            #[cfg(not(feature = "wgpu"))]
+            DeviceKind::Wgpu => Err(DeviceError::WgpuNotBuilt),
         }
     }
 
@@ -294,7 +315,7 @@ mod tests {
         }
         assert_eq!(
             "gpu".parse::<DeviceKind>().unwrap_err().to_string(),
-            "unknown device `gpu`: expected `cpu`, `cuda`, `ndarray`, `tch` or `tch-cuda`"
+            "unknown device `gpu`: expected `cpu`, `cuda`, `ndarray`, `tch`, `tch-cuda` or `wgpu`"
         );
         assert_eq!(
             "fp8".parse::<FloatKind>().unwrap_err().to_string(),

@@ -21,7 +21,8 @@ pub struct Args {
     /// Output directory (tables, plots, and every run under runs/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`).
+    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`;
+    /// wgpu: Burn's wgpu backend, `--features wgpu`).
     #[arg(long, default_value = "cpu")]
     pub device: freezeout_core::device::DeviceKind,
 }

@@ -52,7 +52,8 @@ pub struct Args {
     /// Evaluate on the first N images only.
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`).
+    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`;
+    /// wgpu: Burn's wgpu backend, `--features wgpu`).
     #[arg(long)]
     pub device: Option<DeviceKind>,
     /// Float type of every tensor: f32 (default), flex32, bf16 or f16 (whole model, no f32
