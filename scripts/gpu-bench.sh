@@ -19,6 +19,9 @@
 # A dry run on a CPU machine tests everything up to the device call:
 #   DEVICE=cpu BIN=target/release/paper-repro PYTHON=/path/to/python-with-torch MODELS=wrn-10-1 \
 #     BATCHES="8 16" ITERS=2 WARMUP=1 SCHED_ITERS=20 scripts/gpu-bench.sh run
+# DEVICE=wgpu with a `--features wgpu` binary runs the same stages on CubeCL's wgpu runtime (on a
+# machine without a GPU: Mesa's lavapipe, Debian's mesa-vulkan-drivers), so CubeCL's compile and
+# autotune logs, its cache directory and their summary in the table are real, not just parsed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=${PACK:-gpu-pack}
@@ -183,7 +186,7 @@ tch_stage() {
   local OURS_LD=$torch_lib${OURS_LD:+:$OURS_LD}
   [[ -f $BIN ]] || { xz -dc "$PACK/paper-repro-tch.xz" >"$BIN" && chmod +x "$BIN"; }
   # Dry run on a CPU machine: LibTorch's CPU device, nothing preloaded.
-  [[ ${DEVICE_MAIN:-cuda} == cpu ]] && DEVICE=tch PRELOAD=
+  [[ ${DEVICE_MAIN:-cuda} != cuda ]] && DEVICE=tch PRELOAD=
   ours "$model-$batch-$DEVICE" 60 5 --model "$model" --batch "$batch" --iters "$iters" --warmup "$warmup" \
     --fractions 0 0.25 0.5 0.75 1
 }
@@ -260,7 +263,7 @@ run() {
   local secs
   secs=$(allow 120 10)
   local torch_device=()
-  [[ $DEVICE == cpu ]] && torch_device=(--device cpu)
+  [[ $DEVICE != cuda ]] && torch_device=(--device cpu)
   if [[ ${TORCH:-1} == 0 ]]; then
     echo "== pytorch: skipped (TORCH=0)"
   elif ((secs == 0)); then
@@ -277,10 +280,12 @@ run() {
   # 4. Stages of the other batch cut off by their cap, once more.
   retry 40
 
-  # 5. With whatever budget is left, the first model and batch: ours in flex32 (relaxed f32, the
-  # counterpart of PyTorch's TF32 convolutions), Burn's LibTorch backend (if packed), ours in bf16.
+  # 5. With whatever budget is left, the first model and batch: Burn's LibTorch backend (if packed;
+  # cuDNN, nothing to tune), ours in flex32 (relaxed f32, the counterpart of PyTorch's TF32
+  # convolutions), ours in bf16. Each float type tunes its own kernels: on a cold cache those two
+  # stages mostly fill the cache for the next call (bench-harness/PERF.md, CubeCL on lavapipe).
   local m0=${models%% *} b0=${batches%% *} float
-  for float in ${FLOATS:-flex32 tch bf16}; do
+  for float in ${FLOATS:-tch flex32 bf16}; do
     if [[ $float == tch ]]; then
       tch_stage "$m0" "$b0" "$iters" "$warmup" "$python"
       continue

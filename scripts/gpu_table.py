@@ -13,7 +13,7 @@ out = sys.argv[1] if len(sys.argv) > 1 else "gpu-out/logs"
 
 def variant(dtype, device):
     """A row's variant: the float type on burn-cuda (or flex), `backend/float` on another backend."""
-    return dtype if device in ("cuda", "cpu") else f"{device}/{dtype}"
+    return dtype if device in ("cuda", "cpu", "wgpu") else f"{device}/{dtype}"
 
 
 ours, meta, retried = {}, {}, set()
@@ -89,3 +89,36 @@ for k in partial:
 for k in sorted(retried):
     print(f"{k[0]} batch {k[1]} {k[2]}: the first attempt hit its cap; rows from the retry with the kernels and autotune "
           "results it had cached (its first step is the warm-cache one)")
+
+
+# CubeCL's own account of each stage (the first step's cost): kernels compiled, and autotune
+# tunings by key (one "Fastest result" entry per tuned shape) with the summed compile-and-bench
+# time of their candidates (tunings may overlap, so it can exceed the wall clock).
+SECONDS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+TUNED = re.compile(r"^Fastest result \S+?-(\w+?)(?:AutotuneKey)?\b")
+CANDIDATE = re.compile(r"compilation & bench: ([0-9.]+)(ns|µs|us|ms|s)\)")
+
+
+def cubecl_summary(stage):
+    compiled = os.path.join(out, f"cubecl-compile-{stage}.log")
+    autotune = os.path.join(out, f"cubecl-autotune-{stage}.log")
+    kernels = sum(1 for _ in open(compiled, errors="replace")) if os.path.exists(compiled) else 0
+    keys, secs = {}, 0.0
+    if os.path.exists(autotune):
+        for line in open(autotune, errors="replace"):
+            m = TUNED.match(line)
+            if m:
+                keys[m.group(1)] = keys.get(m.group(1), 0) + 1
+            for v, unit in CANDIDATE.findall(line):
+                secs += float(v) * SECONDS[unit]
+    return kernels, keys, secs
+
+
+stages = sorted(os.path.basename(p)[len("cubecl-compile-"):-len(".log")]
+                for p in glob.glob(os.path.join(out, "cubecl-compile-*.log")))
+if stages:
+    print("\ncubecl per stage: kernels compiled; tunings by key; candidates' compile+bench time")
+for stage in stages:
+    kernels, keys, secs = cubecl_summary(stage)
+    tuned = ", ".join(f"{k} {n}" for k, n in sorted(keys.items(), key=lambda kv: -kv[1])) or "none"
+    print(f"  {stage}: {kernels} kernels; {sum(keys.values())} tunings ({tuned}); {secs:.1f} s")

@@ -18,7 +18,8 @@ pub struct Args {
     /// Timed iterations per point.
     #[arg(long, default_value_t = 5)]
     pub iters: usize,
-    /// Warm-up iterations per point.
+    /// Warm-up iterations per point (on cuda / wgpu at least 2: the second step of a new
+    /// configuration still compiles kernels: bench-harness/PERF.md).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
     /// Fractions of units frozen.
@@ -27,7 +28,7 @@ pub struct Args {
     /// Classes of the head (10: CIFAR-10).
     #[arg(long, default_value_t = 10)]
     pub classes: usize,
-    /// cpu (flex), cuda; ndarray, tch or tch-cuda only in a build with that feature.
+    /// cpu (flex), cuda; ndarray, tch, tch-cuda or wgpu only in a build with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Float type of every tensor: f32, flex32 (relaxed f32 compute, like PyTorch's TF32
