@@ -78,6 +78,9 @@ for (model, batch, var), rep in sorted(meta.items()):
     ms = rep.get("measured_saving")
     line = (f"{model} batch {batch} {var}: default schedule saving predicted from FLOPs {100 * rep['flop_saving']:.1f}%, "
             f"from measured step times {'n/a' if ms is None else f'{100 * ms:.1f}%'}")
+    after = rep["points"][0].get("in_use_after_mib") if rep["points"] else None
+    if after is not None:
+        line += f"; device memory in use after it: {after:.1f} MiB"
     run = rep.get("scheduled")
     if run:
         line += (f"; scheduled run ({run['iterations']} it): measured {100 * run['measured_saving']:.1f}% "

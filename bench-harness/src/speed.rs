@@ -66,6 +66,10 @@ pub struct SpeedPoint {
     /// Resident memory of the whole process after this model and batch, all its points' models
     /// and optimizers dropped (MiB, Linux): growing across a sweep would be a leak.
     pub rss_after_mib: Option<f64>,
+    /// Device memory still allocated (in use, not just reserved by the pool) at that moment
+    /// (MiB); `None` where the backend does not report it (CPU). Growing across a sweep would
+    /// be a leak on the device.
+    pub in_use_after_mib: Option<f64>,
 }
 
 /// The benchmark's result.
@@ -103,6 +107,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     // The models and their optimizer states are dropped: give the pool's pages back.
     device.memory_cleanup();
     let rss_after_mib = resident_mib();
+    let in_use_after_mib = device.memory_pool_usage().map(|u| u.bytes_in_use as f64 / MIB);
     let points: Vec<SpeedPoint> = config
         .fractions
         .iter()
@@ -110,7 +115,18 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         .zip(timings)
         .map(|((&fraction, &frozen), Timings { median_ms, mean_ms, forward_ms, first_ms, peak_mib })| {
             let flop_ratio = costs.step(frozen) / costs.step(0);
-            SpeedPoint { fraction, frozen, median_ms, mean_ms, forward_ms, first_ms, flop_ratio, peak_mib, rss_after_mib }
+            SpeedPoint {
+                fraction,
+                frozen,
+                median_ms,
+                mean_ms,
+                forward_ms,
+                first_ms,
+                flop_ratio,
+                peak_mib,
+                rss_after_mib,
+                in_use_after_mib,
+            }
         })
         .collect();
     // The default schedule over a nominal run (the saving does not depend on T much).
@@ -161,6 +177,9 @@ struct Timings {
     first_ms: f64,
     peak_mib: Option<f64>,
 }
+
+/// Bytes per MiB.
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// Resident memory of this process (MiB), from `/proc/self/status`; `None` elsewhere.
 fn resident_mib() -> Option<f64> {
@@ -304,7 +323,7 @@ impl WithModel for Points<'_> {
                 median_ms: if lane.times.is_empty() { lane.first } else { median(lane.times) },
                 forward_ms: median(lane.forward),
                 first_ms: lane.first,
-                peak_mib: lane.peak.map(|b| b as f64 / (1024.0 * 1024.0)),
+                peak_mib: lane.peak.map(|b| b as f64 / MIB),
             })
             .collect()
     }
@@ -317,12 +336,12 @@ pub fn render(report: &SpeedReport) -> String {
         "{} (N = {} units), batch {}, {} on {} in {}: median of {} steps after {} warm-up\n",
         c.model, report.units, c.batch, "random data", c.device, c.float, c.iters, c.warmup
     );
-    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB  RSS after MiB\n";
+    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB  RSS after MiB  in use after MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
     for p in &report.points {
         let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
         out += &format!(
-            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>13.1}  {:>8}  {:>13}\n",
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>13.1}  {:>8}  {:>13}  {:>16}\n",
             100.0 * p.fraction,
             p.frozen,
             p.median_ms,
@@ -332,6 +351,7 @@ pub fn render(report: &SpeedReport) -> String {
             p.first_ms,
             p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
             p.rss_after_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
+            p.in_use_after_mib.map_or("n/a".into(), |m| format!("{m:.1}")),
         );
     }
     out += &format!(
