@@ -11,7 +11,9 @@
 # its limit of 8 files: table.txt, logs.tar.xz (every log and report; under $OUT/logs/ until the
 # end) and cubecl-cache.tar.xz.NN (CubeCL's compiled kernels and autotune results). Copy those
 # parts into gpu-pack/ and the next call starts warm: no kernel compiled or tuned twice.
-# A second call with a warm cache can skip what the first one did: SMOKE=0 TORCH=0 BATCHES=64.
+# A second call with a warm cache can skip what the first one did: SMOKE=0 TORCH=0 BATCHES=64,
+# or give one cold stage the whole budget: SMOKE=0 TORCH=0 MODELS=densenet-bc-100-12 BATCHES=256
+# FLOATS= (FLOATS lists the extra stages, default "tch flex32 bf16"; empty: none).
 # AUTOTUNE=minimal|balanced|extensive|full sets CubeCL's autotune level (its default: balanced).
 #
 # The run stays inside BUDGET seconds (default 530): every stage has its own cap and never runs
@@ -285,7 +287,7 @@ run() {
   # convolutions), ours in bf16. Each float type tunes its own kernels: on a cold cache those two
   # stages mostly fill the cache for the next call (bench-harness/PERF.md, CubeCL on lavapipe).
   local m0=${models%% *} b0=${batches%% *} float
-  for float in ${FLOATS:-tch flex32 bf16}; do
+  for float in ${FLOATS-tch flex32 bf16}; do
     if [[ $float == tch ]]; then
       tch_stage "$m0" "$b0" "$iters" "$warmup" "$python"
       continue
