@@ -194,8 +194,8 @@ impl DeviceKind {
         match self {
             DeviceKind::Cuda | DeviceKind::Wgpu => Some(
                 "the first steps compile and autotune kernels (on a cold cache this can take \
-                 minutes for DenseNet's many convolution shapes); CubeCL caches both on disk, so \
-                 later runs start fast",
+                 minutes for DenseNet's many convolution shapes); CubeCL keeps the tuning results \
+                 on disk (on CUDA the compiled kernels too), so later runs start fast",
             ),
             DeviceKind::Cpu | DeviceKind::Ndarray | DeviceKind::Tch | DeviceKind::TchCuda => None,
         }
