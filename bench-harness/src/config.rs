@@ -135,7 +135,10 @@ impl RunConfig {
         }
     }
 
-    /// A short name for the run directory.
+    /// The run directory's default name: the settings a reader looks for (model, dataset,
+    /// strategy, float type, epochs, seed), then a short hash of every setting that changes the
+    /// result ([`result_hash`](Self::result_hash)), so two different configs never share a
+    /// directory.
     pub fn run_name(&self) -> String {
         let mode = if self.baseline {
             "baseline".to_string()
@@ -143,6 +146,92 @@ impl RunConfig {
             format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
         };
         let float = if self.float == FloatKind::F32 { String::new() } else { format!("-{}", self.float) };
-        format!("{}-{}-{}{}-s{}", self.model, self.dataset.name(), mode, float, self.seed)
+        format!(
+            "{}-{}-{}{}-e{}-s{}-{}",
+            self.model,
+            self.dataset.name(),
+            mode,
+            float,
+            self.epochs,
+            self.seed,
+            &self.result_hash()[..8]
+        )
+    }
+
+    /// A hash of every setting that changes what the run computes: all fields but how often it
+    /// checkpoints and how many checkpoints it keeps.
+    pub fn result_hash(&self) -> String {
+        let normalized = RunConfig { checkpoint_every: 0, keep_checkpoints: 1, ..self.clone() };
+        let text = toml::to_string_pretty(&normalized).expect("a run config serializes");
+        freezeout_core::train::checkpoint::hash_text(&text)
+    }
+
+    /// The settings in which `other` differs from `self`, as `field: ours → theirs`, sorted by
+    /// field name (empty when equal).
+    pub fn diff(&self, other: &RunConfig) -> Vec<String> {
+        let table = |c: &RunConfig| match toml::Value::try_from(c).expect("a run config serializes") {
+            toml::Value::Table(t) => t,
+            _ => unreachable!("a struct serializes to a table"),
+        };
+        let (a, b) = (table(self), table(other));
+        let shown = |v: Option<&toml::Value>| v.map_or("(unset)".to_string(), |v| v.to_string());
+        let mut keys: Vec<&String> = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))).collect();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| a.get(*k) != b.get(*k))
+            .map(|k| format!("{k}: {} → {}", shown(a.get(k)), shown(b.get(k))))
+            .collect()
+    }
+
+    /// The warning for initial rates above [`freezeout_core::HIGH_RATE_FACTOR`] × `lr` (LR
+    /// scaling with a tiny `t0`), naming the unit, for the model's real unit names; `None` for
+    /// the paper's settings. `train` and `table` print it and go on.
+    pub fn rate_warning(&self) -> Option<String> {
+        if self.baseline {
+            return None;
+        }
+        let spec = self.model.spec(self.dataset.classes());
+        let names: Vec<String> = spec.units.iter().map(|u| u.name.clone()).collect();
+        // The rates do not depend on T: any positive length gives the same α_i.
+        let schedule = freezeout_core::Schedule::freezeout(self.train_config().schedule, names.len(), 1).ok()?;
+        schedule.high_rate_warning(&names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_that_compute_differently_get_different_run_names() {
+        let base = RunConfig { model: Preset::Wrn { depth: 10, width: 1 }, epochs: 2, ..RunConfig::default() };
+        let variants = [
+            RunConfig { epochs: 1, ..base.clone() },
+            RunConfig { batch_size: 64, ..base.clone() },
+            RunConfig { train_limit: Some(500), ..base.clone() },
+            RunConfig { test_limit: Some(200), ..base.clone() },
+            RunConfig { lr: 0.05, ..base.clone() },
+            RunConfig { float: FloatKind::Bf16, ..base.clone() },
+            RunConfig { val: 5000, ..base.clone() },
+            RunConfig { weight_decay: 5e-4, ..base.clone() },
+        ];
+        let mut names: Vec<String> = variants.iter().map(RunConfig::run_name).collect();
+        names.push(base.run_name());
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n, "{names:?}");
+        assert!(base.run_name().starts_with("wrn-10-1-cifar10-cubic-t0.8-e2-s0-"), "{}", base.run_name());
+        // How often a run checkpoints does not change its result, nor its name.
+        let same = RunConfig { checkpoint_every: 7, keep_checkpoints: 5, ..base.clone() };
+        assert_eq!(same.run_name(), base.run_name());
+    }
+
+    #[test]
+    fn diff_names_each_changed_setting() {
+        let a = RunConfig { epochs: 2, ..RunConfig::default() };
+        let b = RunConfig { epochs: 1, train_limit: Some(300), ..a.clone() };
+        assert_eq!(a.diff(&b), vec!["epochs: 2 → 1".to_string(), "train_limit: (unset) → 300".to_string()]);
+        assert!(a.diff(&a).is_empty());
     }
 }

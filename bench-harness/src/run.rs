@@ -1,4 +1,9 @@
 //! One training run end to end: data, model, the loop, the run directory.
+//!
+//! A run directory belongs to one run: `config.toml` (the resolved config), `data.json` (where
+//! its data came from), `log.jsonl`, `checkpoints/` and, once it ends, `summary.json`. A fresh
+//! run refuses a directory that already holds any of them unless asked to overwrite, which
+//! deletes them first, so two runs' files are never mixed.
 
 use crate::config::RunConfig;
 use anyhow::{Context, bail};
@@ -7,22 +12,101 @@ use freezeout_core::models::WithModel;
 use freezeout_core::train::{self, Checkpointing, FitOptions, Progress, RunLog, RunSummary, checkpoint};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Trains `config` on the data under `data_dir`, writing `config.toml`, `log.jsonl`,
-/// checkpoints and `summary.json` into `out`.
-pub fn run(config: &RunConfig, data_dir: &Path, out: &Path) -> anyhow::Result<RunSummary> {
+/// The files and directories that make a directory a run directory.
+pub const RUN_FILES: [&str; 5] = ["config.toml", "data.json", "log.jsonl", "checkpoints", "summary.json"];
+
+/// Where a run's data came from (`data.json` in its run directory), so `--resume` finds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRecord {
+    /// The data directory or archive, absolute.
+    pub data: PathBuf,
+}
+
+/// The run files (of [`RUN_FILES`]) present in `dir`; empty when `dir` holds no run.
+pub fn run_files(dir: &Path) -> Vec<&'static str> {
+    RUN_FILES.into_iter().filter(|f| dir.join(f).exists()).collect()
+}
+
+/// Makes `out` ready for a fresh run: refuses a directory that holds a run (naming it and the
+/// two ways on), or with `overwrite` deletes that run's files first (nothing else in `out`).
+pub fn claim(out: &Path, overwrite: bool) -> anyhow::Result<()> {
+    let found = run_files(out);
+    if found.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        bail!(
+            "{0} already holds a run ({1}): continue it with `--resume {0}`, or pass --overwrite to delete it and \
+             start again (or choose another --out)",
+            out.display(),
+            found.join(", ")
+        );
+    }
+    for name in found {
+        let path = out.join(name);
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.with_context(|| format!("{}: cannot delete (for --overwrite)", path.display()))?;
+    }
+    eprintln!("--overwrite: deleted the earlier run in {}", out.display());
+    Ok(())
+}
+
+/// Trains `config` on the data under `data_dir`, writing `config.toml`, `data.json`,
+/// `log.jsonl`, checkpoints and `summary.json` into `out`. A directory that already holds a run
+/// is refused unless `overwrite` (see [`claim`]).
+pub fn run(config: &RunConfig, data_dir: &Path, out: &Path, overwrite: bool) -> anyhow::Result<RunSummary> {
     config.validate()?;
+    // The data first: a run that cannot start leaves no run directory behind.
+    let cifar = data::load(data_dir, config.dataset)?;
+    claim(out, overwrite)?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run directory", out.display()))?;
     let resolved = toml::to_string_pretty(config)?;
     train::write_atomic(&out.join("config.toml"), resolved.as_bytes())
         .with_context(|| format!("{}: cannot write config.toml (is the directory writable?)", out.display()))?;
-    execute(config, &resolved, data_dir, out, None)
+    record_data(out, data_dir)?;
+    execute(config, &resolved, cifar, out, None)
 }
 
-/// Continues the run in `dir` from its newest complete checkpoint. `requested` (the config the
-/// user asked for) must equal the run's `config.toml` unless `force`.
+fn record_data(out: &Path, data_dir: &Path) -> anyhow::Result<()> {
+    let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let bytes = serde_json::to_vec_pretty(&DataRecord { data })?;
+    train::write_atomic(&out.join("data.json"), &bytes).with_context(|| format!("{}: cannot write data.json", out.display()))
+}
+
+/// The data location for resuming the run in `dir`: `explicit` (`--data`) if given, else the
+/// one its `data.json` recorded (said on stderr), else the default (`$FREEZEOUT_DATA`, `./data`).
+/// A recorded location that is gone is an error naming `--data`.
+pub fn resume_data(dir: &Path, explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path);
+    }
+    let record_path = dir.join("data.json");
+    let Ok(text) = std::fs::read_to_string(&record_path) else {
+        let path = data::data_dir(None);
+        eprintln!("{} has no data.json (an older run): using the default data location {}", dir.display(), path.display());
+        return Ok(path);
+    };
+    let record: DataRecord =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a data record; pass --data PATH", record_path.display()))?;
+    if !record.data.exists() {
+        bail!(
+            "{}: the run's data was at {}, which is gone: pass --data PATH to say where it is now",
+            record_path.display(),
+            record.data.display()
+        );
+    }
+    eprintln!("data: {} (where the run started, from {})", record.data.display(), record_path.display());
+    Ok(record.data)
+}
+
+/// Continues the run in `dir` from its newest complete checkpoint, or from iteration 0 when it
+/// has none yet (a run stopped before its first checkpoint). `requested` (the config the user
+/// asked for) must equal the run's `config.toml` unless `force`.
 pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: &Path) -> anyhow::Result<RunSummary> {
     let saved_path = dir.join("config.toml");
     if !saved_path.is_file() {
@@ -31,21 +115,49 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     let saved = RunConfig::from_file(&saved_path)?;
     let config = match requested {
         Some(r) if *r != saved && !force => bail!(
-            "the requested config differs from {}: pass --force to resume with the new one",
-            saved_path.display()
+            "the requested config differs from {} ({}): pass --force to resume with the new one",
+            saved_path.display(),
+            saved.diff(r).join(", ")
         ),
         Some(r) => r.clone(),
         None => saved.clone(),
     };
     config.validate()?;
     let resolved = toml::to_string_pretty(&config)?;
-    let (path, manifest) = checkpoint::latest(&dir.join("checkpoints"))?;
+    let cifar = data::load(data_dir, config.dataset)?;
+    let (path, manifest) = match checkpoint::latest(&dir.join("checkpoints")) {
+        Ok(found) => found,
+        Err(checkpoint::CheckpointError::None(_)) => {
+            eprintln!(
+                "{}: no complete checkpoint yet (the run stopped before its first one): starting it again from \
+                 iteration 0 with its config.toml",
+                dir.display()
+            );
+            for name in ["log.jsonl", "summary.json", "checkpoints"] {
+                let path = dir.join(name);
+                let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                match removed {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("{}: cannot clear for the restart", path.display()));
+                    }
+                    _ => {}
+                }
+            }
+            if config != saved {
+                train::write_atomic(&saved_path, resolved.as_bytes())?;
+            }
+            record_data(dir, data_dir)?;
+            return execute(&config, &resolved, cifar, dir, None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if manifest.config_hash != checkpoint::hash_text(&toml::to_string_pretty(&saved)?) && !force {
         bail!("{}: written for another config than {} (hash differs): pass --force to resume anyway", path.display(), saved_path.display());
     }
     if config != saved {
         train::write_atomic(&saved_path, resolved.as_bytes())?;
     }
+    record_data(dir, data_dir)?;
     // The log continues from the checkpoint: lines of the interrupted attempt after it go.
     let log_path = dir.join("log.jsonl");
     let file = std::fs::OpenOptions::new().write(true).open(&log_path).with_context(|| format!("{}: cannot open", log_path.display()))?;
@@ -55,19 +167,18 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     file.set_len(manifest.log_bytes)?;
     file.sync_all()?;
     eprintln!("resuming {} from {} (iteration {}, {} units frozen)", dir.display(), path.display(), manifest.next_iteration, manifest.frozen_units);
-    execute(&config, &resolved, data_dir, dir, Some((path, manifest)))
+    execute(&config, &resolved, cifar, dir, Some((path, manifest)))
 }
 
 fn execute(
     config: &RunConfig,
     resolved: &str,
-    data_dir: &Path,
+    cifar: data::Cifar,
     out: &Path,
     resume: Option<(std::path::PathBuf, checkpoint::Manifest)>,
 ) -> anyhow::Result<RunSummary> {
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
-    let cifar = data::load(data_dir, config.dataset)?;
     let (train, eval) = splits(config, cifar.train, cifar.test)?;
     let loader = Loader::new(train, eval, config.dataset.classes(), config.batch_size, config.seed);
     let mut log = RunLog::create(out)?;
@@ -171,9 +282,10 @@ impl WithModel for Train<'_> {
     }
 }
 
-/// Training throughput assumed for time estimates, in multiply-accumulates per second of a
-/// full training step (forward + backward ≈ 3× forward). Calibrated on the 2-core CPU machine
-/// with the release build (see bench-harness/PERF.md); the GPU figure is a rough placeholder.
+/// Training throughput assumed for time estimates before anything was measured here, in
+/// multiply-accumulates per second of a full training step (forward + backward ≈ 3× forward):
+/// a 2-core CPU with the release build (bench-harness/PERF.md); the GPU figure is a rough
+/// placeholder. [`Estimate`] corrects it with what this machine measures.
 fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
     use freezeout_core::device::DeviceKind;
     match device {
@@ -182,8 +294,8 @@ fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
     }
 }
 
-/// Rough wall-clock estimate of a run (training steps and evaluations), from the model's
-/// forward cost, for telling the user up front how long a grid will take.
+/// Wall-clock estimate of a run (training steps and evaluations) from the model's forward cost
+/// at the assumed throughput, uncalibrated; [`Estimate::seconds`] calibrates it.
 pub fn estimate_seconds(config: &RunConfig) -> f64 {
     let spec = config.model.spec(config.dataset.classes());
     let fwd = spec.macs();
@@ -191,4 +303,59 @@ pub fn estimate_seconds(config: &RunConfig) -> f64 {
     let eval = config.test_limit.unwrap_or(if config.val > 0 { config.val } else { 10_000 }) as f64;
     let macs = config.epochs as f64 * (3.0 * train + eval) * fwd as f64;
     macs / macs_per_second(config.device)
+}
+
+/// Run-time estimates calibrated on the machine they run on: the cost model's estimate times
+/// the ratio of what this machine measured to what the model assumed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Measured time ÷ assumed time.
+    pub factor: f64,
+}
+
+impl Estimate {
+    /// Step time (ms) the cost model assumes for `config`'s model at its batch size.
+    pub fn assumed_step_ms(config: &RunConfig) -> f64 {
+        let macs = config.model.spec(config.dataset.classes()).macs() as f64;
+        1e3 * 3.0 * macs * config.batch_size as f64 / macs_per_second(config.device)
+    }
+
+    /// Calibrated from one timed step of `config`'s model and batch on this machine.
+    pub fn from_step(config: &RunConfig, measured_ms: f64) -> Self {
+        Self { factor: measured_ms / Self::assumed_step_ms(config) }
+    }
+
+    /// Recalibrated from whole runs: runs the cost model put at `assumed` seconds (uncalibrated,
+    /// [`estimate_seconds`]) took `actual` seconds.
+    pub fn from_runs(assumed: f64, actual: f64) -> Self {
+        Self { factor: actual / assumed }
+    }
+
+    /// The calibrated estimate of `config`'s run, in seconds.
+    pub fn seconds(&self, config: &RunConfig) -> f64 {
+        self.factor * estimate_seconds(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_estimate_scales_with_what_this_machine_measured() {
+        let config = RunConfig {
+            model: freezeout_core::models::Preset::Wrn { depth: 10, width: 1 },
+            epochs: 5,
+            train_limit: Some(15_000),
+            test_limit: Some(2_000),
+            ..RunConfig::default()
+        };
+        let assumed = Estimate::assumed_step_ms(&config);
+        // A machine twice as slow as assumed doubles the estimate.
+        let e = Estimate::from_step(&config, 2.0 * assumed);
+        assert!((e.seconds(&config) / estimate_seconds(&config) - 2.0).abs() < 1e-12);
+        // Whole runs that took 3× their estimate recalibrate to 3×.
+        let e = Estimate::from_runs(100.0, 300.0);
+        assert!((e.seconds(&config) - 3.0 * estimate_seconds(&config)).abs() < 1e-9);
+    }
 }

@@ -3,7 +3,6 @@
 
 use crate::config::RunConfig;
 use crate::cost::CostModel;
-use anyhow::Context;
 use freezeout_core::data::CifarKind;
 use freezeout_core::models::Preset;
 use freezeout_core::train::{RunSummary, write_atomic};
@@ -15,9 +14,10 @@ use std::path::Path;
 /// Which grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TablePreset {
-    /// Small enough for a 2-core CPU in about 16 minutes: WRN-10-1 on the first 15,000
-    /// CIFAR-10 training images for 5 epochs (test: first 2,000 test images), the baseline and
-    /// FreezeOut (cubic scaled, linear unscaled) at t0 ∈ {0.5, 0.7, 0.9}.
+    /// Small enough for a 2-core CPU in about 45 minutes of runs (machines differ by up to 3×;
+    /// the job calibrates its estimate): WRN-10-1 on the first 15,000 CIFAR-10 training images
+    /// for 5 epochs (test: first 2,000 test images), the baseline and FreezeOut (cubic scaled,
+    /// linear unscaled) at t0 ∈ {0.5, 0.7, 0.9}.
     Quick,
     /// The paper: DenseNet-BC-76-12, WRN-40-4, VGG-16 on CIFAR-10 and CIFAR-100, 100 epochs,
     /// batch 50, {linear, cubic} × {scaled, unscaled} × t0 ∈ {0.5, …, 0.9} + baseline.
@@ -126,48 +126,131 @@ pub fn predictions(config: &RunConfig, summary: &RunSummary) -> anyhow::Result<(
     Ok((schedule.reference_speedup(&costs.forward_costs()), costs.predicted_saving(&schedule)))
 }
 
-/// Runs (or resumes: cells with a finished `summary.json` and the same `config.toml` are kept)
-/// every cell under `out/runs/`, calling `before(i, n, config)` before each.
+/// What a cell's run directory already holds.
+#[derive(Clone, Debug)]
+pub enum CellState {
+    /// Nothing: the cell runs from the start.
+    Fresh,
+    /// A finished (or diverged) run of the same config: kept, not run again.
+    Done(Box<RunSummary>),
+    /// An unfinished run of the same config: continued from its newest checkpoint.
+    Unfinished,
+    /// A run of another config, or files that are not a run of this one: never taken as done,
+    /// never deleted without `overwrite`. The text says what differs.
+    Conflict(String),
+}
+
+/// The directory of a cell under a grid's output directory.
+pub fn cell_dir(out: &Path, config: &RunConfig) -> std::path::PathBuf {
+    out.join("runs").join(config.run_name())
+}
+
+/// What `dir` holds for a cell of `config`.
+pub fn cell_state(dir: &Path, config: &RunConfig) -> CellState {
+    if crate::run::run_files(dir).is_empty() {
+        return CellState::Fresh;
+    }
+    let saved_path = dir.join("config.toml");
+    let saved = match RunConfig::from_file(&saved_path) {
+        Ok(saved) => saved,
+        Err(e) => return CellState::Conflict(format!("{e:#}")),
+    };
+    if saved != *config {
+        return CellState::Conflict(format!("made with another config ({})", config.diff(&saved).join(", ")));
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
+        .filter(|s| s.status == "finished" || s.status == "diverged");
+    match summary {
+        Some(summary) => CellState::Done(Box::new(summary)),
+        None => CellState::Unfinished,
+    }
+}
+
+/// The state of every cell, checked before anything runs: a cell whose directory holds
+/// another config's run is an error naming each such directory, unless `overwrite` (then it
+/// runs from the start, its old files deleted when it does).
+pub fn plan(cells: &[RunConfig], out: &Path, overwrite: bool) -> anyhow::Result<Vec<CellState>> {
+    let states: Vec<CellState> = cells.iter().map(|c| cell_state(&cell_dir(out, c), c)).collect();
+    let conflicts: Vec<String> = cells
+        .iter()
+        .zip(&states)
+        .filter_map(|(c, s)| match s {
+            CellState::Conflict(why) => Some(format!("  {}: {why}", cell_dir(out, c).display())),
+            _ => None,
+        })
+        .collect();
+    if !conflicts.is_empty() && !overwrite {
+        anyhow::bail!(
+            "{} cell(s) of this grid hold a run that is not theirs, so they are not taken as done:\n{}\n\
+             pass --overwrite to delete those runs and run the cells again, or move them away (or choose another --out)",
+            conflicts.len(),
+            conflicts.join("\n")
+        );
+    }
+    Ok(states)
+}
+
+/// What [`run_grid`] reports as it goes.
+#[derive(Clone, Copy, Debug)]
+pub enum GridEvent<'a> {
+    /// Cell `index` (of `total`) is next; `state` says whether it is kept, continued or run.
+    Cell {
+        /// Position in the grid.
+        index: usize,
+        /// Cells in the grid.
+        total: usize,
+        /// The cell's settings.
+        config: &'a RunConfig,
+        /// What its directory held.
+        state: &'a CellState,
+    },
+    /// Cell `index` was trained (or continued) and took `seconds`.
+    Trained {
+        /// Position in the grid.
+        index: usize,
+        /// Wall-clock seconds of the cell.
+        seconds: f64,
+    },
+}
+
+/// Runs every cell of `cells` under `out/runs/` in the states [`plan`] found: finished cells
+/// are kept, unfinished ones continued from their newest checkpoint, the rest trained (a
+/// conflicting directory's old run deleted first, which `plan` only allows with `overwrite`).
 pub fn run_grid(
     cells: &[RunConfig],
+    states: &[CellState],
     data_dir: &Path,
     out: &Path,
-    mut before: impl FnMut(usize, usize, &RunConfig, bool),
+    mut report: impl FnMut(GridEvent),
 ) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let mut warmed = false;
-    for (i, config) in cells.iter().enumerate() {
-        let dir = out.join("runs").join(config.run_name());
-        let summary = match finished(&dir, config) {
-            Some(summary) => {
-                before(i, cells.len(), config, true);
-                summary
-            }
-            None => {
-                before(i, cells.len(), config, false);
-                if !warmed {
-                    // The first timed run of a process should not pay the allocator's and the
-                    // caches' warm-up: 10 untimed steps of the same model first.
-                    warm_up(config)?;
-                    warmed = true;
-                }
-                // A half-written earlier attempt is replaced, not appended to.
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir).with_context(|| format!("{}: cannot clear", dir.display()))?;
-                }
-                match crate::run::run(config, data_dir, &dir) {
-                    Ok(summary) => summary,
-                    // A diverged run is a result: it stays in the table, marked.
-                    Err(e) => match finished(&dir, config).filter(|s| s.status == "diverged") {
-                        Some(summary) => {
-                            eprintln!("{}: {e:#}", config.run_name());
-                            summary
-                        }
-                        None => return Err(e),
-                    },
-                }
+    for (i, (config, state)) in cells.iter().zip(states).enumerate() {
+        let dir = cell_dir(out, config);
+        report(GridEvent::Cell { index: i, total: cells.len(), config, state });
+        let started = std::time::Instant::now();
+        let result = match state {
+            CellState::Done(summary) => Ok((**summary).clone()),
+            CellState::Unfinished => crate::run::resume(&dir, Some(config), false, data_dir),
+            CellState::Fresh | CellState::Conflict(_) => {
+                crate::run::run(config, data_dir, &dir, matches!(state, CellState::Conflict(_)))
             }
         };
+        let summary = match result {
+            Ok(summary) => summary,
+            // A diverged run is a result: it stays in the table, marked.
+            Err(e) => match cell_state(&dir, config) {
+                CellState::Done(summary) if summary.status == "diverged" => {
+                    eprintln!("{}: {e:#}", config.run_name());
+                    *summary
+                }
+                _ => return Err(e),
+            },
+        };
+        if !matches!(state, CellState::Done(_)) {
+            report(GridEvent::Trained { index: i, seconds: started.elapsed().as_secs_f64() });
+        }
         let (reference_saving, predicted_saving) = predictions(config, &summary)?;
         let own_saving = own_saving(&dir);
         rows.push(Row { config: config.clone(), strategy: strategy(config), summary, reference_saving, predicted_saving, own_saving });
@@ -175,8 +258,11 @@ pub fn run_grid(
     Ok(rows)
 }
 
-fn warm_up(config: &RunConfig) -> anyhow::Result<()> {
-    crate::speed::measure(&crate::speed::SpeedConfig {
+/// Ten untimed-for-the-table steps of `config`'s model at its batch size, so the first timed
+/// run of a process does not pay the allocator's and the caches' warm-up; returns the median
+/// step time (ms), which calibrates the grid's time estimate ([`crate::run::Estimate`]).
+pub fn warm_up(config: &RunConfig) -> anyhow::Result<f64> {
+    let report = crate::speed::measure(&crate::speed::SpeedConfig {
         model: config.model,
         classes: config.dataset.classes(),
         batch: config.batch_size,
@@ -188,13 +274,7 @@ fn warm_up(config: &RunConfig) -> anyhow::Result<()> {
         schedule_iters: 0,
         float: config.float,
     })?;
-    Ok(())
-}
-
-fn finished(dir: &Path, config: &RunConfig) -> Option<RunSummary> {
-    let saved: RunConfig = toml::from_str(&std::fs::read_to_string(dir.join("config.toml")).ok()?).ok()?;
-    let summary: RunSummary = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).ok()?).ok()?;
-    (saved == *config && (summary.status == "finished" || summary.status == "diverged")).then_some(summary)
+    Ok(report.points[0].median_ms)
 }
 
 /// Mean, standard deviation (n − 1) and n.
@@ -429,4 +509,54 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     let json = serde_json::json!({ "title": title, "lines": lines, "claims": claims, "runs": rows });
     write_atomic(&out.join("results.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(config: &RunConfig) -> RunSummary {
+        RunSummary {
+            status: "finished".into(),
+            config: config.train_config(),
+            num_units: 5,
+            total_iterations: 10,
+            test_error: Some(0.5),
+            step_seconds: 1.0,
+            wall_seconds: 2.0,
+            epochs: Vec::new(),
+        }
+    }
+
+    fn write_run(dir: &Path, config: &RunConfig, finished: bool) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("config.toml"), toml::to_string_pretty(config).unwrap()).unwrap();
+        std::fs::write(dir.join("log.jsonl"), "").unwrap();
+        if finished {
+            std::fs::write(dir.join("summary.json"), serde_json::to_vec(&summary(config)).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_cell_holding_another_configs_run_is_not_done_and_refused_without_overwrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cells = grid(TablePreset::Quick, &[0]);
+        let (done, unfinished, conflict) = (&cells[0], &cells[1], &cells[2]);
+        write_run(&cell_dir(tmp.path(), done), done, true);
+        write_run(&cell_dir(tmp.path(), unfinished), unfinished, false);
+        // The third cell's directory holds a finished run with 2 epochs instead of 5.
+        let other = RunConfig { epochs: 2, ..conflict.clone() };
+        write_run(&cell_dir(tmp.path(), conflict), &other, true);
+
+        let e = plan(&cells, tmp.path(), false).unwrap_err().to_string();
+        let dir = cell_dir(tmp.path(), conflict);
+        assert!(e.contains(&dir.display().to_string()) && e.contains("epochs: 5 → 2") && e.contains("--overwrite"), "{e}");
+        assert!(dir.join("summary.json").is_file(), "nothing deleted without --overwrite");
+
+        let states = plan(&cells, tmp.path(), true).unwrap();
+        assert!(matches!(states[0], CellState::Done(_)));
+        assert!(matches!(states[1], CellState::Unfinished));
+        assert!(matches!(&states[2], CellState::Conflict(why) if why.contains("epochs")));
+        assert!(states[3..].iter().all(|s| matches!(s, CellState::Fresh)));
+    }
 }

@@ -19,7 +19,7 @@ pub mod train;
 
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use freezeout_macros::freezeout;
-pub use schedule::{Scaling, Schedule, ScheduleConfig, ScheduleError, UnitPlan};
+pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError, UnitPlan};
 
 /// Support code for `#[freezeout]`; not a stable API.
 #[doc(hidden)]

@@ -172,7 +172,7 @@ fn hostile_configs_and_outputs_get_clear_errors() {
     assert_eq!(fs::read_to_string(&blocker).unwrap(), "x", "nothing already there is touched");
     // Data that is not there.
     let o = repro(&["train", "--data", tmp.path().to_str().unwrap(), "--out", out], &[]);
-    assert!(stderr(&o).contains("no Cifar10 data here") && stderr(&o).contains("--data"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no CIFAR-10 data here") && stderr(&o).contains("--data"), "{}", stderr(&o));
 }
 
 #[test]
@@ -189,4 +189,146 @@ fn a_diverging_run_leaves_a_final_checkpoint_and_a_diverged_summary() {
     let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["status"], "diverged");
     assert_eq!(fs::read_dir(run.join("checkpoints")).unwrap().count(), 1, "a final checkpoint");
+}
+
+/// A tiny run: 100 training images at batch 50 (2 iterations per epoch), checkpoints only at
+/// epoch ends.
+fn tiny_args<'a>(out: &'a str, data: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "train", "--model", "wrn-10-1", "--epochs", epochs, "--train-limit", "100", "--test-limit", "100",
+        "--checkpoint-every", "0", "--data", data, "--out", out,
+    ]
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() { stack.push(p) } else { files.push((p.clone(), fs::read(&p).unwrap())) }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn a_run_directory_belongs_to_one_run() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("R");
+    let r = run.to_str().unwrap();
+    let o = repro(&tiny_args(r, data, "2"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = snapshot(&run);
+
+    // Another config into the same directory: refused, naming it and both ways on; nothing touched.
+    let o = repro(&tiny_args(r, data, "1"), &[]);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(e.contains(&format!("{r} already holds a run")) && e.contains(&format!("--resume {r}")) && e.contains("--overwrite"), "{e}");
+    assert_eq!(snapshot(&run), before, "the first run's files are untouched");
+
+    // --overwrite clears the old run first: one run's log, config and checkpoints only.
+    let o = repro(&[tiny_args(r, data, "1"), vec!["--overwrite"]].concat(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(iterations(&run).len(), 2, "only the new run's iterations");
+    let log = fs::read_to_string(run.join("log.jsonl")).unwrap();
+    assert_eq!(log.matches("\"event\":\"start\"").count(), 1, "{log}");
+    let config = fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 1"), "{config}");
+    for cp in fs::read_dir(run.join("checkpoints")).unwrap() {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(cp.unwrap().path().join("manifest.json")).unwrap()).unwrap();
+        assert!(manifest["next_iteration"].as_u64().unwrap() <= 2, "a checkpoint of the old run is left: {manifest}");
+    }
+}
+
+#[test]
+fn a_run_stopped_before_its_first_checkpoint_resumes_from_zero_with_its_recorded_data() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("R");
+    let r = run.to_str().unwrap();
+    // Killed after iteration 0: the first checkpoint (end of epoch 0, after iteration 1) never came.
+    let o = repro(&tiny_args(r, data, "2"), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "0")]);
+    assert!(!o.status.success());
+    assert!(!run.join("checkpoints").exists() || fs::read_dir(run.join("checkpoints")).unwrap().count() == 0);
+
+    // No --data: the recorded location is used and named; no checkpoint: it starts again.
+    let o = repro(&["train", "--resume", r], &[("FREEZEOUT_DATA", "/nonexistent")]);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("no complete checkpoint yet") && e.contains("iteration 0"), "{e}");
+    assert!(e.contains(&format!("data: {data}")), "{e}");
+    let its: Vec<u64> = iterations(&run).iter().map(|i| i.0).collect();
+    assert_eq!(its, vec![0, 1, 2, 3], "one clean run from iteration 0");
+
+    // A recorded location that is gone names the flag to pass.
+    fs::write(run.join("data.json"), r#"{ "data": "/gone/cifar-10-binary.tar.gz" }"#).unwrap();
+    let o = repro(&["train", "--resume", r], &[]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("/gone/cifar-10-binary.tar.gz") && e.contains("pass --data"), "{e}");
+}
+
+#[test]
+fn default_run_names_keep_different_configs_apart() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // No --out: runs/<name> under the working directory.
+    let run = |epochs: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paper-repro"));
+        cmd.current_dir(tmp.path()).env_remove("FREEZEOUT_ABORT_AFTER_ITERATION").args([
+            "train", "--model", "wrn-10-1", "--epochs", epochs, "--train-limit", "100", "--test-limit", "100", "--data", data,
+        ]);
+        cmd.output().unwrap()
+    };
+    for epochs in ["1", "2"] {
+        let o = run(epochs);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let dirs: Vec<_> = fs::read_dir(tmp.path().join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let mut lengths: Vec<usize> = dirs.iter().map(|d| iterations(d).len()).collect();
+    lengths.sort();
+    assert_eq!(lengths, vec![2, 4], "each run kept its own log");
+}
+
+#[test]
+fn extreme_rates_are_flagged_and_data_mix_ups_name_the_fix() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // Cubic t0 = 0.01 with LR scaling: α_0 = 0.1 / 1e-6 = 100000.
+    let o = repro(&["schedule", "--units", "4", "--t0", "0.01"], &[]);
+    let e = stderr(&o);
+    assert!(o.status.success() && e.contains("warning: LR scaling gives unit 0 (`unit0`) an initial rate of 100000"), "{e}");
+    let nowhere = tmp.path().join("nowhere");
+    let o = repro(&["train", "--model", "wrn-10-1", "--t0", "0.01", "--data", tmp.path().to_str().unwrap(), "--out", nowhere.to_str().unwrap()], &[]);
+    let e = stderr(&o);
+    assert!(e.contains("warning: LR scaling gives unit 0 (`") && e.contains("--no-scale-lr"), "{e}");
+    assert!(!nowhere.exists(), "a run that cannot start leaves no run directory");
+    let o = repro(&["schedule", "--units", "4"], &[]);
+    assert!(!stderr(&o).contains("warning"), "the defaults give no warning: {}", stderr(&o));
+
+    // The CIFAR-10 archive given as CIFAR-100.
+    let out = tmp.path().join("o");
+    let o = repro(&["train", "--dataset", "cifar100", "--data", data, "--out", out.to_str().unwrap()], &[]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("this is CIFAR-10 data") && e.contains("--dataset cifar10"), "{e}");
+
+    // `data verify` judges a directory by what it holds, not by its name: this one (named
+    // neither 10 nor 100) holds a truncated CIFAR-100, and the error is CIFAR-100's.
+    let holder = tmp.path().join("downloads");
+    fs::create_dir_all(holder.join("cifar-100-binary")).unwrap();
+    fs::write(holder.join("cifar-100-binary/train.bin"), b"short").unwrap();
+    fs::write(holder.join("cifar-100-binary/test.bin"), b"short").unwrap();
+    let o = repro(&["data", "verify", holder.to_str().unwrap()], &[]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("cifar-100-binary/train.bin") && e.contains("expected exactly"), "{e}");
 }

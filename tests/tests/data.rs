@@ -256,3 +256,60 @@ fn a_small_model_learns_a_subset_of_real_cifar10_on_cpu() {
     assert!(test_error < 0.7, "test error {test_error}");
     assert!(e[2].train_loss < e[0].train_loss);
 }
+
+/// A small `.tar.gz` holding `members` (path, bytes).
+fn write_tar_gz(path: &Path, members: &[(&str, &[u8])]) {
+    let gz = flate2::write::GzEncoder::new(fs::File::create(path).unwrap(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, bytes) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *bytes).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn the_other_dataset_is_recognised_and_the_message_names_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder (named neither 10 nor 100) holding CIFAR-100's directory, asked for as CIFAR-10.
+    let holder = tmp.path().join("downloads");
+    fs::create_dir_all(holder.join("cifar-100-binary")).unwrap();
+    fs::write(holder.join("cifar-100-binary/train.bin"), b"x").unwrap();
+    assert_eq!(data::cifar::identify(&holder), vec![CifarKind::Cifar100]);
+    for path in [holder.clone(), holder.join("cifar-100-binary")] {
+        let e = expect_err(&path, CifarKind::Cifar10);
+        assert!(e.contains("this is CIFAR-100 data") && e.contains("--dataset cifar100"), "{e}");
+    }
+    // And the reverse.
+    let ten = tmp.path().join("other");
+    fs::create_dir_all(ten.join("cifar-10-batches-bin")).unwrap();
+    fs::write(ten.join("cifar-10-batches-bin/data_batch_1.bin"), b"x").unwrap();
+    let e = expect_err(&ten, CifarKind::Cifar100);
+    assert!(e.contains("this is CIFAR-10 data") && e.contains("--dataset cifar10"), "{e}");
+
+    // A readable CIFAR-100 archive given as CIFAR-10 is never called unreadable.
+    let archive = tmp.path().join("mystery.tar.gz");
+    write_tar_gz(&archive, &[("cifar-100-binary/train.bin", b"x"), ("cifar-100-binary/test.bin", b"y")]);
+    assert_eq!(data::cifar::identify(&archive), vec![CifarKind::Cifar100]);
+    let e = expect_err(&archive, CifarKind::Cifar10);
+    assert!(e.contains("this is CIFAR-100 data") && e.contains("--dataset cifar100") && !e.contains("not a readable"), "{e}");
+    // Nothing was extracted for the wrong dataset.
+    assert!(!tmp.path().join("mystery.extracted").exists());
+
+    // A readable archive of something else says what it holds.
+    let other = tmp.path().join("photos.tar.gz");
+    write_tar_gz(&other, &[("holiday/beach.jpg", b"jpeg")]);
+    assert!(data::cifar::identify(&other).is_empty());
+    let e = expect_err(&other, CifarKind::Cifar10);
+    assert!(e.contains("a readable .tar.gz archive, but not the official cifar-10-binary.tar.gz") && e.contains("holiday/beach.jpg"), "{e}");
+    // Bytes that are no archive at all are called that.
+    let junk = tmp.path().join("junk.tar.gz");
+    fs::write(&junk, b"not gzip").unwrap();
+    assert!(expect_err(&junk, CifarKind::Cifar10).contains("not a readable .tar.gz archive"));
+
+    // The real archive is recognised from its first members.
+    assert_eq!(data::cifar::identify(&real_archive()), vec![CifarKind::Cifar10]);
+}

@@ -37,8 +37,8 @@ fn a_bf16_run_trains_end_to_end_and_records_its_float_type() {
         checkpoint_every: 0,
         ..RunConfig::default()
     };
-    assert!(config.run_name().ends_with("-bf16-s0"), "{}", config.run_name());
-    let summary = bench_harness::run::run(&config, &archive, tmp.path()).unwrap();
+    assert!(config.run_name().contains("-bf16-e"), "{}", config.run_name());
+    let summary = bench_harness::run::run(&config, &archive, tmp.path(), false).unwrap();
     let saved = std::fs::read_to_string(tmp.path().join("config.toml")).unwrap();
     assert!(saved.contains("float = \"bf16\""), "{saved}");
     assert_eq!(RunConfig::from_file(&tmp.path().join("config.toml")).unwrap(), config);

@@ -47,6 +47,17 @@ impl CifarKind {
         }
     }
 
+    /// The name people write (`CIFAR-10`, `CIFAR-100`).
+    pub fn title(self) -> &'static str {
+        match self {
+            CifarKind::Cifar10 => "CIFAR-10",
+            CifarKind::Cifar100 => "CIFAR-100",
+        }
+    }
+
+    /// Both datasets.
+    pub const ALL: [CifarKind; 2] = [CifarKind::Cifar10, CifarKind::Cifar100];
+
     /// Directory the official archive extracts to.
     pub fn dir_name(self) -> &'static str {
         match self {
@@ -188,12 +199,29 @@ pub struct Cifar {
 pub enum DataError {
     /// Nothing usable at the path.
     #[error(
-        "{path}: no {kind:?} data here (looked for {dir}/ and {archive}). Put the official binary \
-         archive there (`paper-repro data fetch {name}` downloads it when online) or pass --data"
+        "{path}: no {title} data here (looked for {dir}/ and {archive}). Put the official binary \
+         archive there (`paper-repro data fetch {name}` downloads it when online) or pass --data",
+        title = kind.title()
     )]
     NotFound { path: PathBuf, kind: CifarKind, dir: &'static str, archive: &'static str, name: &'static str },
+    /// The other dataset where this one was asked for.
+    #[error(
+        "{path}: this is {found_title} data ({found_dir}), not {expected_title}: pass --dataset {found_name} to use \
+         it, or point --data at the {expected_title} data",
+        found_title = found.title(),
+        found_dir = found.dir_name(),
+        expected_title = expected.title(),
+        found_name = found.name()
+    )]
+    OtherDataset { path: PathBuf, found: CifarKind, expected: CifarKind },
+    /// A readable archive that is not the official one.
+    #[error(
+        "{file}: a readable .tar.gz archive, but not the official {archive}: it holds no {dir}/ (its first \
+         members: {first})"
+    )]
+    ArchiveContent { file: PathBuf, archive: &'static str, dir: &'static str, first: String },
     /// A file of the layout is missing.
-    #[error("{file}: missing (a {kind:?} binary directory has {expected})")]
+    #[error("{file}: missing (a {title} binary directory has {expected})", title = kind.title())]
     Missing { file: PathBuf, kind: CifarKind, expected: String },
     /// A file has the wrong size.
     #[error("{file}: expected exactly {expected} bytes ({records} records of {record} bytes), found {found}: the file is truncated or not the binary version")]
@@ -228,30 +256,14 @@ enum Source {
 /// Finds the data of `kind` at `path`: the binary directory itself, a directory containing it
 /// or the archive, or the archive file.
 fn locate(path: &Path, kind: CifarKind) -> Result<Source, DataError> {
-    // The binary directory itself: named like it, or holding any file of the layout.
-    let has_files = |d: &Path| {
-        d.file_name().is_some_and(|n| n == kind.dir_name())
-            || kind.files().iter().any(|f| d.join(f.name).exists())
-    };
     if path.is_file() {
         return Ok(Source::Archive(path.to_path_buf()));
     }
-    if path.is_dir() {
-        if has_files(path) {
-            return Ok(Source::Dir(path.to_path_buf()));
-        }
-        let inner = path.join(kind.dir_name());
-        if inner.is_dir() {
-            return Ok(Source::Dir(inner));
-        }
-        let cached = cache_dir(&path.join(kind.archive_name())).join(kind.dir_name());
-        if cached.is_dir() {
-            return Ok(Source::Dir(cached));
-        }
-        let archive = path.join(kind.archive_name());
-        if archive.is_file() {
-            return Ok(Source::Archive(archive));
-        }
+    if let Some(source) = locate_dir(path, kind) {
+        return Ok(source);
+    }
+    if let Some(found) = identify(path).into_iter().find(|&k| k != kind) {
+        return Err(DataError::OtherDataset { path: path.to_path_buf(), found, expected: kind });
     }
     Err(DataError::NotFound {
         path: path.to_path_buf(),
@@ -260,6 +272,68 @@ fn locate(path: &Path, kind: CifarKind) -> Result<Source, DataError> {
         archive: kind.archive_name(),
         name: kind.name(),
     })
+}
+
+/// `kind`'s data in or below the directory `path`, if any.
+fn locate_dir(path: &Path, kind: CifarKind) -> Option<Source> {
+    // The binary directory itself: named like it, or holding any file of the layout.
+    let has_files = |d: &Path| {
+        d.file_name().is_some_and(|n| n == kind.dir_name())
+            || kind.files().iter().any(|f| d.join(f.name).exists())
+    };
+    if !path.is_dir() {
+        return None;
+    }
+    if has_files(path) {
+        return Some(Source::Dir(path.to_path_buf()));
+    }
+    let inner = path.join(kind.dir_name());
+    if inner.is_dir() {
+        return Some(Source::Dir(inner));
+    }
+    let cached = cache_dir(&path.join(kind.archive_name())).join(kind.dir_name());
+    if cached.is_dir() {
+        return Some(Source::Dir(cached));
+    }
+    let archive = path.join(kind.archive_name());
+    archive.is_file().then_some(Source::Archive(archive))
+}
+
+/// Which datasets are at `path` (a directory as [`load`] accepts it, or an archive), judged
+/// from what is there (directory and file names, an archive's first members), not from the
+/// path's own spelling. Reads no more of an archive than its first members.
+pub fn identify(path: &Path) -> Vec<CifarKind> {
+    if path.is_file() {
+        return archive_kind(path).ok().flatten().into_iter().collect();
+    }
+    CifarKind::ALL.into_iter().filter(|&k| locate_dir(path, k).is_some()).collect()
+}
+
+/// The dataset of an archive, from its extraction cache or its first members (`None`: a
+/// readable archive holding neither); an error only for an unreadable one.
+fn archive_kind(archive: &Path) -> Result<Option<CifarKind>, DataError> {
+    if let Some(k) = CifarKind::ALL.into_iter().find(|k| cache_dir(archive).join(k.dir_name()).is_dir()) {
+        return Ok(Some(k));
+    }
+    Ok(first_members(archive, 16)?
+        .iter()
+        .find_map(|m| CifarKind::ALL.into_iter().find(|k| Path::new(m).components().any(|c| c.as_os_str() == k.dir_name()))))
+}
+
+/// The paths of an archive's first `n` members.
+fn first_members(archive: &Path, n: usize) -> Result<Vec<String>, DataError> {
+    let bad = |msg: String| DataError::Archive { file: archive.to_path_buf(), msg };
+    let file = File::open(archive).map_err(io_err(archive))?;
+    let mut tar = tar::Archive::new(GzDecoder::new(file));
+    let mut names = Vec::new();
+    for entry in tar.entries().map_err(|e| bad(e.to_string()))?.take(n) {
+        let entry = entry.map_err(|e| bad(e.to_string()))?;
+        names.push(entry.path().map_err(|e| bad(e.to_string()))?.to_string_lossy().into_owned());
+    }
+    if names.is_empty() {
+        return Err(bad("it has no members".into()));
+    }
+    Ok(names)
 }
 
 /// The cache directory next to an archive: `foo.tar.gz` → `foo.extracted/`.
@@ -271,7 +345,13 @@ fn cache_dir(archive: &Path) -> PathBuf {
 
 /// Loads and validates `kind` from `path` (see the module docs for what `path` may be).
 pub fn load(path: &Path, kind: CifarKind) -> Result<Cifar, DataError> {
-    let files = match locate(path, kind)? {
+    let source = locate(path, kind)?;
+    if let Source::Archive(archive) = &source
+        && let Some(found) = archive_kind(archive)?.filter(|&k| k != kind)
+    {
+        return Err(DataError::OtherDataset { path: archive.clone(), found, expected: kind });
+    }
+    let files = match source {
         Source::Dir(dir) => read_dir_files(&dir, kind)?,
         // A read-only location (no write bits, even for root): read the members from the archive.
         Source::Archive(archive) if read_only_parent(&archive) => read_archive_files(&archive, kind)?,
@@ -321,10 +401,7 @@ fn extract_cached(archive: &Path, kind: CifarKind) -> Result<PathBuf, DataError>
         .unpack(tmp.path())
         .map_err(|e| DataError::Archive { file: archive.to_path_buf(), msg: e.to_string() })?;
     if !tmp.path().join(kind.dir_name()).is_dir() {
-        return Err(DataError::Archive {
-            file: archive.to_path_buf(),
-            msg: format!("it does not contain {}/", kind.dir_name()),
-        });
+        return Err(not_official(archive, kind));
     }
     let staged = tmp.keep();
     match fs::rename(&staged, &cache) {
@@ -339,6 +416,12 @@ fn extract_cached(archive: &Path, kind: CifarKind) -> Result<PathBuf, DataError>
             Err(io_err(&cache)(e))
         }
     }
+}
+
+/// The error for a readable archive without `kind`'s directory.
+fn not_official(archive: &Path, kind: CifarKind) -> DataError {
+    let first = first_members(archive, 4).map(|m| m.join(", ")).unwrap_or_default();
+    DataError::ArchiveContent { file: archive.to_path_buf(), archive: kind.archive_name(), dir: kind.dir_name(), first }
 }
 
 fn read_archive_files(archive: &Path, kind: CifarKind) -> Result<Files, DataError> {

@@ -27,6 +27,10 @@ use std::f64::consts::PI;
 use std::fmt;
 use std::str::FromStr;
 
+/// Initial rates above this multiple of the base rate get a warning
+/// ([`Schedule::high_rate_warning`]): `α / t_i` explodes for a tiny `t0`.
+pub const HIGH_RATE_FACTOR: f64 = 100.0;
+
 /// How the freeze fraction grows with the unit index (`s` in `t_i = s(x_i)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -273,6 +277,39 @@ impl Schedule {
     pub fn freeze_iteration(&self, i: usize) -> Option<u64> {
         let first = self.units().get(i)?.max_iter.checked_add(1)?;
         (first < self.total_iterations).then_some(first)
+    }
+
+    /// The units whose initial rate `α_i` exceeds `factor × α` (LR scaling with a small `t0`:
+    /// `α_i = α / t_i`), in forward order. The paper's settings give none above
+    /// [`HIGH_RATE_FACTOR`] (cubic `t0 = 0.5`: `α_0 = 8α`).
+    pub fn high_initial_rates(&self, factor: f64) -> Vec<&UnitPlan> {
+        let base = self.head().lr0;
+        self.units().iter().filter(|p| p.lr0 > factor * base).collect()
+    }
+
+    /// A warning naming the units whose initial rate is above [`HIGH_RATE_FACTOR`] × the base
+    /// rate, or `None`. `names` are the units' names in forward order (indices are used where
+    /// a name is missing).
+    pub fn high_rate_warning(&self, names: &[String]) -> Option<String> {
+        let high = self.high_initial_rates(HIGH_RATE_FACTOR);
+        let first = high.first()?;
+        let name = |i: usize| names.get(i).map_or(format!("unit {i}"), |n| format!("unit {i} (`{n}`)"));
+        let config = self.config.as_ref()?;
+        Some(format!(
+            "warning: LR scaling gives {} an initial rate of {} ({:.0} × the base rate {}; {} of {} units are above {}×): \
+             {} scaling with t0 = {} makes t_{} = {:e}. Raise --t0, pass --no-scale-lr, or pick a milder --scaling",
+            name(first.index),
+            first.lr0,
+            first.lr0 / self.head().lr0,
+            self.head().lr0,
+            high.len(),
+            self.num_units(),
+            HIGH_RATE_FACTOR,
+            config.scaling,
+            config.t0,
+            first.index,
+            first.t,
+        ))
     }
 
     /// Whether this is a baseline (no freezing) schedule.

@@ -161,3 +161,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_tiny_t0_with_lr_scaling_is_flagged_and_the_paper_settings_are_not() {
+    // Cubic t0 = 0.01: t_0 = 1e-6, so α_0 = 0.1 / 1e-6 = 100 000 (10⁶ × α).
+    let cfg = ScheduleConfig { t0: 0.01, ..ScheduleConfig::default() };
+    let s = Schedule::freezeout(cfg, 4, 1000).unwrap();
+    let high = s.high_initial_rates(HIGH_RATE_FACTOR);
+    assert_eq!(high[0].index, 0);
+    assert!((high[0].lr0 - 100_000.0).abs() < 1e-6, "{}", high[0].lr0);
+    let names: Vec<String> = ["stem", "b0", "b1", "b2"].map(String::from).into();
+    let w = s.high_rate_warning(&names).unwrap();
+    assert!(w.contains("unit 0 (`stem`)") && w.contains("100000") && w.contains("--no-scale-lr"), "{w}");
+    // Unscaled: every unit starts at α.
+    let flat = Schedule::freezeout(ScheduleConfig { scale_lr: false, ..cfg }, 4, 1000).unwrap();
+    assert!(flat.high_rate_warning(&names).is_none());
+    // Every strategy of the paper's grid (t0 ≥ 0.5) stays below the bound.
+    for scaling in Scaling::ALL {
+        for t0 in [0.5, 0.6, 0.7, 0.8, 0.9] {
+            let s = Schedule::freezeout(ScheduleConfig { t0, scaling, ..ScheduleConfig::default() }, 39, 1000).unwrap();
+            assert!(s.high_rate_warning(&[]).is_none(), "{scaling} t0 {t0}");
+        }
+    }
+    assert!(Schedule::baseline(0.1, 4, 1000).unwrap().high_rate_warning(&[]).is_none());
+}

@@ -177,19 +177,35 @@ pub fn save<M: Module>(
         fail(e.to_string())
     })?;
     fsync_dir(&cp.dir);
-    let all = complete_checkpoints(&cp.dir);
-    for old in &all[..all.len().saturating_sub(cp.keep.max(1))] {
+    rotate(&cp.dir, &cp.config_hash, cp.keep, &target);
+    Ok(target)
+}
+
+/// Deletes this run's complete checkpoints beyond the newest `keep` (the one just written,
+/// `current`, always stays). Only checkpoints whose manifest carries `config_hash` count: a
+/// checkpoint of another config (another run's files, or this run's before a forced config
+/// change) is never deleted to make room, nor counted against `keep`.
+fn rotate(dir: &Path, config_hash: &str, keep: usize, current: &Path) {
+    let ours: Vec<PathBuf> = complete_checkpoints(dir)
+        .into_iter()
+        .filter(|p| read_manifest(p).is_ok_and(|m| m.config_hash == config_hash))
+        .filter(|p| p != current)
+        .collect();
+    for old in &ours[..ours.len().saturating_sub(keep.max(1) - 1)] {
         let _ = fs::remove_dir_all(old);
     }
-    Ok(target)
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, CheckpointError> {
+    let corrupt = |what: String| CheckpointError::Corrupt { path: path.to_path_buf(), what };
+    let text = fs::read_to_string(path.join(MANIFEST)).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))
 }
 
 /// The newest complete checkpoint under `dir` and its manifest.
 pub fn latest(dir: &Path) -> Result<(PathBuf, Manifest), CheckpointError> {
     let path = complete_checkpoints(dir).pop().ok_or_else(|| CheckpointError::None(dir.to_path_buf()))?;
-    let corrupt = |what: String| CheckpointError::Corrupt { path: path.clone(), what };
-    let text = fs::read_to_string(path.join(MANIFEST)).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
+    let manifest = read_manifest(&path)?;
     if manifest.format_version != FORMAT_VERSION {
         return Err(CheckpointError::Version { path, found: manifest.format_version, expected: FORMAT_VERSION });
     }

@@ -16,7 +16,7 @@ pub enum Command {
     Verify {
         /// Directory or .tar.gz (default $FREEZEOUT_DATA, else ./data).
         path: Option<PathBuf>,
-        /// cifar10 or cifar100 (default: guessed from the path).
+        /// cifar10 or cifar100 (default: what the path holds, both if it holds both).
         #[arg(long)]
         dataset: Option<CifarKind>,
     },
@@ -38,13 +38,25 @@ pub fn run(cmd: &Command) -> anyhow::Result<()> {
     }
 }
 
-fn guess(path: &Path) -> CifarKind {
+/// The dataset(s) at `path`: what is there (directory names, files, archive members), else a
+/// guess from the path's spelling (whose load then says what is missing).
+fn kinds_at(path: &Path) -> Vec<CifarKind> {
+    let found = data::cifar::identify(path);
+    if !found.is_empty() {
+        return found;
+    }
     let s = path.to_string_lossy();
-    if s.contains("100") { CifarKind::Cifar100 } else { CifarKind::Cifar10 }
+    vec![if s.contains("100") { CifarKind::Cifar100 } else { CifarKind::Cifar10 }]
 }
 
 fn verify(path: &Path, dataset: Option<CifarKind>) -> anyhow::Result<()> {
-    let kind = dataset.unwrap_or_else(|| guess(path));
+    for kind in dataset.map_or_else(|| kinds_at(path), |k| vec![k]) {
+        verify_one(path, kind)?;
+    }
+    Ok(())
+}
+
+fn verify_one(path: &Path, kind: CifarKind) -> anyhow::Result<()> {
     let t = Instant::now();
     let cifar = data::load(path, kind)?;
     println!("{} at {}: valid ({:.1} s to read and check)", kind.name(), path.display(), t.elapsed().as_secs_f64());

@@ -15,5 +15,6 @@ pub fn main_job() -> anyhow::Result<()> {
         data: None,
         out: None,
         device: freezeout_core::device::DeviceKind::Cpu,
+        overwrite: false,
     })
 }

@@ -70,6 +70,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let total = args.epochs.checked_mul(args.iters_per_epoch).context("--epochs × --iters-per-epoch overflows")?;
     let schedule = Schedule::freezeout(config, names.len(), total)?;
+    if let Some(w) = schedule.high_rate_warning(&names) {
+        eprintln!("{w}");
+    }
     let reference_speedup = costs.as_deref().and_then(|c| schedule.reference_speedup(c));
     let rows: Vec<UnitRow> = schedule
         .units()

@@ -1,7 +1,9 @@
 //! `paper-repro table`: the paper's tables (runs or resumes the grid), plus the plots.
 
-use bench_harness::table::{self, TablePreset};
-use bench_harness::{plot, run::estimate_seconds};
+use bench_harness::config::RunConfig;
+use bench_harness::run::{Estimate, estimate_seconds};
+use bench_harness::table::{self, CellState, GridEvent, TablePreset};
+use bench_harness::plot;
 use freezeout_core::data;
 use freezeout_core::{Schedule, ScheduleConfig};
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use std::path::PathBuf;
 /// Options of `paper-repro table`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// quick (2-core CPU, ~16 min) or paper (100 epochs, all models, both datasets: GPU hours).
+    /// quick (2-core CPU, ~45 min of runs) or paper (100 epochs, all models, both datasets: GPU hours).
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: TablePreset,
     /// Seeds (several give mean ± std).
@@ -25,6 +27,10 @@ pub struct Args {
     /// wgpu: Burn's wgpu backend, `--features wgpu`).
     #[arg(long, default_value = "cpu")]
     pub device: freezeout_core::device::DeviceKind,
+    /// Cells whose directory holds a run of another config: delete it and run the cell again
+    /// (without this flag such a grid is refused before anything runs).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Runs the subcommand.
@@ -39,23 +45,58 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     for c in &mut cells {
         c.device = args.device;
     }
-    // Fail early, before any training, if the data is not there.
-    let first = &cells[0];
-    data::load(&data_dir, first.dataset)?;
-    let estimate: f64 = cells.iter().map(estimate_seconds).sum();
-    println!("paper-repro table --preset {name}: {} runs into {}", cells.len(), out.display());
-    for c in &cells {
-        println!("  {}  ({} epochs{})", c.run_name(), c.epochs,
+    // Every cell's directory is checked before any training: another config's run is refused.
+    let states = table::plan(&cells, &out, args.overwrite)?;
+    let todo: Vec<&RunConfig> =
+        cells.iter().zip(&states).filter(|(_, s)| !matches!(s, CellState::Done(_))).map(|(c, _)| c).collect();
+    println!("paper-repro table --preset {name}: {} runs into {} ({} to train)", cells.len(), out.display(), todo.len());
+    for (c, state) in cells.iter().zip(&states) {
+        let what = match state {
+            CellState::Done(_) => " — finished earlier: kept",
+            CellState::Unfinished => " — unfinished: continued from its newest checkpoint",
+            CellState::Conflict(_) => " — held another run: deleted (--overwrite) and run again",
+            CellState::Fresh => "",
+        };
+        println!("  {}  ({} epochs{}){what}", c.run_name(), c.epochs,
             c.train_limit.map_or(String::new(), |n| format!(", first {n} train images")));
+        if let Some(w) = c.rate_warning() {
+            eprintln!("{}: {w}", c.run_name());
+        }
     }
-    println!(
-        "expected time on this machine's {}: about {:.0} min (from the models' cost; finished runs are skipped)\n",
-        args.device,
-        estimate / 60.0
-    );
+    if let Some(first) = todo.first() {
+        // Fail early, before any training, if the data is not there.
+        data::load(&data_dir, first.dataset)?;
+        // Warm up (the first timed run should not pay for it) and calibrate on this machine.
+        let measured = table::warm_up(first)?;
+        let estimate = Estimate::from_step(first, measured);
+        let total: f64 = todo.iter().map(|c| estimate.seconds(c)).sum();
+        println!(
+            "expected time on this machine's {}: about {:.0} min for {} runs (calibrated here: a {} batch-{} step took \
+             {measured:.0} ms, the cost model assumed {:.0} ms; updated after each run)\n",
+            args.device,
+            total / 60.0,
+            todo.len(),
+            first.model,
+            first.batch_size,
+            Estimate::assumed_step_ms(first),
+        );
+    }
     std::fs::create_dir_all(&out)?;
-    let rows = table::run_grid(&cells, &data_dir, &out, |i, n, c, done| {
-        eprintln!("[{}/{n}] {} {}", i + 1, c.run_name(), if done { "(finished earlier: kept)" } else { "" });
+    // The estimate is recalibrated from the runs themselves as they finish.
+    let (mut assumed_done, mut actual_done, mut remaining) = (0.0, 0.0, todo.iter().map(|c| estimate_seconds(c)).sum::<f64>());
+    let rows = table::run_grid(&cells, &states, &data_dir, &out, |event| match event {
+        GridEvent::Cell { index, total, config, state } => {
+            let kept = if matches!(state, CellState::Done(_)) { " (finished earlier: kept)" } else { "" };
+            eprintln!("[{}/{total}] {}{kept}", index + 1, config.run_name());
+        }
+        GridEvent::Trained { index, seconds } => {
+            let assumed = estimate_seconds(&cells[index]);
+            assumed_done += assumed;
+            actual_done += seconds;
+            remaining -= assumed;
+            let left = Estimate::from_runs(assumed_done, actual_done).factor * remaining.max(0.0);
+            eprintln!("  took {:.1} min; about {:.0} min left", seconds / 60.0, left / 60.0);
+        }
     })?;
     let lines = table::write(&out, &format!("FreezeOut, preset {name}"), &rows)?;
     plot::design_curve(&out.join("design_curve.svg"), &lines)?;

@@ -66,10 +66,16 @@ pub struct Args {
     /// Checkpoint every N iterations (epoch ends always checkpoint).
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
-    /// Run directory (default runs/<model>-<dataset>-<mode>-s<seed>).
+    /// Run directory (default runs/<model>-<dataset>-<strategy>-e<epochs>-s<seed>-<config hash>).
+    /// A directory that already holds a run is refused: --resume it, or --overwrite it.
     #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
-    /// Continue the run in this directory from its newest complete checkpoint.
+    /// The run directory already holds a run: delete its files (config, data record, log,
+    /// checkpoints, summary) and start again.
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
+    /// Continue the run in this directory from its newest complete checkpoint (from iteration 0
+    /// if it has none yet), with the data it recorded unless --data is given.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// With --resume: accept a config different from the run's.
@@ -105,13 +111,19 @@ impl Args {
 /// Runs the subcommand.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    let data_dir = data::data_dir(args.data.clone());
+    if let Some(w) = config.rate_warning() {
+        eprintln!("{w}");
+    }
     let (out, summary) = match &args.resume {
-        Some(dir) => (dir.clone(), bench_harness::run::resume(dir, Some(&config), args.force, &data_dir)?),
+        Some(dir) => {
+            let data_dir = bench_harness::run::resume_data(dir, args.data.clone())?;
+            (dir.clone(), bench_harness::run::resume(dir, Some(&config), args.force, &data_dir)?)
+        }
         None => {
+            let data_dir = data::data_dir(args.data.clone());
             let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(config.run_name()));
             eprintln!("training {} into {}", config.run_name(), out.display());
-            (out.clone(), bench_harness::run::run(&config, &data_dir, &out)?)
+            (out.clone(), bench_harness::run::run(&config, &data_dir, &out, args.overwrite)?)
         }
     };
     println!(
