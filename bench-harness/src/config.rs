@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use freezeout_core::data::CifarKind;
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
-use freezeout_core::train::TrainConfig;
+use freezeout_core::train::{OptimizerKind, TrainConfig};
 use freezeout_core::{Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -42,6 +42,8 @@ pub struct RunConfig {
     pub test_limit: Option<usize>,
     /// WRN dropout probability.
     pub dropout: f64,
+    /// `sgd` (Nesterov momentum, the paper's), `adam` or `adamw`.
+    pub optimizer: OptimizerKind,
     /// SGD momentum (Nesterov).
     pub momentum: f64,
     /// Weight decay.
@@ -78,6 +80,7 @@ impl Default for RunConfig {
             train_limit: None,
             test_limit: None,
             dropout: 0.0,
+            optimizer: t.optimizer,
             momentum: t.momentum,
             weight_decay: t.weight_decay,
             device: DeviceKind::Cpu,
@@ -128,6 +131,7 @@ impl RunConfig {
             epochs: self.epochs,
             schedule: ScheduleConfig { t0: self.t0, scaling: self.scaling, scale_lr: self.scale_lr, base_lr: self.lr },
             baseline: self.baseline,
+            optimizer: self.optimizer,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
             seed: self.seed,
@@ -146,11 +150,13 @@ impl RunConfig {
             format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
         };
         let float = if self.float == FloatKind::F32 { String::new() } else { format!("-{}", self.float) };
+        let optim = if self.optimizer == OptimizerKind::Sgd { String::new() } else { format!("-{}", self.optimizer) };
         format!(
-            "{}-{}-{}{}-e{}-s{}-{}",
+            "{}-{}-{}{}{}-e{}-s{}-{}",
             self.model,
             self.dataset.name(),
             mode,
+            optim,
             float,
             self.epochs,
             self.seed,
@@ -214,6 +220,7 @@ mod tests {
             RunConfig { float: FloatKind::Bf16, ..base.clone() },
             RunConfig { val: 5000, ..base.clone() },
             RunConfig { weight_decay: 5e-4, ..base.clone() },
+            RunConfig { optimizer: OptimizerKind::AdamW, ..base.clone() },
         ];
         let mut names: Vec<String> = variants.iter().map(RunConfig::run_name).collect();
         names.push(base.run_name());

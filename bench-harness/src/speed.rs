@@ -7,7 +7,7 @@ use crate::scheduled::{self, ScheduledRun};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::train::{Stepper, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutForward, Schedule, ScheduleConfig};
+use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig};
 use burn::tensor::{Distribution, Int, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -216,6 +216,7 @@ struct Lane<M> {
     frozen: usize,
     model: Option<M>,
     stepper: Stepper,
+    driver: FreezeOutDriver,
     times: Vec<f64>,
     forward: Vec<f64>,
     first: f64,
@@ -280,15 +281,17 @@ impl WithModel for Points<'_> {
             .iter()
             .map(|&frozen| {
                 let model = model.clone().freeze_units(frozen);
-                let stepper = Stepper::new(&model, &train, device);
-                Lane { frozen, model: Some(model), stepper, times: Vec::new(), forward: Vec::new(), first: 0.0, peak: None }
+                let stepper = Stepper::new(&train, device);
+                let driver = FreezeOutDriver::with_schedule(&model, schedule.clone()).expect("the schedule has the model's units");
+                Lane { frozen, model: Some(model), stepper, driver, times: Vec::new(), forward: Vec::new(), first: 0.0, peak: None }
             })
             .collect();
         drop(model);
         for i in 0..c.warmup + c.iters {
             for lane in &mut lanes {
                 let model = lane.model.take().expect("a lane holds its model between steps");
-                let (next, r) = lane.stepper.step(model, images.clone(), targets.clone(), &schedule, i as u64, lane.frozen);
+                let (next, r) = lane.stepper.step(model, images.clone(), targets.clone(), &lane.driver);
+                lane.driver.advance();
                 lane.model = Some(next);
                 if let Some(usage) = device.memory_pool_usage() {
                     lane.peak = Some(lane.peak.unwrap_or(0).max(usage.bytes_reserved));

@@ -2,6 +2,7 @@
 //!
 //! * [`schedule`]: the schedule math (pure, no Burn types);
 //! * [`FreezeOut`] and `#[freezeout]`: units of a model, freezing, the freeze-aware forward;
+//! * [`FreezeOutDriver`]: FreezeOut per iteration for any training loop (yours, ours);
 //! * [`train`]: the training loop (CPU and, with the `cuda` feature, CUDA);
 //! * [`data`]: CIFAR-10/100 readers and the input pipeline;
 //! * [`models`]: DenseNet-BC, Wide ResNet and VGG-16, annotated;
@@ -12,11 +13,13 @@ extern crate self as freezeout_core;
 
 pub mod data;
 pub mod device;
+mod driver;
 mod freeze;
 pub mod models;
 pub mod schedule;
 pub mod train;
 
+pub use driver::{DriverState, FreezeEvent, FreezeOutDriver};
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use freezeout_macros::freezeout;
 pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError, UnitPlan};

@@ -332,3 +332,33 @@ fn extreme_rates_are_flagged_and_data_mix_ups_name_the_fix() {
     let e = stderr(&o);
     assert!(!o.status.success() && e.contains("cifar-100-binary/train.bin") && e.contains("expected exactly"), "{e}");
 }
+
+#[test]
+fn adam_and_adamw_runs_resume_exactly_with_their_moments() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for optimizer in ["adam", "adamw"] {
+        let (full, killed) = (tmp.path().join(format!("{optimizer}-full")), tmp.path().join(format!("{optimizer}-killed")));
+        let (full_s, killed_s) = (full.to_str().unwrap().to_string(), killed.to_str().unwrap().to_string());
+        let args = |out: &str| -> Vec<String> {
+            [train_args(out, data), vec!["--optimizer", optimizer, "--lr", "0.001"]].concat().into_iter().map(String::from).collect()
+        };
+        let (full_args, killed_args) = (args(&full_s), args(&killed_s));
+        let o = repro(&strs(&full_args), &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let config = fs::read_to_string(full.join("config.toml")).unwrap();
+        assert!(config.contains(&format!("optimizer = \"{optimizer}\"")), "{config}");
+        let o = repro(&strs(&killed_args), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
+        assert!(!o.status.success());
+        let o = repro(&["train", "--resume", killed.to_str().unwrap()], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(iterations(&full), iterations(&killed), "{optimizer}: same losses after the resume");
+    }
+    let o = repro(&["train", "--optimizer", "rmsprop"], &[]);
+    assert!(stderr(&o).contains("unknown optimizer `rmsprop`: expected sgd, adam or adamw"), "{}", stderr(&o));
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

@@ -5,7 +5,7 @@ use burn::module::{Module, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use freezeout_core::train::{self, RunLog, TrainConfig, to_device};
+use freezeout_core::train::{self, OptimizerKind, RunLog, TrainConfig, to_device};
 use freezeout_core::{FreezeOut, FreezeOutForward, ScheduleConfig, head_param_ids};
 use freezeout_tests::{TinyNet, Tracking, fast_schedule, quadrant_data, quadrant_task};
 use std::collections::HashMap;
@@ -104,11 +104,24 @@ fn backward_work_shrinks_as_units_freeze() {
 
 #[test]
 fn frozen_parameters_stay_bit_identical_to_the_end() {
+    // Weight decay is on for each: a frozen unit gets no step, no decay, no moment update.
+    for optimizer in OptimizerKind::ALL {
+        let lr = if optimizer == OptimizerKind::Sgd { 0.05 } else { 1e-3 };
+        let config = TrainConfig {
+            optimizer,
+            schedule: ScheduleConfig { base_lr: lr, ..fast_schedule().schedule },
+            weight_decay: 1e-2,
+            ..fast_schedule()
+        };
+        frozen_parameters_stay_bit_identical_with(config);
+    }
+}
+
+fn frozen_parameters_stay_bit_identical_with(config: TrainConfig) {
     let device = device();
     let model = TinyNet::new(4, 8, 4, &device);
     let initial = snapshot(&model);
     let mut data = quadrant_data(4, 1, 8, 8, 3);
-    let config = fast_schedule();
     let total = config.epochs as u64 * 4;
     let schedule = config.schedule(model.num_units(), total).unwrap();
     let units = model.units();
@@ -132,8 +145,8 @@ fn frozen_parameters_stay_bit_identical_to_the_end() {
     for unit in &units[..frozen_at_end] {
         let snap = &at_freeze[&unit.index];
         for id in &unit.param_ids {
-            assert_eq!(snap[id], last[id], "unit {} changed after freezing", unit.name);
-            assert_ne!(initial[id], last[id], "unit {} never trained", unit.name);
+            assert_eq!(snap[id], last[id], "{}: unit {} changed after freezing", config.optimizer, unit.name);
+            assert_ne!(initial[id], last[id], "{}: unit {} never trained", config.optimizer, unit.name);
         }
     }
     // The head trained to the end.

@@ -123,6 +123,14 @@ pub enum ScheduleError {
     /// A run of zero iterations.
     #[error("total iterations is 0: the run needs at least one epoch and one batch")]
     NoIterations,
+    /// A schedule for another number of units than the model has.
+    #[error("the schedule has {schedule} units but the model has {model}: build it from the model's num_units()")]
+    UnitMismatch {
+        /// Units of the schedule.
+        schedule: usize,
+        /// Units of the model.
+        model: usize,
+    },
     /// Unknown strategy name.
     #[error("unknown scaling `{0}`: expected linear, squared or cubic")]
     UnknownScaling(String),

@@ -8,20 +8,22 @@
 pub mod checkpoint;
 mod data;
 mod log;
+mod optim;
 mod step;
 
 pub use checkpoint::{CheckpointError, Checkpointing, Manifest, PartialEpoch};
 
 pub use data::{DataSource, HostBatch, InMemory};
 pub use log::{RunLog, write_atomic};
+pub use optim::OptimizerKind;
 pub use step::{StepResult, Stepper};
 use step::count_errors;
 
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
-use crate::{FreezeOut, FreezeOutForward, UnitInfo};
+use crate::{DriverState, FreezeOut, FreezeOutDriver, FreezeOutForward};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -37,9 +39,13 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// No freezing: every unit follows one global cosine from `base_lr`.
     pub baseline: bool,
-    /// SGD momentum (Nesterov, dampening 0).
+    /// The optimizer: SGD with Nesterov momentum (the paper's, default), Adam or AdamW, each
+    /// with FreezeOut's per-unit rates.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    /// SGD momentum (Nesterov, dampening 0); Adam and AdamW use their default betas.
     pub momentum: f64,
-    /// Coupled L2 weight decay.
+    /// Weight decay: coupled L2 for SGD and Adam, decoupled for AdamW.
     pub weight_decay: f64,
     /// Seed of the model's initialisation and the data order.
     pub seed: u64,
@@ -55,6 +61,7 @@ impl Default for TrainConfig {
             epochs: 1,
             schedule: ScheduleConfig::default(),
             baseline: false,
+            optimizer: OptimizerKind::Sgd,
             momentum: 0.9,
             weight_decay: 1e-4,
             seed: 0,
@@ -73,13 +80,20 @@ impl TrainConfig {
         }
     }
 
-    /// SGD with Nesterov momentum and dampening 0 (Burn's default dampening is 0.1).
+    /// The run's optimizer: SGD with Nesterov momentum and dampening 0 (Burn's default
+    /// dampening is 0.1), Adam with coupled L2 decay, or AdamW with decoupled decay.
     pub fn optimizer(&self) -> ModuleOptimizer {
-        let momentum = (self.momentum > 0.0).then(|| {
-            MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0).with_nesterov(true)
-        });
         let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
-        SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+        match self.optimizer {
+            OptimizerKind::Sgd => {
+                let momentum = (self.momentum > 0.0).then(|| {
+                    MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0).with_nesterov(true)
+                });
+                SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+            }
+            OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+            OptimizerKind::AdamW => AdamWConfig::new().with_weight_decay(self.weight_decay as f32).init(),
+        }
     }
 }
 
@@ -284,14 +298,19 @@ where
     }
     let total = config.epochs as u64 * per_epoch;
     let schedule = config.schedule(units.len(), total)?;
-    let mut stepper = Stepper::new(&model, config, device);
+    // FreezeOut itself: which units are frozen and every unit's rate, iteration by iteration.
+    let mut driver = FreezeOutDriver::with_schedule(&model, schedule.clone())?;
+    if let Some((_, m)) = &options.resume {
+        model = driver.restore(model, DriverState { iteration: m.next_iteration, frozen_units: m.frozen_units });
+    }
+    let mut stepper = Stepper::new(config, device);
     if let Some(optim) = loaded_optim {
         stepper.set_optimizer(optim);
     }
     let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
 
     // Where to start: the beginning, or a checkpoint.
-    let (mut j, first_epoch, mut first_batch, mut epochs, mut step_total, mut partial, wall_before) =
+    let (first_epoch, mut first_batch, mut epochs, mut step_total, mut partial, wall_before) =
         match &options.resume {
             None => {
                 log.event(&Event::Start {
@@ -299,14 +318,13 @@ where
                     units: units.iter().map(|u| (u.index, u.name.as_str(), u.num_params)).collect(),
                     schedule: &schedule,
                 })?;
-                (0u64, 0usize, 0usize, Vec::with_capacity(config.epochs), 0.0, PartialEpoch::default(), 0.0)
+                (0usize, 0usize, Vec::with_capacity(config.epochs), 0.0, PartialEpoch::default(), 0.0)
             }
             Some((path, m)) => {
                 log.event(&Event::Resume { iter: m.next_iteration, checkpoint: path })?;
-                (m.next_iteration, m.epoch, m.batch_in_epoch, m.epochs.clone(), m.step_total, m.partial, m.wall_seconds)
+                (m.epoch, m.batch_in_epoch, m.epochs.clone(), m.step_total, m.partial, m.wall_seconds)
             }
         };
-    let mut frozen = model.frozen_units();
     let save = |model: &M, stepper: &Stepper, log: &mut RunLog, manifest: Manifest| -> Result<(), TrainError> {
         if let Some(cp) = &options.checkpoint {
             log.flush()?;
@@ -346,20 +364,21 @@ where
         let epoch_start = Instant::now();
         let mut batch_index = first_batch;
         for batch in data.train_epoch_from(epoch, first_batch) {
+            let j = driver.iteration();
             // Freeze the units whose budget is spent (a prefix that only grows).
-            let k = schedule.frozen_prefix(j);
-            if k > frozen {
-                model = model.freeze_units(k);
-                log.event(&freeze_event(&schedule, &units, j, frozen, k))?;
-                frozen = k;
+            let logged = driver.events().len();
+            model = driver.freeze(model);
+            for e in &driver.events()[logged..] {
+                log.event(&Event::Freeze { iter: e.iteration, frozen: e.to, units: e.units.iter().map(String::as_str).collect(), lrs: e.lrs.clone() })?;
             }
+            let frozen = driver.frozen_units();
             let n = batch.len();
             let (images, targets) = to_device(batch, device);
             // Dropout masks come from the device RNG, seeded from (run seed, iteration): a
             // resumed run draws the masks an uninterrupted one would.
             device.seed(iteration_seed(config.seed, j));
             let (next, StepResult { loss: loss_value, wrong, seconds: dt }) =
-                stepper.step(model, images, targets, &schedule, j, frozen);
+                stepper.step(model, images, targets, &driver);
             model = next;
 
             if !loss_value.is_finite() || config.max_loss.is_some_and(|bound| loss_value as f64 > bound) {
@@ -380,7 +399,8 @@ where
             partial.seen += n;
             partial.step_seconds += dt;
             observe(Progress::Step { iter: j, total, epoch, loss: loss_value, step_ms: dt * 1e3, frozen }, &model);
-            j += 1;
+            driver.advance();
+            let j = driver.iteration();
             batch_index += 1;
             let epoch_done = batch_index as u64 == per_epoch;
             if every > 0 && j % every == 0 && !epoch_done {
@@ -399,7 +419,7 @@ where
             test_error,
             step_seconds: partial.step_seconds,
             wall_seconds: epoch_start.elapsed().as_secs_f64(),
-            frozen_units: frozen,
+            frozen_units: driver.frozen_units(),
         };
         log.event(&Event::Epoch(&stats))?;
         log.flush()?;
@@ -407,7 +427,7 @@ where
         step_total += partial.step_seconds;
         partial = PartialEpoch::default();
         epochs.push(stats);
-        save(&model, &stepper, log, manifest(j, epoch + 1, 0, frozen, &epochs, partial, step_total))?;
+        save(&model, &stepper, log, manifest(driver.iteration(), epoch + 1, 0, driver.frozen_units(), &epochs, partial, step_total))?;
     }
 
     let summary = run_summary("finished", epochs, step_total);
@@ -420,21 +440,6 @@ where
 fn iteration_seed(seed: u64, j: u64) -> u64 {
     use rand::{RngCore, SeedableRng};
     rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ j.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
-}
-
-fn freeze_event<'a>(
-    schedule: &Schedule,
-    units: &'a [UnitInfo],
-    j: u64,
-    from: usize,
-    to: usize,
-) -> Event<'a> {
-    Event::Freeze {
-        iter: j,
-        frozen: to,
-        units: units[from..to].iter().map(|u| u.name.as_str()).collect(),
-        lrs: (0..=schedule.num_units()).map(|i| schedule.lr(i, j)).collect(),
-    }
 }
 
 /// Host batch to device tensors.

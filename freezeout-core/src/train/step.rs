@@ -1,13 +1,10 @@
-//! One training iteration: freeze-aware forward, cross-entropy, backward, per-unit learning
-//! rates, SGD — timed between two device syncs. The training loop and the speed benchmarks
+//! One training iteration: freeze-aware forward, cross-entropy, backward, the driver's per-unit
+//! learning rates, SGD — timed between two device syncs. The training loop and the speed benchmarks
 //! both step through here.
 
 use super::TrainConfig;
-use crate::schedule::Schedule;
-use crate::{FreezeOut, FreezeOutForward, head_param_ids};
-use burn::module::ParamGroup;
+use crate::{FreezeOutDriver, FreezeOutForward};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use std::time::Instant;
@@ -23,25 +20,17 @@ pub struct StepResult {
     pub seconds: f64,
 }
 
-/// The optimizer, the loss and the per-unit parameter groups of a run.
+/// The optimizer and the loss of a run.
 pub struct Stepper {
     optim: ModuleOptimizer,
     loss_fn: CrossEntropyLoss,
-    groups: Vec<ParamGroup>,
-    head: ParamGroup,
     device: Device,
 }
 
 impl Stepper {
-    /// For `model` (its units' parameter groups are read once here).
-    pub fn new<M: FreezeOut>(model: &M, config: &TrainConfig, device: &Device) -> Self {
-        Self {
-            optim: config.optimizer(),
-            loss_fn: CrossEntropyLossConfig::new().init(device),
-            groups: model.units().into_iter().map(|u| ParamGroup::from_ids(u.param_ids)).collect(),
-            head: ParamGroup::from_ids(head_param_ids(model)),
-            device: device.clone(),
-        }
+    /// With `config`'s optimizer.
+    pub fn new(config: &TrainConfig, device: &Device) -> Self {
+        Self { optim: config.optimizer(), loss_fn: CrossEntropyLossConfig::new().init(device), device: device.clone() }
     }
 
     /// The optimizer (its state is what a checkpoint saves).
@@ -54,15 +43,14 @@ impl Stepper {
         self.optim = optim;
     }
 
-    /// Iteration `j` with `frozen` units frozen (the model must already be frozen that far).
+    /// One iteration at the driver's position with its rates (the driver has already frozen
+    /// `model`; advancing it is the caller's).
     pub fn step<M: FreezeOutForward<4, 2>>(
         &mut self,
         model: M,
         images: Tensor<4>,
         targets: Tensor<1, Int>,
-        schedule: &Schedule,
-        j: u64,
-        frozen: usize,
+        driver: &FreezeOutDriver,
     ) -> (M, StepResult) {
         self.device.sync().ok();
         let t = Instant::now();
@@ -70,23 +58,11 @@ impl Stepper {
         let wrong = count_errors(logits.clone().detach(), targets.clone());
         let loss = self.loss_fn.forward(logits, targets);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lrs = self.lrs(schedule, j, frozen);
-        let model = self.optim.step(lrs, model, grads);
+        let model = self.optim.step(driver.learning_rates(), model, grads);
         let loss: f32 = loss.into_scalar();
         let wrong = wrong.into_scalar::<i64>() as usize;
         self.device.sync().ok();
         (model, StepResult { loss, wrong, seconds: t.elapsed().as_secs_f64() })
-    }
-
-    /// The rates of iteration `j`: one group per active unit, the head's rate for the rest.
-    fn lrs(&self, schedule: &Schedule, j: u64, frozen: usize) -> ModuleLearningRate {
-        let head = schedule.lr(schedule.num_units(), j);
-        let mut lrs = ModuleLrScheduler::new(head);
-        // Frozen units get no gradient, hence no update: they need no rate.
-        for (i, group) in self.groups.iter().enumerate().skip(frozen) {
-            lrs = lrs.with_group(group.clone(), schedule.lr(i, j));
-        }
-        lrs.with_group(self.head.clone(), head).step()
     }
 }
 

@@ -5,6 +5,7 @@ use freezeout_core::Scaling;
 use freezeout_core::data::{self, CifarKind};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
+use freezeout_core::train::OptimizerKind;
 use std::path::PathBuf;
 
 /// Options of `paper-repro train` (flags override the config file).
@@ -40,6 +41,10 @@ pub struct Args {
     /// No freezing: one global cosine schedule.
     #[arg(long)]
     pub baseline: bool,
+    /// Optimizer: sgd (Nesterov momentum, the paper's), adam or adamw, each with FreezeOut's
+    /// per-unit rates (Adam and AdamW want a smaller --lr, e.g. 1e-3).
+    #[arg(long)]
+    pub optimizer: Option<OptimizerKind>,
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -94,7 +99,7 @@ impl Args {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
         }
-        set!(model, dataset, epochs, batch_size, lr, t0, scaling, seed, val, device, float, checkpoint_every);
+        set!(model, dataset, epochs, batch_size, lr, t0, scaling, optimizer, seed, val, device, float, checkpoint_every);
         if self.train_limit.is_some() {
             c.train_limit = self.train_limit;
         }

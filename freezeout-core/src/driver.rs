@@ -1,0 +1,164 @@
+//! The loop-agnostic FreezeOut driver: everything FreezeOut does per iteration, for any
+//! training loop (ours, yours, burn-train's).
+//!
+//! At iteration `j` the driver freezes the units whose budget is spent ([`FreezeOutDriver::freeze`],
+//! recording a [`FreezeEvent`]) and gives the per-unit learning rates of `j`
+//! ([`FreezeOutDriver::learning_rates`], a [`ModuleLearningRate`] any Burn optimizer takes);
+//! [`FreezeOutDriver::advance`] moves it to `j + 1`. Its position ([`DriverState`]) is saved
+//! with a checkpoint and restored with [`FreezeOutDriver::restore`]. Our `fit` runs through it:
+//! this module is the one place where the per-iteration FreezeOut logic lives.
+//!
+//! A hand-written Burn loop gains FreezeOut with four lines (`examples/own_loop.rs`):
+//!
+//! ```ignore
+//! let mut freezeout = FreezeOutDriver::new(&model, ScheduleConfig::default(), epochs * batches)?;
+//! for batch in batches {
+//!     model = freezeout.freeze(model);                                     // 1
+//!     let loss = loss_of(model.forward(batch.inputs), batch.targets);
+//!     let grads = GradientsParams::from_grads(loss.backward(), &model);
+//!     model = optim.step(freezeout.learning_rates(), model, grads);        // 2 (was: lr)
+//!     freezeout.advance();                                                 // 3
+//! }
+//! ```
+
+use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
+use crate::{FreezeOut, head_param_ids};
+use burn::module::ParamGroup;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use serde::{Deserialize, Serialize};
+
+/// Where a driver is: what a checkpoint saves of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverState {
+    /// The iteration to run next (0-based).
+    pub iteration: u64,
+    /// Length of the frozen prefix.
+    pub frozen_units: usize,
+}
+
+/// Units frozen at one iteration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FreezeEvent {
+    /// The iteration before which they froze.
+    pub iteration: u64,
+    /// Frozen units before.
+    pub from: usize,
+    /// Frozen units after.
+    pub to: usize,
+    /// Names of the units that froze (`from..to`).
+    pub units: Vec<String>,
+    /// Every unit's rate (0 when frozen) and the head's, last, at that iteration.
+    pub lrs: Vec<f64>,
+}
+
+/// FreezeOut for one run of a model: the schedule, the units' parameter groups, the position.
+#[derive(Clone, Debug)]
+pub struct FreezeOutDriver {
+    schedule: Schedule,
+    names: Vec<String>,
+    groups: Vec<ParamGroup>,
+    head: ParamGroup,
+    state: DriverState,
+    events: Vec<FreezeEvent>,
+}
+
+impl FreezeOutDriver {
+    /// The FreezeOut schedule of `config` for `model`'s units over a run of `total_iterations`
+    /// (epochs × batches per epoch of your data loader).
+    pub fn new<M: FreezeOut>(model: &M, config: ScheduleConfig, total_iterations: u64) -> Result<Self, ScheduleError> {
+        Self::with_schedule(model, Schedule::freezeout(config, model.num_units(), total_iterations)?)
+    }
+
+    /// A driver following `schedule` (a baseline schedule freezes nothing and gives every unit
+    /// the global cosine). The model's parameter ids are read here: build the driver after
+    /// loading a checkpoint into the model. Units already frozen in `model` count as frozen.
+    pub fn with_schedule<M: FreezeOut>(model: &M, schedule: Schedule) -> Result<Self, ScheduleError> {
+        let units = model.units();
+        if units.len() != schedule.num_units() {
+            return Err(ScheduleError::UnitMismatch { schedule: schedule.num_units(), model: units.len() });
+        }
+        Ok(Self {
+            schedule,
+            names: units.iter().map(|u| u.name.clone()).collect(),
+            groups: units.into_iter().map(|u| ParamGroup::from_ids(u.param_ids)).collect(),
+            head: ParamGroup::from_ids(head_param_ids(model)),
+            state: DriverState { iteration: 0, frozen_units: model.frozen_units() },
+            events: Vec::new(),
+        })
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The iteration to run next.
+    pub fn iteration(&self) -> u64 {
+        self.state.iteration
+    }
+
+    /// Length of the frozen prefix.
+    pub fn frozen_units(&self) -> usize {
+        self.state.frozen_units
+    }
+
+    /// Freezes the units whose budget is spent at the current iteration (a prefix that only
+    /// grows; the head never freezes) and returns the model; a freeze is recorded in
+    /// [`events`](Self::events).
+    pub fn freeze<M: FreezeOut>(&mut self, model: M) -> M {
+        let j = self.state.iteration;
+        let k = self.schedule.frozen_prefix(j);
+        let from = self.state.frozen_units;
+        if k <= from {
+            return model;
+        }
+        self.events.push(FreezeEvent {
+            iteration: j,
+            from,
+            to: k,
+            units: self.names[from..k].to_vec(),
+            lrs: (0..=self.schedule.num_units()).map(|i| self.schedule.lr(i, j)).collect(),
+        });
+        self.state.frozen_units = k;
+        model.freeze_units(k)
+    }
+
+    /// The learning rates of the current iteration: one group per active unit, the head's rate
+    /// for the head and for any parameter outside the units. Frozen units get no gradient,
+    /// hence no update (no weight decay, no momentum): they need no rate.
+    pub fn learning_rates(&self) -> ModuleLearningRate {
+        let j = self.state.iteration;
+        let head = self.schedule.lr(self.schedule.num_units(), j);
+        let mut lrs = ModuleLrScheduler::new(head);
+        for (i, group) in self.groups.iter().enumerate().skip(self.state.frozen_units) {
+            lrs = lrs.with_group(group.clone(), self.schedule.lr(i, j));
+        }
+        lrs.with_group(self.head.clone(), head).step()
+    }
+
+    /// The rate of unit `i` (`i = N`: the head) at the current iteration.
+    pub fn lr(&self, i: usize) -> f64 {
+        self.schedule.lr(i, self.state.iteration)
+    }
+
+    /// Moves to the next iteration.
+    pub fn advance(&mut self) {
+        self.state.iteration += 1;
+    }
+
+    /// Every freeze since the driver was built (or restored), in order.
+    pub fn events(&self) -> &[FreezeEvent] {
+        &self.events
+    }
+
+    /// The position, for a checkpoint.
+    pub fn state(&self) -> DriverState {
+        self.state
+    }
+
+    /// Continues from a checkpoint's `state`: `model` is frozen to its prefix and returned.
+    pub fn restore<M: FreezeOut>(&mut self, model: M, state: DriverState) -> M {
+        self.state = state;
+        model.freeze_units(state.frozen_units)
+    }
+}
