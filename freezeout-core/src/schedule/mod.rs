@@ -304,15 +304,15 @@ impl Schedule {
         let name = |i: usize| names.get(i).map_or(format!("unit {i}"), |n| format!("unit {i} (`{n}`)"));
         let config = self.config.as_ref()?;
         Some(format!(
-            "warning: LR scaling gives {} an initial rate of {} ({:.0} × the base rate {}; {} of {} units are above {}×): \
+            "warning: LR scaling gives {} an initial rate of {} ({:.0} × the base rate {}; units above {}×: {} of {}): \
              {} scaling with t0 = {} makes t_{} = {:e}. Raise --t0, pass --no-scale-lr, or pick a milder --scaling",
             name(first.index),
             first.lr0,
             first.lr0 / self.head().lr0,
             self.head().lr0,
+            HIGH_RATE_FACTOR,
             high.len(),
             self.num_units(),
-            HIGH_RATE_FACTOR,
             config.scaling,
             config.t0,
             first.index,
