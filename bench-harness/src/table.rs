@@ -212,6 +212,8 @@ pub enum GridEvent<'a> {
         index: usize,
         /// Wall-clock seconds of the cell.
         seconds: f64,
+        /// Continued from a checkpoint (so `seconds` covers only part of the run).
+        resumed: bool,
     },
 }
 
@@ -249,7 +251,8 @@ pub fn run_grid(
             },
         };
         if !matches!(state, CellState::Done(_)) {
-            report(GridEvent::Trained { index: i, seconds: started.elapsed().as_secs_f64() });
+            let resumed = matches!(state, CellState::Unfinished);
+            report(GridEvent::Trained { index: i, seconds: started.elapsed().as_secs_f64(), resumed });
         }
         let (reference_saving, predicted_saving) = predictions(config, &summary)?;
         let own_saving = own_saving(&dir);

@@ -63,12 +63,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             eprintln!("{}: {w}", c.run_name());
         }
     }
+    // Calibrated on this machine before the first run, then from the runs themselves.
+    let mut estimate = Estimate { factor: 1.0 };
     if let Some(first) = todo.first() {
         // Fail early, before any training, if the data is not there.
         data::load(&data_dir, first.dataset)?;
-        // Warm up (the first timed run should not pay for it) and calibrate on this machine.
+        // Warm up (the first timed run should not pay for it) and calibrate.
         let measured = table::warm_up(first)?;
-        let estimate = Estimate::from_step(first, measured);
+        estimate = Estimate::from_step(first, measured);
         let total: f64 = todo.iter().map(|c| estimate.seconds(c)).sum();
         println!(
             "expected time on this machine's {}: about {:.0} min for {} runs (calibrated here: a {} batch-{} step took \
@@ -82,20 +84,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     std::fs::create_dir_all(&out)?;
-    // The estimate is recalibrated from the runs themselves as they finish.
-    let (mut assumed_done, mut actual_done, mut remaining) = (0.0, 0.0, todo.iter().map(|c| estimate_seconds(c)).sum::<f64>());
+    // Whole runs recalibrate the estimate; a continued run covers only part of its estimate,
+    // so it does not.
+    let (mut assumed_done, mut actual_done) = (0.0, 0.0);
+    let mut remaining = todo.iter().map(|c| estimate_seconds(c)).sum::<f64>();
     let rows = table::run_grid(&cells, &states, &data_dir, &out, |event| match event {
         GridEvent::Cell { index, total, config, state } => {
             let kept = if matches!(state, CellState::Done(_)) { " (finished earlier: kept)" } else { "" };
             eprintln!("[{}/{total}] {}{kept}", index + 1, config.run_name());
         }
-        GridEvent::Trained { index, seconds } => {
+        GridEvent::Trained { index, seconds, resumed } => {
             let assumed = estimate_seconds(&cells[index]);
-            assumed_done += assumed;
-            actual_done += seconds;
-            remaining -= assumed;
-            let left = Estimate::from_runs(assumed_done, actual_done).factor * remaining.max(0.0);
-            eprintln!("  took {:.1} min; about {:.0} min left", seconds / 60.0, left / 60.0);
+            remaining = (remaining - assumed).max(0.0);
+            if !resumed {
+                assumed_done += assumed;
+                actual_done += seconds;
+                estimate = Estimate::from_runs(assumed_done, actual_done);
+            }
+            eprintln!("  took {:.1} min; about {:.0} min left", seconds / 60.0, estimate.factor * remaining / 60.0);
         }
     })?;
     let lines = table::write(&out, &format!("FreezeOut, preset {name}"), &rows)?;
