@@ -181,9 +181,8 @@ impl RunConfig {
         };
         let (a, b) = (table(self), table(other));
         let shown = |v: Option<&toml::Value>| v.map_or("(unset)".to_string(), |v| v.to_string());
-        let mut keys: Vec<&String> = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))).collect();
-        keys.dedup();
-        keys.into_iter()
+        a.keys()
+            .chain(b.keys().filter(|k| !a.contains_key(*k)))
             .filter(|k| a.get(*k) != b.get(*k))
             .map(|k| format!("{k}: {} → {}", shown(a.get(k)), shown(b.get(k))))
             .collect()

@@ -47,11 +47,7 @@ pub fn claim(out: &Path, overwrite: bool) -> anyhow::Result<()> {
             found.join(", ")
         );
     }
-    for name in found {
-        let path = out.join(name);
-        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-        removed.with_context(|| format!("{}: cannot delete (for --overwrite)", path.display()))?;
-    }
+    remove_run_files(out, &found).context("--overwrite cannot delete the earlier run")?;
     eprintln!("--overwrite: deleted the earlier run in {}", out.display());
     Ok(())
 }
@@ -125,39 +121,31 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     config.validate()?;
     let resolved = toml::to_string_pretty(&config)?;
     let cifar = data::load(data_dir, config.dataset)?;
-    let (path, manifest) = match checkpoint::latest(&dir.join("checkpoints")) {
-        Ok(found) => found,
-        Err(checkpoint::CheckpointError::None(_)) => {
-            eprintln!(
-                "{}: no complete checkpoint yet (the run stopped before its first one): starting it again from \
-                 iteration 0 with its config.toml",
-                dir.display()
-            );
-            for name in ["log.jsonl", "summary.json", "checkpoints"] {
-                let path = dir.join(name);
-                let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-                match removed {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(e).with_context(|| format!("{}: cannot clear for the restart", path.display()));
-                    }
-                    _ => {}
-                }
-            }
-            if config != saved {
-                train::write_atomic(&saved_path, resolved.as_bytes())?;
-            }
-            record_data(dir, data_dir)?;
-            return execute(&config, &resolved, cifar, dir, None);
-        }
+    let latest = match checkpoint::latest(&dir.join("checkpoints")) {
+        Ok(found) => Some(found),
+        Err(checkpoint::CheckpointError::None(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    if manifest.config_hash != checkpoint::hash_text(&toml::to_string_pretty(&saved)?) && !force {
+    if let Some((path, manifest)) = &latest
+        && manifest.config_hash != checkpoint::hash_text(&toml::to_string_pretty(&saved)?)
+        && !force
+    {
         bail!("{}: written for another config than {} (hash differs): pass --force to resume anyway", path.display(), saved_path.display());
     }
     if config != saved {
         train::write_atomic(&saved_path, resolved.as_bytes())?;
     }
     record_data(dir, data_dir)?;
+    let Some((path, manifest)) = latest else {
+        eprintln!(
+            "{}: no complete checkpoint yet (the run stopped before its first one): starting it again from \
+             iteration 0 with its config.toml",
+            dir.display()
+        );
+        remove_run_files(dir, &["log.jsonl", "summary.json", "checkpoints"])
+            .context("cannot clear the run's files for the restart")?;
+        return execute(&config, &resolved, cifar, dir, None);
+    };
     // The log continues from the checkpoint: lines of the interrupted attempt after it go.
     let log_path = dir.join("log.jsonl");
     let file = std::fs::OpenOptions::new().write(true).open(&log_path).with_context(|| format!("{}: cannot open", log_path.display()))?;
@@ -168,6 +156,21 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     file.sync_all()?;
     eprintln!("resuming {} from {} (iteration {}, {} units frozen)", dir.display(), path.display(), manifest.next_iteration, manifest.frozen_units);
     execute(&config, &resolved, cifar, dir, Some((path, manifest)))
+}
+
+/// Deletes the run files `names` (files or directories) in `dir`; missing ones are fine.
+fn remove_run_files(dir: &Path, names: &[&str]) -> anyhow::Result<()> {
+    for name in names {
+        let path = dir.join(name);
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("{}: cannot delete", path.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn execute(
