@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use anyhow::{Context, bail};
 use freezeout_core::data::{self, Loader, Split};
 use freezeout_core::models::WithModel;
-use freezeout_core::train::{self, Checkpointing, FitOptions, Progress, RunLog, RunSummary, checkpoint};
+use freezeout_core::train::{self, Checkpointing, Classification, FitOptions, Progress, RunLog, RunSummary, checkpoint};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -249,7 +249,7 @@ impl WithModel for Train<'_> {
             bar
         });
         let mut last_print = std::time::Instant::now();
-        let out = train::fit_with(model, &mut self.loader, &tc, self.device, self.log, self.options, |p, _| match p {
+        let out = train::fit_with(model, &mut self.loader, &Classification, &tc, self.device, self.log, self.options, |p, _| match p {
             Progress::Step { iter, total, epoch, loss, step_ms, frozen } => match &bar {
                 Some(bar) => {
                     bar.set_length(total);

@@ -50,7 +50,7 @@ pub fn run(
 ) -> anyhow::Result<ScheduledRun> {
     device.seed(0);
     let host = random_batch(batch, classes, device);
-    let data = Repeat { batch: host, times: iterations as usize, classes };
+    let data = Repeat { batch: host, times: iterations as usize };
     let steps = model.build(classes, 0.0, device, Trainer { data, device, report })?;
     let warmup = warmup.min(steps.len());
     let unfrozen: Vec<f64> = steps.iter().skip(warmup).filter(|s| s.0 == 0).map(|s| s.1).collect();
@@ -91,7 +91,6 @@ fn random_batch(batch: usize, classes: usize, device: &Device) -> HostBatch {
 struct Repeat {
     batch: HostBatch,
     times: usize,
-    classes: usize,
 }
 
 impl DataSource for Repeat {
@@ -103,9 +102,6 @@ impl DataSource for Repeat {
     }
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = HostBatch> + '_> {
         Box::new(std::iter::empty())
-    }
-    fn num_classes(&self) -> usize {
-        self.classes
     }
 }
 

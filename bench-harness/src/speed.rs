@@ -6,7 +6,7 @@ use crate::cost::{CostModel, MeasuredCost};
 use crate::scheduled::{self, ScheduledRun};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{Stepper, TrainConfig};
+use freezeout_core::train::{Classification, Stepper, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig};
 use burn::tensor::{Distribution, Int, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -290,7 +290,7 @@ impl WithModel for Points<'_> {
         for i in 0..c.warmup + c.iters {
             for lane in &mut lanes {
                 let model = lane.model.take().expect("a lane holds its model between steps");
-                let (next, r) = lane.stepper.step(model, images.clone(), targets.clone(), &lane.driver);
+                let (next, r) = lane.stepper.step(model, &Classification, (images.clone(), targets.clone()), &lane.driver);
                 lane.driver.advance();
                 lane.model = Some(next);
                 if let Some(usage) = device.memory_pool_usage() {

@@ -104,23 +104,28 @@ impl FreezeOutDriver {
 
     /// Freezes the units whose budget is spent at the current iteration (a prefix that only
     /// grows; the head never freezes) and returns the model; a freeze is recorded in
-    /// [`events`](Self::events).
+    /// [`events`](Self::events). A model behind the driver (one whose parameters were just
+    /// loaded from a checkpoint after [`restore_state`](Self::restore_state)) is frozen to the
+    /// driver's prefix too.
     pub fn freeze<M: FreezeOut>(&mut self, model: M) -> M {
         let j = self.state.iteration;
         let k = self.schedule.frozen_prefix(j);
         let from = self.state.frozen_units;
-        if k <= from {
-            return model;
+        if k > from {
+            self.events.push(FreezeEvent {
+                iteration: j,
+                from,
+                to: k,
+                units: self.names[from..k].to_vec(),
+                lrs: (0..=self.schedule.num_units()).map(|i| self.schedule.lr(i, j)).collect(),
+            });
+            self.state.frozen_units = k;
+            return model.freeze_units(k);
         }
-        self.events.push(FreezeEvent {
-            iteration: j,
-            from,
-            to: k,
-            units: self.names[from..k].to_vec(),
-            lrs: (0..=self.schedule.num_units()).map(|i| self.schedule.lr(i, j)).collect(),
-        });
-        self.state.frozen_units = k;
-        model.freeze_units(k)
+        if from > 0 && model.frozen_units() < from {
+            return model.freeze_units(from);
+        }
+        model
     }
 
     /// The learning rates of the current iteration: one group per active unit, the head's rate
@@ -158,7 +163,18 @@ impl FreezeOutDriver {
 
     /// Continues from a checkpoint's `state`: `model` is frozen to its prefix and returned.
     pub fn restore<M: FreezeOut>(&mut self, model: M, state: DriverState) -> M {
-        self.state = state;
+        self.restore_state(state);
         model.freeze_units(state.frozen_units)
+    }
+
+    /// Continues from a checkpoint's `state` without a model at hand: the next
+    /// [`freeze`](Self::freeze) brings the model to the restored prefix.
+    pub fn restore_state(&mut self, state: DriverState) {
+        self.state = state;
+    }
+
+    /// The units' names, in forward order.
+    pub fn unit_names(&self) -> &[String] {
+        &self.names
     }
 }

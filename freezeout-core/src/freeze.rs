@@ -23,6 +23,9 @@ pub struct UnitInfo {
     pub num_params: usize,
     /// Ids of its trainable parameters.
     pub param_ids: Vec<ParamId>,
+    /// Paths of its trainable parameters from the model's root, as Burn's optimizers see them
+    /// (`blocks.3.conv.weight`): they stay valid when a checkpoint's record replaces the ids.
+    pub param_paths: Vec<String>,
 }
 
 /// Implemented by `#[freezeout]` for a module whose unit fields are marked.
@@ -68,6 +71,8 @@ pub mod private {
 
     pub(crate) struct ParamView {
         pub id: ParamId,
+        /// Path below the visited module (`conv.weight`).
+        pub path: String,
         pub numel: usize,
         pub require_grad: bool,
     }
@@ -91,6 +96,7 @@ pub mod private {
             }
             self.out.push(ParamView {
                 id: param.id,
+                path: self.path.join("."),
                 numel: param.lazy_shape().num_elements(),
                 require_grad: param.is_require_grad(),
             });
@@ -118,9 +124,10 @@ pub mod private {
             let params = params(module);
             self.0.push(UnitInfo {
                 index: self.0.len(),
-                name,
                 num_params: params.iter().map(|p| p.numel).sum(),
                 param_ids: params.iter().map(|p| p.id).collect(),
+                param_paths: params.iter().map(|p| format!("{name}.{}", p.path)).collect(),
+                name,
             });
         }
         pub fn finish(self) -> Vec<UnitInfo> {

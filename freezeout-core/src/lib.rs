@@ -3,7 +3,8 @@
 //! * [`schedule`]: the schedule math (pure, no Burn types);
 //! * [`FreezeOut`] and `#[freezeout]`: units of a model, freezing, the freeze-aware forward;
 //! * [`FreezeOutDriver`]: FreezeOut per iteration for any training loop (yours, ours);
-//! * [`train`]: the training loop (CPU and, with the `cuda` feature, CUDA);
+//! * [`learner`] (feature `learner`): FreezeOut under burn-train's `Learner`;
+//! * [`train`]: our training loop, generic over the task (CPU and, with the `cuda` feature, CUDA);
 //! * [`data`]: CIFAR-10/100 readers and the input pipeline;
 //! * [`models`]: DenseNet-BC, Wide ResNet and VGG-16, annotated;
 //! * [`device`]: choosing a backend at run time.
@@ -15,6 +16,8 @@ pub mod data;
 pub mod device;
 mod driver;
 mod freeze;
+#[cfg(feature = "learner")]
+pub mod learner;
 pub mod models;
 pub mod schedule;
 pub mod train;

@@ -11,6 +11,8 @@ use freezeout_core::{Scaling, ScheduleConfig, freezeout};
 use rand::{Rng, SeedableRng};
 use std::sync::{Arc, Mutex};
 
+pub mod regression;
+
 /// How a block's output relates to autodiff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tracking {
@@ -134,7 +136,6 @@ pub fn quadrant_data(train: usize, eval: usize, batch: usize, side: usize, seed:
     InMemory {
         train: quadrant_task(train, batch, side, seed),
         eval: quadrant_task(eval, batch, side, seed + 1),
-        classes: 4,
     }
 }
 

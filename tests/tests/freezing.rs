@@ -5,7 +5,7 @@ use burn::module::{Module, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use freezeout_core::train::{self, OptimizerKind, RunLog, TrainConfig, to_device};
+use freezeout_core::train::{self, OptimizerKind, RunLog, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutForward, ScheduleConfig, head_param_ids};
 use freezeout_tests::{TinyNet, Tracking, fast_schedule, quadrant_data, quadrant_task};
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ fn frozen_units_get_no_gradients_and_the_rest_do() {
     for k in 0..=4 {
         let model = TinyNet::new(3, 8, 4, &device).freeze_units(k);
         assert_eq!(model.frozen_units(), k);
-        let (x, y) = to_device(data[0].clone(), &device);
+        let (x, y) = data[0].clone().to_device(&device);
         let loss = CrossEntropyLossConfig::new().init(&device).forward(model.forward(x), y);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let with_grad = ids_with_gradient(&model, &grads);
@@ -92,7 +92,7 @@ fn backward_work_shrinks_as_units_freeze() {
     let blocks = 6;
     for k in 0..=blocks + 1 {
         let model = TinyNet::new(blocks, 4, 4, &device).freeze_units(k);
-        let (x, _) = to_device(batch.clone(), &device);
+        let (x, _) = batch.clone().to_device(&device);
         let _ = model.forward(x);
         // Unit 0 is the stem; blocks are units 1..=6.
         let frozen_blocks = k.saturating_sub(1).min(blocks);
@@ -198,7 +198,7 @@ fn inference_copy_runs_the_generated_forward() {
     let model = TinyNet::new(2, 4, 4, &device);
     let valid = model.valid();
     let inference = device.clone().without_autodiff();
-    let (x, _) = to_device(quadrant_task(1, 2, 8, 4).remove(0), &inference);
+    let (x, _) = quadrant_task(1, 2, 8, 4).remove(0).to_device(&inference);
     let logits = valid.forward_freezeout(x);
     assert_eq!(logits.dims(), [2, 4]);
 }

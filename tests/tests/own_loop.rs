@@ -1,84 +1,62 @@
 //! FreezeOut in a hand-written loop through `FreezeOutDriver`: the same freezes and rates as
-//! `fit`, frozen parameters bit-identical under SGD, Adam and AdamW, and an exact restore.
+//! `fit`, frozen parameters and their optimizer state bit-identical under SGD, Adam and AdamW,
+//! and an exact restore.
 
-use burn::module::Module;
+use burn::module::ParamId;
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn_pack::Reader;
+use burn::tensor::{Device, Distribution, Tensor};
 use freezeout_core::train::{self, RunLog};
-use freezeout_core::{DriverState, FreezeOut, FreezeOutDriver, Schedule, freezeout};
+use freezeout_core::{DriverState, FreezeOut, FreezeOutDriver, Schedule};
+use freezeout_tests::regression::{FEATURES, Regressor};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
+use std::collections::BTreeMap;
 
-#[derive(Module, Debug)]
-struct Layer {
-    linear: Linear,
-    act: Relu,
-}
-
-impl Layer {
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.act.forward(self.linear.forward(x))
-    }
-}
-
-/// A non-image model: an MLP regressor on rank-2 input.
-#[freezeout(head = predict, input = 2, output = 2)]
-#[derive(Module, Debug)]
-struct Regressor {
-    #[freezeout(unit)]
-    input: Linear,
-    #[freezeout(unit)]
-    hidden: Vec<Layer>,
-    output: Linear,
-}
-
-impl Regressor {
-    fn new(device: &Device) -> Self {
-        Self {
-            input: LinearConfig::new(4, 16).init(device),
-            hidden: (0..2).map(|_| Layer { linear: LinearConfig::new(16, 16).init(device), act: Relu::new() }).collect(),
-            output: LinearConfig::new(16, 1).init(device),
+/// The optimizer's state of the parameters `ids`: each state tensor's name and bytes.
+fn optimizer_state(optim: &ModuleOptimizer, ids: &[ParamId]) -> BTreeMap<String, Vec<u8>> {
+    let bytes = optim.to_record().into_bytes().unwrap();
+    let tensors = Reader::from_bytes(bytes).unwrap().into_tensors().unwrap();
+    let mut state = BTreeMap::new();
+    for tensor in tensors {
+        let (name, _, _, id, bytes) = tensor.into_parts().unwrap();
+        if id.is_some_and(|id| ids.contains(&ParamId::from(id))) {
+            state.insert(name, bytes.to_vec());
         }
     }
-
-    fn predict(&self, x: Tensor<2>) -> Tensor<2> {
-        self.output.forward(x)
-    }
-}
-
-fn values(t: Tensor<2>) -> Vec<f32> {
-    let data: TensorData = t.into_data();
-    data.try_to_vec::<f32>().unwrap()
+    state
 }
 
 /// Trains the regressor for `total` iterations with a fast schedule; after each iteration
-/// checks that every frozen unit's weights equal the ones it froze with.
+/// checks that every frozen unit's weights and its optimizer state (momentum, Adam's moments)
+/// equal the ones it froze with.
 fn train_regressor(mut optim: ModuleOptimizer, total: u64) -> Vec<(u64, usize)> {
     let device = Device::flex().autodiff();
     device.seed(3);
-    let mut model = Regressor::new(&device);
+    let mut model = Regressor::new(2, &device);
     let mut driver = FreezeOutDriver::new(&model, fast_schedule().schedule, total).unwrap();
-    let mut frozen_weights: Vec<Vec<f32>> = Vec::new();
+    let units = model.units();
+    let mut frozen: Vec<(Vec<f32>, BTreeMap<String, Vec<u8>>)> = Vec::new();
     let mut frozen_at = Vec::new();
-    let unit_weight = |m: &Regressor, i: usize| -> Vec<f32> {
-        if i == 0 { values(m.input.weight.val()) } else { values(m.hidden[i - 1].linear.weight.val()) }
-    };
     for j in 0..total {
         assert_eq!(driver.iteration(), j);
         model = driver.freeze(model);
-        while frozen_weights.len() < driver.frozen_units() {
-            frozen_at.push((j, frozen_weights.len()));
-            frozen_weights.push(unit_weight(&model, frozen_weights.len()));
+        while frozen.len() < driver.frozen_units() {
+            let i = frozen.len();
+            frozen_at.push((j, i));
+            let state = optimizer_state(&optim, &units[i].param_ids);
+            assert!(j == 0 || !state.is_empty(), "unit {i} has optimizer state when it freezes");
+            frozen.push((model.unit_weight(i), state));
         }
-        let x = Tensor::<2>::random([32, 4], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<2>::random([32, FEATURES], Distribution::Normal(0.0, 1.0), &device);
         let y = x.clone().sum_dim(1).sin();
         let loss = MseLoss::new().forward(model.forward(x), y, Reduction::Mean);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(driver.learning_rates(), model, grads);
         driver.advance();
-        for (i, w) in frozen_weights.iter().enumerate() {
-            assert_eq!(&unit_weight(&model, i), w, "unit {i} changed after it froze (iteration {j})");
+        for (i, (weights, state)) in frozen.iter().enumerate() {
+            assert_eq!(&model.unit_weight(i), weights, "unit {i} changed after it froze (iteration {j})");
+            assert_eq!(&optimizer_state(&optim, &units[i].param_ids), state, "unit {i}'s optimizer state changed after it froze (iteration {j})");
         }
     }
     assert_eq!(model.frozen_units(), driver.frozen_units());

@@ -60,6 +60,11 @@ pub struct Loader {
 }
 
 impl Loader {
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.classes
+    }
+
     /// `batch`-sized training batches of `train` (normalised with `train`'s statistics) and
     /// held-out batches of `eval`.
     pub fn new(train: Split, eval: Split, classes: usize, batch: usize, seed: u64) -> Self {
@@ -190,9 +195,5 @@ impl DataSource for Loader {
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = HostBatch> + '_> {
         let this = &*self;
         Box::new((0..self.eval.len()).step_by(self.eval_batch).map(move |s| this.eval_batch(s)))
-    }
-
-    fn num_classes(&self) -> usize {
-        self.classes
     }
 }

@@ -30,8 +30,8 @@ pub const FAULT_ENV: &str = "FREEZEOUT_FAULT_CHECKPOINT_ENOSPC";
 pub struct PartialEpoch {
     /// Σ loss × batch size.
     pub loss_sum: f64,
-    /// Wrong predictions.
-    pub errors: usize,
+    /// The task's metric summed (classification: wrong predictions).
+    pub errors: f64,
     /// Examples seen.
     pub seen: usize,
     /// Seconds of steps.

@@ -1,15 +1,18 @@
 //! The training loop: one place where an iteration happens.
 //!
-//! Per iteration `j`: freeze the units whose budget is spent, freeze-aware forward,
-//! cross-entropy, backward (no work for the frozen prefix), per-unit learning rates, SGD
-//! (Nesterov momentum, dampening 0, coupled weight decay) — timed between two device syncs.
-//! A baseline run (no freezing, one global cosine) goes through the same loop.
+//! Per iteration `j`: freeze the units whose budget is spent, the task's forward and loss (the
+//! model freeze-aware), backward (no work for the frozen prefix), per-unit learning rates, the
+//! optimizer (default: SGD, Nesterov momentum, dampening 0, coupled weight decay) — timed
+//! between two device syncs. A baseline run (no freezing, one global cosine) goes through the
+//! same loop. The loop is generic over the [`Task`] (what a batch is, the loss, the metric);
+//! [`fit`] is image classification, [`fit_task`] any task.
 
 pub mod checkpoint;
 mod data;
 mod log;
 mod optim;
 mod step;
+pub(crate) mod task;
 
 pub use checkpoint::{CheckpointError, Checkpointing, Manifest, PartialEpoch};
 
@@ -17,14 +20,15 @@ pub use data::{DataSource, HostBatch, InMemory};
 pub use log::{RunLog, write_atomic};
 pub use optim::OptimizerKind;
 pub use step::{StepResult, Stepper};
-use step::count_errors;
+pub use task::{Classification, Task, TaskOutput};
 
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 use crate::{DriverState, FreezeOut, FreezeOutDriver, FreezeOutForward};
+use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -146,9 +150,10 @@ pub struct EpochStats {
     pub epoch: usize,
     /// Mean training loss.
     pub train_loss: f64,
-    /// Training error (fraction misclassified, under augmentation).
+    /// Training error: the task's metric per example (classification: the fraction
+    /// misclassified, under augmentation).
     pub train_error: f64,
-    /// Held-out error, if there is held-out data.
+    /// Held-out error (the same metric), if there is held-out data.
     pub test_error: Option<f64>,
     /// Seconds spent in training steps (device-synchronised).
     pub step_seconds: f64,
@@ -184,7 +189,7 @@ pub struct RunSummary {
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Event<'a> {
     Start { config: &'a TrainConfig, units: Vec<(usize, &'a str, usize)>, schedule: &'a Schedule },
-    Iter { iter: u64, epoch: usize, loss: f32, errors: usize, batch: usize, step_ms: f64, frozen: usize },
+    Iter { iter: u64, epoch: usize, loss: f32, metric: f64, batch: usize, step_ms: f64, frozen: usize },
     Freeze { iter: u64, frozen: usize, units: Vec<&'a str>, lrs: Vec<f64> },
     Resume { iter: u64, checkpoint: &'a std::path::Path },
     Epoch(&'a EpochStats),
@@ -198,7 +203,8 @@ pub struct Outcome<M> {
     pub summary: RunSummary,
 }
 
-/// Trains `model` (built on `device`, which must have autodiff) on `data`.
+/// Trains the image classifier `model` (built on `device`, which must have autodiff) on
+/// `data`: [`fit_task`] with [`Classification`].
 pub fn fit<M, D>(
     model: M,
     data: &mut D,
@@ -211,6 +217,24 @@ where
     D: DataSource + ?Sized,
 {
     fit_observed(model, data, config, device, log, |_, _| {})
+}
+
+/// Trains `model` on any [`Task`]: `data` yields the task's batches, the task gives the loss
+/// and the metric the run reports (as `train_error` / `test_error`).
+pub fn fit_task<M, D, T>(
+    model: M,
+    data: &mut D,
+    task: &T,
+    config: &TrainConfig,
+    device: &Device,
+    log: &mut RunLog,
+) -> Result<Outcome<M>, TrainError>
+where
+    M: FreezeOut,
+    T: Task<M>,
+    D: DataSource<T::Batch> + ?Sized,
+{
+    fit_with(model, data, task, config, device, log, FitOptions::default(), |_, _| {})
 }
 
 /// What [`fit_observed`] reports as the run goes.
@@ -248,7 +272,7 @@ where
     M: FreezeOut + FreezeOutForward<4, 2>,
     D: DataSource + ?Sized,
 {
-    fit_with(model, data, config, device, log, FitOptions::default(), observe)
+    fit_with(model, data, &Classification, config, device, log, FitOptions::default(), observe)
 }
 
 /// Checkpointing and resuming for [`fit_with`].
@@ -265,10 +289,12 @@ pub struct FitOptions {
 /// Test hook: abort the process (no unwinding, no flushing) after this iteration.
 pub const ABORT_ENV: &str = "FREEZEOUT_ABORT_AFTER_ITERATION";
 
-/// The training loop with checkpoints and resume.
-pub fn fit_with<M, D>(
+/// The training loop of any [`Task`], with checkpoints and resume.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with<M, D, T>(
     mut model: M,
     data: &mut D,
+    task: &T,
     config: &TrainConfig,
     device: &Device,
     log: &mut RunLog,
@@ -276,8 +302,9 @@ pub fn fit_with<M, D>(
     mut observe: impl FnMut(Progress, &M),
 ) -> Result<Outcome<M>, TrainError>
 where
-    M: FreezeOut + FreezeOutForward<4, 2>,
-    D: DataSource + ?Sized,
+    M: FreezeOut,
+    T: Task<M>,
+    D: DataSource<T::Batch> + ?Sized,
 {
     let run_start = Instant::now();
     // A resumed run loads the checkpoint first: loading restores the parameter ids that the
@@ -372,13 +399,13 @@ where
                 log.event(&Event::Freeze { iter: e.iteration, frozen: e.to, units: e.units.iter().map(String::as_str).collect(), lrs: e.lrs.clone() })?;
             }
             let frozen = driver.frozen_units();
-            let n = batch.len();
-            let (images, targets) = to_device(batch, device);
+            let n = task.batch_len(&batch);
+            let input = task.to_device(batch, device);
             // Dropout masks come from the device RNG, seeded from (run seed, iteration): a
             // resumed run draws the masks an uninterrupted one would.
             device.seed(iteration_seed(config.seed, j));
-            let (next, StepResult { loss: loss_value, wrong, seconds: dt }) =
-                stepper.step(model, images, targets, &driver);
+            let (next, StepResult { loss: loss_value, metric, seconds: dt }) =
+                stepper.step(model, task, input, &driver);
             model = next;
 
             if !loss_value.is_finite() || config.max_loss.is_some_and(|bound| loss_value as f64 > bound) {
@@ -392,10 +419,10 @@ where
                 return Err(TrainError::Diverged { loss: loss_value, iteration: j, epoch, frozen, head_lr });
             }
             log.event(&Event::Iter {
-                iter: j, epoch, loss: loss_value, errors: wrong, batch: n, step_ms: dt * 1e3, frozen,
+                iter: j, epoch, loss: loss_value, metric, batch: n, step_ms: dt * 1e3, frozen,
             })?;
             partial.loss_sum += loss_value as f64 * n as f64;
-            partial.errors += wrong;
+            partial.errors += metric;
             partial.seen += n;
             partial.step_seconds += dt;
             observe(Progress::Step { iter: j, total, epoch, loss: loss_value, step_ms: dt * 1e3, frozen }, &model);
@@ -411,11 +438,11 @@ where
             }
         }
         first_batch = 0;
-        let test_error = evaluate(&model, data, device);
+        let test_error = evaluate(&model, data, task, device);
         let stats = EpochStats {
             epoch,
             train_loss: partial.loss_sum / partial.seen.max(1) as f64,
-            train_error: partial.errors as f64 / partial.seen.max(1) as f64,
+            train_error: partial.errors / partial.seen.max(1) as f64,
             test_error,
             step_seconds: partial.step_seconds,
             wall_seconds: epoch_start.elapsed().as_secs_f64(),
@@ -442,28 +469,21 @@ fn iteration_seed(seed: u64, j: u64) -> u64 {
     rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ j.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
 }
 
-/// Host batch to device tensors.
-pub fn to_device(batch: HostBatch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-    let n = batch.len();
-    let images = Tensor::<4>::from_data(TensorData::new(batch.images, batch.shape), device);
-    let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), device);
-    (images, targets)
-}
-
-/// Top-1 error on the held-out batches with the model in inference mode; `None` without data.
-pub fn evaluate<M, D>(model: &M, data: &mut D, device: &Device) -> Option<f64>
+/// The task's metric per example on the held-out batches (classification: top-1 error), with
+/// the model in inference mode; `None` without held-out data.
+pub fn evaluate<M, D, T>(model: &M, data: &mut D, task: &T, device: &Device) -> Option<f64>
 where
-    M: FreezeOutForward<4, 2>,
-    D: DataSource + ?Sized,
+    M: Module,
+    T: Task<M>,
+    D: DataSource<T::Batch> + ?Sized,
 {
     let model = model.valid();
     let inference = device.clone().without_autodiff();
-    let (mut wrong, mut seen) = (0usize, 0usize);
+    let (mut sum, mut seen) = (0.0, 0usize);
     for batch in data.eval_batches() {
-        seen += batch.len();
-        let (images, targets) = to_device(batch, &inference);
-        let logits = model.forward_freezeout(images);
-        wrong += count_errors(logits, targets).into_scalar::<i64>() as usize;
+        seen += task.batch_len(&batch);
+        let input = task.to_device(batch, &inference);
+        sum += task.forward(&model, input).metric.into_scalar::<f64>();
     }
-    (seen > 0).then(|| wrong as f64 / seen as f64)
+    (seen > 0).then(|| sum / seen as f64)
 }

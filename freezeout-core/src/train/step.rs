@@ -1,36 +1,35 @@
-//! One training iteration: freeze-aware forward, cross-entropy, backward, the driver's per-unit
-//! learning rates, SGD — timed between two device syncs. The training loop and the speed benchmarks
-//! both step through here.
+//! One training iteration: the task's forward and loss (the model freeze-aware), backward, the
+//! driver's per-unit learning rates, the optimizer — timed between two device syncs. The
+//! training loop and the speed benchmarks both step through here.
 
-use super::TrainConfig;
-use crate::{FreezeOutDriver, FreezeOutForward};
-use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use super::{Task, TaskOutput, TrainConfig};
+use crate::FreezeOutDriver;
+use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Device;
 use std::time::Instant;
 
 /// What one iteration produced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepResult {
-    /// Mean cross-entropy of the batch.
+    /// The batch's mean loss.
     pub loss: f32,
-    /// Wrong top-1 predictions in the batch.
-    pub wrong: usize,
+    /// The task's metric summed over the batch (classification: wrong top-1 predictions).
+    pub metric: f64,
     /// Device-synchronised wall-clock of the step.
     pub seconds: f64,
 }
 
-/// The optimizer and the loss of a run.
+/// The optimizer of a run, and where its steps are timed.
 pub struct Stepper {
     optim: ModuleOptimizer,
-    loss_fn: CrossEntropyLoss,
     device: Device,
 }
 
 impl Stepper {
     /// With `config`'s optimizer.
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
-        Self { optim: config.optimizer(), loss_fn: CrossEntropyLossConfig::new().init(device), device: device.clone() }
+        Self { optim: config.optimizer(), device: device.clone() }
     }
 
     /// The optimizer (its state is what a checkpoint saves).
@@ -43,32 +42,23 @@ impl Stepper {
         self.optim = optim;
     }
 
-    /// One iteration at the driver's position with its rates (the driver has already frozen
-    /// `model`; advancing it is the caller's).
-    pub fn step<M: FreezeOutForward<4, 2>>(
+    /// One iteration of `task` on `input` at the driver's position with its rates (the driver
+    /// has already frozen `model`; advancing it is the caller's).
+    pub fn step<M: Module, T: Task<M>>(
         &mut self,
         model: M,
-        images: Tensor<4>,
-        targets: Tensor<1, Int>,
+        task: &T,
+        input: T::Input,
         driver: &FreezeOutDriver,
     ) -> (M, StepResult) {
         self.device.sync().ok();
         let t = Instant::now();
-        let logits = model.forward_freezeout(images);
-        let wrong = count_errors(logits.clone().detach(), targets.clone());
-        let loss = self.loss_fn.forward(logits, targets);
+        let TaskOutput { loss, metric } = task.forward(&model, input);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let model = self.optim.step(driver.learning_rates(), model, grads);
         let loss: f32 = loss.into_scalar();
-        let wrong = wrong.into_scalar::<i64>() as usize;
+        let metric: f64 = metric.into_scalar::<f64>();
         self.device.sync().ok();
-        (model, StepResult { loss, wrong, seconds: t.elapsed().as_secs_f64() })
+        (model, StepResult { loss, metric, seconds: t.elapsed().as_secs_f64() })
     }
-}
-
-/// Number of wrong top-1 predictions (stays on the device until read).
-pub(super) fn count_errors(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
-    let [n, _] = logits.dims();
-    let predicted = logits.argmax(1).reshape([n]);
-    predicted.not_equal(targets).int().sum()
 }

@@ -1,0 +1,209 @@
+//! FreezeOut under burn-train's `Learner`: your model, `TrainStep`, data loaders, metrics,
+//! checkpointers and renderer as usual; the lines marked `// FreezeOut` are all it adds.
+//!
+//! ```sh
+//! cargo run --release -p freezeout-core --features learner --example learner            # synthetic images
+//! cargo run --release -p freezeout-core --features learner --example learner -- \
+//!     --cifar ../shared/data/cifar-10-binary.tar.gz --epochs 20                           # CIFAR-10
+//! ```
+//!
+//! Metrics, logs and checkpoints go to `runs/learner-example`; `--resume EPOCH` continues from
+//! the checkpoint of that epoch. On a terminal burn-train shows its dashboard, else it prints.
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::InMemDataset;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::optim::SgdConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::train::metric::{AccuracyMetric, IterationSpeedMetric, LearningRateMetric, LossMetric};
+use burn::train::{ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep};
+use freezeout_core::data::{self as cifar, CifarKind, Normalization, Split};
+use freezeout_core::learner::FreezeOutModel;
+use freezeout_core::{FreezeOut, ScheduleConfig, freezeout};
+
+/// conv 3×3 → BatchNorm → ReLU.
+#[derive(Module, Debug)]
+struct Block {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl Block {
+    fn new(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Self {
+        let conv = Conv2dConfig::new([c_in, c_out], [3, 3])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false);
+        Self { conv: conv.init(device), bn: BatchNormConfig::new(c_out).init(device) }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.bn.forward(self.conv.forward(x)))
+    }
+}
+
+/// A small CNN. Units: the stem and each block; the head: pooling and the classifier.
+#[freezeout(head = classify)]
+#[derive(Module, Debug)]
+struct Net {
+    #[freezeout(unit)]
+    stem: Block,
+    #[freezeout(unit)]
+    blocks: Vec<Block>,
+    pool: AdaptiveAvgPool2d,
+    fc: Linear,
+}
+
+impl Net {
+    fn new(classes: usize, device: &Device) -> Self {
+        let widths = [16, 32, 32, 64, 64];
+        Self {
+            stem: Block::new(3, widths[0], 1, device),
+            blocks: widths.windows(2).map(|w| Block::new(w[0], w[1], if w[0] == w[1] { 1 } else { 2 }, device)).collect(),
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(widths[4], classes).init(device),
+        }
+    }
+
+    fn classify(&self, x: Tensor<4>) -> Tensor<2> {
+        let [n, c, _, _] = x.dims();
+        self.fc.forward(self.pool.forward(x).reshape([n, c]))
+    }
+
+    fn output(&self, batch: Images) -> ClassificationOutput {
+        let logits = self.forward(batch.images);
+        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.clone(), batch.targets.clone());
+        ClassificationOutput::new(loss, logits, batch.targets)
+    }
+}
+
+impl TrainStep for Net {
+    type Input = Images;
+    type Output = ClassificationOutput;
+    fn step(&self, batch: Images) -> TrainOutput<ClassificationOutput> {
+        let output = self.output(batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for Net {
+    type Input = Images;
+    type Output = ClassificationOutput;
+    fn step(&self, batch: Images) -> ClassificationOutput {
+        self.output(batch)
+    }
+}
+
+/// One 32×32 RGB image (CHW bytes) and its class.
+#[derive(Clone, Debug)]
+struct Item {
+    pixels: Vec<u8>,
+    label: u8,
+}
+
+#[derive(Clone, Debug)]
+struct Images {
+    images: Tensor<4>,
+    targets: Tensor<1, Int>,
+}
+
+/// Scales to [0, 1] and normalises per channel.
+#[derive(Clone)]
+struct ImageBatcher(Normalization);
+
+impl Batcher<Item, Images> for ImageBatcher {
+    fn batch(&self, items: Vec<Item>, device: &Device) -> Images {
+        let n = items.len();
+        let Normalization { mean, std } = self.0;
+        let pixels = items
+            .iter()
+            .flat_map(|item| item.pixels.chunks(1024).enumerate().flat_map(move |(c, plane)| plane.iter().map(move |&p| (p as f32 / 255.0 - mean[c]) / std[c])))
+            .collect::<Vec<f32>>();
+        let labels = items.iter().map(|item| item.label as i64).collect::<Vec<_>>();
+        Images {
+            images: Tensor::from_data(TensorData::new(pixels, [n, 3, 32, 32]), device),
+            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
+        }
+    }
+}
+
+fn items(split: &Split) -> Vec<Item> {
+    (0..split.len()).map(|i| Item { pixels: split.image(i).to_vec(), label: split.labels[i] }).collect()
+}
+
+/// Four classes: which quadrant of the image is bright.
+fn synthetic(n: usize, seed: u64) -> Split {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut noise = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 57) as u8
+    };
+    let mut split = Split::default();
+    for i in 0..n {
+        let label = (i % 4) as u8;
+        for _c in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    let quadrant = (y / 16) * 2 + x / 16;
+                    split.images.push(noise() + if quadrant == label as usize { 120 } else { 40 });
+                }
+            }
+        }
+        split.labels.push(label);
+    }
+    split
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let epochs: usize = arg("--epochs").map_or(Ok(3), |v| v.parse())?;
+    let resume: Option<usize> = arg("--resume").map(|v| v.parse()).transpose()?;
+    let (batch, classes, train, valid) = match arg("--cifar") {
+        Some(path) => {
+            let data = cifar::load(path.as_ref(), CifarKind::Cifar10)?;
+            (50, 10, data.train, data.test)
+        }
+        None => (32, 4, synthetic(640, 1), synthetic(128, 2)),
+    };
+    let batcher = ImageBatcher(Normalization::of(&train));
+    let batches_per_epoch = train.len().div_ceil(batch) as u64;
+    let train = DataLoaderBuilder::new(batcher.clone()).batch_size(batch).shuffle(0).build(InMemDataset::new(items(&train)));
+    let valid = DataLoaderBuilder::new(batcher).batch_size(batch).build(InMemDataset::new(items(&valid)));
+
+    let device = Device::flex().autodiff();
+    let model = Net::new(classes, &device);
+    let model = FreezeOutModel::new(model, ScheduleConfig::default(), epochs as u64 * batches_per_epoch)?; // FreezeOut
+    let momentum = MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true);
+    let optim = SgdConfig::new().with_momentum(Some(momentum)).init();
+    let learner = Learner::new(model.clone(), optim, model.lr_scheduler()); // FreezeOut (was: a rate or scheduler)
+
+    let mut training = SupervisedTraining::new("runs/learner-example", train, valid)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .metric_train_numeric(LearningRateMetric::new())
+        .metric_train_numeric(IterationSpeedMetric::new())
+        .with_default_checkpointers()
+        .num_epochs(epochs)
+        .summary();
+    if let Some(epoch) = resume {
+        training = training.checkpoint(epoch);
+    }
+    let result = training.launch(learner);
+    if let Some(error) = result.error {
+        return Err(error.to_string().into());
+    }
+    let trained = result.model;
+    for e in trained.events() {
+        println!("iteration {}: froze {:?}", e.iteration, e.units);
+    }
+    let model = trained.into_inner(); // FreezeOut: your model, as trained
+    println!("{} units, the head trained to the end", model.num_units());
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! FreezeOut under burn-train's `Learner` (feature `learner`): your `TrainStep` /
+//! `InferenceStep`, metrics, renderer, checkpointers and resume stay as they are.
+//!
+//! [`FreezeOutModel`] wraps a `#[freezeout]` model that implements `TrainStep` and
+//! `InferenceStep`; [`FreezeOutModel::lr_scheduler`] is the `ModuleLrScheduler` to hand to
+//! `Learner::new`: the head's cosine as its base and one group per unit with that unit's
+//! FreezeOut rate. Per optimizer step the wrapper lets your `optimize` run, then advances the
+//! [`FreezeOutDriver`] they share and freezes the units whose budget is spent, before the next
+//! forward pass, exactly where `fit` freezes them. The driver's position is the scheduler's
+//! state, so it is written into burn-train's checkpoints and restored on resume.
+//!
+//! ```ignore
+//! let model = FreezeOutModel::new(model, ScheduleConfig::default(), epochs * batches_per_epoch)?; // +
+//! let learner = Learner::new(model.clone(), optim, model.lr_scheduler());   // was: (model, optim, lr)
+//! let result = SupervisedTraining::new(dir, train, valid).num_epochs(epochs).launch(learner);
+//! let model = result.model.into_inner();                                     // +
+//! ```
+//!
+//! The built-in models (DenseNet-BC, WRN, VGG) implement `TrainStep` and `InferenceStep` here,
+//! on [`ImageBatch`]es.
+//!
+//! An iteration is an optimizer step: with `grads_accumulation(k)`, count `batches / k` per
+//! epoch. Execution strategies: the single-device one (the default) is what the tests run;
+//! multi-device (`ExecutionStrategy::MultiDevice`) steps one optimizer through
+//! `optimize_multi`, which the wrapper handles the same way, but no machine here has two
+//! devices to prove it; DDP runs one `Learner` per device, each of which would advance the
+//! driver they share, so it is not supported.
+
+use crate::train::task::cross_entropy;
+use crate::{DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig, ScheduleError};
+use burn::module::{Module, ParamGroup};
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
+use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
+use burn::tensor::{Int, Tensor};
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A `#[freezeout]` model trained by burn-train's `Learner` with FreezeOut.
+///
+/// Clones share one driver (the `Learner` clones its model every step); the parameters are the
+/// wrapped model's, under the field `model` in records. Build it with [`new`](Self::new), hand
+/// [`lr_scheduler`](Self::lr_scheduler) to `Learner::new`, and take the trained model back with
+/// [`into_inner`](Self::into_inner).
+#[derive(Module, Debug)]
+pub struct FreezeOutModel<M: Module> {
+    model: M,
+    #[module(skip)]
+    driver: SharedDriver,
+}
+
+/// The driver shared by the model's clones and its rate schedulers.
+#[derive(Clone, Debug)]
+struct SharedDriver(Arc<Mutex<FreezeOutDriver>>);
+
+impl SharedDriver {
+    fn lock(&self) -> MutexGuard<'_, FreezeOutDriver> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<M: FreezeOut> FreezeOutModel<M> {
+    /// FreezeOut with `config` over a run of `total_iterations` optimizer steps (epochs ×
+    /// batches per epoch of the training loader).
+    pub fn new(model: M, config: ScheduleConfig, total_iterations: u64) -> Result<Self, ScheduleError> {
+        let schedule = Schedule::freezeout(config, model.num_units(), total_iterations)?;
+        Self::with_schedule(model, schedule)
+    }
+
+    /// Follows `schedule` (a baseline schedule freezes nothing and gives every unit the global
+    /// cosine: the same training without FreezeOut, for comparison).
+    pub fn with_schedule(model: M, schedule: Schedule) -> Result<Self, ScheduleError> {
+        let driver = FreezeOutDriver::with_schedule(&model, schedule)?;
+        Ok(Self { model, driver: SharedDriver(Arc::new(Mutex::new(driver))) })
+    }
+
+    /// The learning-rate scheduler for `Learner::new`: the head's rate as the base (it is what
+    /// burn-train's `LearningRateMetric` shows), and one group per unit, matched by parameter
+    /// path so that it survives a checkpoint's parameter ids, with the unit's FreezeOut rate
+    /// (0 once frozen). Its record holds the driver's position.
+    pub fn lr_scheduler(&self) -> ModuleLrScheduler {
+        let mut scheduler = ModuleLrScheduler::new(Rate { driver: self.driver.clone(), unit: None });
+        for unit in self.model.units() {
+            let rate = Rate { driver: self.driver.clone(), unit: Some(unit.index) };
+            scheduler = scheduler.with_group(ParamGroup::from_paths(unit.param_paths), rate);
+        }
+        scheduler
+    }
+}
+
+impl<M: Module> FreezeOutModel<M> {
+    /// The wrapped model.
+    pub fn inner(&self) -> &M {
+        &self.model
+    }
+
+    /// The wrapped model, as trained (its frozen units frozen).
+    pub fn into_inner(self) -> M {
+        self.model
+    }
+
+    /// The driver's position: the next optimizer step and the frozen prefix.
+    pub fn state(&self) -> DriverState {
+        self.driver.lock().state()
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> Schedule {
+        self.driver.lock().schedule().clone()
+    }
+
+    /// Every freeze so far (since the start, or since the resume), in order.
+    pub fn events(&self) -> Vec<FreezeEvent> {
+        self.driver.lock().events().to_vec()
+    }
+}
+
+impl SharedDriver {
+    /// After the optimizer step: the next iteration, and the units whose budget it has spent
+    /// frozen before its forward pass.
+    fn advance<M: FreezeOut>(self, model: M) -> FreezeOutModel<M> {
+        let mut driver = self.lock();
+        driver.advance();
+        let seen = driver.events().len();
+        let model = driver.freeze(model);
+        for e in &driver.events()[seen..] {
+            log::info!("FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)", e.units, e.iteration, e.to, driver.schedule().num_units());
+        }
+        drop(driver);
+        FreezeOutModel { model, driver: self }
+    }
+}
+
+impl<M: FreezeOut + TrainStep> TrainStep for FreezeOutModel<M> {
+    type Input = M::Input;
+    type Output = M::Output;
+
+    fn step(&self, item: Self::Input) -> TrainOutput<Self::Output> {
+        let frozen = self.driver.lock().frozen_units();
+        if frozen > 0 && self.model.frozen_units() < frozen {
+            // Parameters just loaded from a checkpoint: this step already runs with the
+            // restored prefix frozen (the next optimizer step freezes the model itself).
+            return self.model.clone().freeze_units(frozen).step(item);
+        }
+        self.model.step(item)
+    }
+
+    fn optimize(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: GradientsParams) -> Self {
+        self.driver.advance(self.model.optimize(optim, lr, grads))
+    }
+
+    fn optimize_multi(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: MultiGradientsParams) -> Self {
+        self.driver.advance(self.model.optimize_multi(optim, lr, grads))
+    }
+}
+
+impl<M: Module + InferenceStep> InferenceStep for FreezeOutModel<M> {
+    type Input = M::Input;
+    type Output = M::Output;
+
+    fn step(&self, item: Self::Input) -> Self::Output {
+        self.model.step(item)
+    }
+}
+
+/// One group's rate at the driver's iteration: unit `i`'s, or the head's (`None`), whose record
+/// carries the driver's position.
+#[derive(Clone)]
+struct Rate {
+    driver: SharedDriver,
+    unit: Option<usize>,
+}
+
+const ITERATION: &str = "freezeout_iteration";
+const FROZEN: &str = "freezeout_frozen_units";
+
+impl LrScheduler for Rate {
+    fn step(&mut self) -> f64 {
+        let driver = self.driver.lock();
+        driver.lr(self.unit.unwrap_or(driver.schedule().num_units()))
+    }
+
+    fn to_record(&self) -> LrSchedulerRecord {
+        if self.unit.is_some() {
+            return LrSchedulerRecord::new();
+        }
+        let state = self.driver.lock().state();
+        LrSchedulerRecord::new().with_scalar(ITERATION, state.iteration).with_scalar(FROZEN, state.frozen_units as u64)
+    }
+
+    fn load_record(&mut self, record: LrSchedulerRecord) {
+        if self.unit.is_some() {
+            return;
+        }
+        let (Some(iteration), Some(frozen)) = (record.scalar::<u64>(ITERATION), record.scalar::<u64>(FROZEN)) else {
+            panic!(
+                "this learning-rate scheduler checkpoint holds no FreezeOut position ({ITERATION}, {FROZEN}): \
+                 it was not written by FreezeOutModel::lr_scheduler; resume from a checkpoint of the FreezeOut run"
+            );
+        };
+        self.driver.lock().restore_state(DriverState { iteration, frozen_units: frozen as usize });
+    }
+}
+
+/// Images (NCHW) and class labels on the device: the input of the built-in models'
+/// `TrainStep` and `InferenceStep` (cross-entropy, burn-train's `ClassificationOutput`).
+#[derive(Clone, Debug)]
+pub struct ImageBatch {
+    /// `[n, c, h, w]`.
+    pub images: Tensor<4>,
+    /// `n` class indices.
+    pub targets: Tensor<1, Int>,
+}
+
+/// The freeze-aware forward pass and the cross-entropy, as burn-train's metrics read them.
+pub fn classification_output<M: FreezeOutForward<4, 2>>(model: &M, batch: ImageBatch) -> ClassificationOutput {
+    let logits = model.forward_freezeout(batch.images);
+    let loss = cross_entropy(logits.clone(), batch.targets.clone());
+    ClassificationOutput::new(loss, logits, batch.targets)
+}
+
+/// `TrainStep` and `InferenceStep` for the built-in models: classification of [`ImageBatch`]es.
+macro_rules! classification_steps {
+    ($($model:ty),*) => {$(
+        impl TrainStep for $model {
+            type Input = ImageBatch;
+            type Output = ClassificationOutput;
+            fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
+                let output = classification_output(self, batch);
+                TrainOutput::new(self, output.loss.backward(), output)
+            }
+        }
+
+        impl InferenceStep for $model {
+            type Input = ImageBatch;
+            type Output = ClassificationOutput;
+            fn step(&self, batch: ImageBatch) -> ClassificationOutput {
+                classification_output(self, batch)
+            }
+        }
+    )*};
+}
+
+classification_steps!(crate::models::DenseNet, crate::models::WideResNet, crate::models::Vgg);

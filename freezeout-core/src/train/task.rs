@@ -1,0 +1,107 @@
+//! What a run trains: how a batch reaches the device, goes through the model to a loss, and
+//! which metric the run reports. [`fit_task`](super::fit_task) trains any [`Task`];
+//! [`Classification`] (cross-entropy, top-1 error, NCHW images) is the built-in one that
+//! [`fit`](super::fit) and `paper-repro` use.
+//!
+//! A regressor on rank-2 input, as a task (the whole of what `fit_task` needs to know):
+//!
+//! ```
+//! use burn::nn::loss::{MseLoss, Reduction};
+//! use burn::tensor::{Device, Tensor, TensorData};
+//! use freezeout_core::FreezeOutForward;
+//! use freezeout_core::train::{Task, TaskOutput};
+//!
+//! /// Batches of `(features, targets)`, row-major, `features.len() = n · 8`.
+//! struct Regression;
+//!
+//! impl<M: FreezeOutForward<2, 2>> Task<M> for Regression {
+//!     type Batch = (Vec<f32>, Vec<f32>);
+//!     type Input = (Tensor<2>, Tensor<2>);
+//!     fn batch_len(&self, batch: &Self::Batch) -> usize {
+//!         batch.1.len()
+//!     }
+//!     fn to_device(&self, (x, y): Self::Batch, device: &Device) -> Self::Input {
+//!         let n = y.len();
+//!         (Tensor::from_data(TensorData::new(x, [n, 8]), device), Tensor::from_data(TensorData::new(y, [n, 1]), device))
+//!     }
+//!     fn forward(&self, model: &M, (x, y): Self::Input) -> TaskOutput {
+//!         let prediction = model.forward_freezeout(x);
+//!         let squared = (prediction - y).powi_scalar(2);
+//!         // loss: the batch mean (backward runs from it); metric: summed over the batch (MSE)
+//!         TaskOutput { loss: squared.clone().mean(), metric: squared.detach().sum() }
+//!     }
+//! }
+//! ```
+
+use super::data::HostBatch;
+use crate::FreezeOutForward;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::{Device, Int, Tensor};
+
+/// What one batch gives: the loss to train on and the metric, both still on the device.
+#[derive(Clone, Debug)]
+pub struct TaskOutput {
+    /// The batch's mean loss, a one-element tensor; on an autodiff device the backward pass
+    /// runs from it.
+    pub loss: Tensor<1>,
+    /// The metric summed over the batch's examples (one element; classification: the number
+    /// of wrong top-1 predictions). The run reports its mean per example as the epoch's
+    /// `train_error` / `test_error`.
+    pub metric: Tensor<1>,
+}
+
+/// A training task for model `M`: batches, loss and metric.
+///
+/// [`DataSource`](super::DataSource)`<Self::Batch>` yields host batches; the loop moves each to
+/// the device ([`to_device`](Task::to_device), outside the timed step) and trains on
+/// [`forward`](Task::forward)'s loss. Evaluation calls the same `forward` on the inference
+/// device with the model in inference mode.
+pub trait Task<M> {
+    /// A batch as the data source yields it (host memory).
+    type Batch: 'static;
+    /// The batch on the device.
+    type Input;
+    /// Number of examples in `batch` (epoch means are weighted by it).
+    fn batch_len(&self, batch: &Self::Batch) -> usize;
+    /// Moves `batch` to `device`.
+    fn to_device(&self, batch: Self::Batch, device: &Device) -> Self::Input;
+    /// The model's loss and metric on `input`; freezing is the model's business (call its
+    /// freeze-aware forward, e.g. [`FreezeOutForward::forward_freezeout`]).
+    fn forward(&self, model: &M, input: Self::Input) -> TaskOutput;
+}
+
+/// Image classification: NCHW `f32` images ([`HostBatch`]), cross-entropy, top-1 error.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Classification;
+
+impl<M: FreezeOutForward<4, 2>> Task<M> for Classification {
+    type Batch = HostBatch;
+    type Input = (Tensor<4>, Tensor<1, Int>);
+
+    fn batch_len(&self, batch: &HostBatch) -> usize {
+        batch.len()
+    }
+
+    fn to_device(&self, batch: HostBatch, device: &Device) -> Self::Input {
+        batch.to_device(device)
+    }
+
+    fn forward(&self, model: &M, (images, targets): Self::Input) -> TaskOutput {
+        let logits = model.forward_freezeout(images);
+        let wrong = count_errors(logits.clone().detach(), targets.clone()).float();
+        TaskOutput { loss: cross_entropy(logits, targets), metric: wrong }
+    }
+}
+
+/// Mean cross-entropy of `logits` against class indices (the built-in classification loss,
+/// in `fit` and under the `Learner` alike).
+pub(crate) fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets)
+}
+
+/// Number of wrong top-1 predictions (stays on the device until read).
+fn count_errors(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
+    let [n, _] = logits.dims();
+    let predicted = logits.argmax(1).reshape([n]);
+    predicted.not_equal(targets).int().sum()
+}

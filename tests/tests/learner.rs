@@ -1,0 +1,107 @@
+//! FreezeOut under burn-train's `Learner` (`FreezeOutModel`), on a non-image model (an MLP
+//! regressor on rank-2 input) that `fit_task` trains too: for the same config and data order the
+//! two freeze the same units at the same iterations with the same rates and end with the same
+//! parameters, bit for bit; a Learner run stopped and resumed from burn-train's checkpoint, into
+//! a freshly built model (new parameter ids), continues exactly, its frozen units untouched.
+
+use burn::tensor::Device;
+use burn::train::metric::LossMetric;
+use burn::train::{Learner, SupervisedTraining};
+use freezeout_core::learner::FreezeOutModel;
+use freezeout_core::train::{self, RunLog, TrainConfig};
+use freezeout_tests::fast_schedule;
+use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader};
+use std::path::Path;
+
+const BATCH: usize = 8;
+const BATCHES: usize = 5;
+const EPOCHS: usize = 4;
+const TOTAL: u64 = (EPOCHS * BATCHES) as u64;
+
+/// SGD (Nesterov, weight decay), linear t0 = 0.3: the units freeze at iterations 7, 11 and 16
+/// of 20, so a stop after epoch 2 (iteration 10) falls between two freezes.
+fn config() -> TrainConfig {
+    TrainConfig { epochs: EPOCHS, ..fast_schedule() }
+}
+
+fn data() -> (Vec<Example>, Vec<Example>) {
+    (examples(BATCH * BATCHES, 1), examples(2 * BATCH, 2))
+}
+
+/// `(iteration, frozen units after, every unit's rate and the head's)` of each freeze.
+type Events = Vec<(u64, usize, Vec<f64>)>;
+
+/// Trains `model` for `epochs` epochs of a `EPOCHS`-epoch run under the Learner, writing
+/// burn-train's checkpoints into `dir`; `resume`: continue from the checkpoint of that epoch.
+fn learner_run(model: Regressor, dir: &Path, epochs: usize, resume: Option<usize>) -> FreezeOutModel<Regressor> {
+    let config = config();
+    let (train, valid) = data();
+    let model = FreezeOutModel::new(model, config.schedule, TOTAL).unwrap();
+    let learner = Learner::new(model.clone(), config.optimizer(), model.lr_scheduler());
+    let mut training = SupervisedTraining::new(dir, loader(&train, BATCH), loader(&valid, BATCH))
+        .metrics((LossMetric::new(),))
+        .with_default_checkpointers()
+        .num_epochs(epochs);
+    if let Some(epoch) = resume {
+        training = training.checkpoint(epoch);
+    }
+    let result = training.launch(learner);
+    assert!(result.error.is_none(), "the Learner stopped on an error: {:?}", result.error);
+    result.model
+}
+
+fn events_of(model: &FreezeOutModel<Regressor>) -> Events {
+    model.events().into_iter().map(|e| (e.iteration, e.to, e.lrs)).collect()
+}
+
+#[test]
+fn a_learner_run_freezes_and_trains_exactly_as_fit() {
+    let device = Device::flex().autodiff();
+    let model = Regressor::new(2, &device);
+    let (train, valid) = data();
+
+    let mut log = RunLog::in_memory();
+    let fit = train::fit_task(model.clone(), &mut in_memory(&train, &valid, BATCH), &Regression, &config(), &device, &mut log)
+        .unwrap();
+    assert_eq!(fit.summary.total_iterations, TOTAL);
+    let fit_events: Events = log
+        .events
+        .iter()
+        .filter(|e| e["event"] == "freeze")
+        .map(|e| {
+            let lrs = serde_json::from_value(e["lrs"].clone()).unwrap();
+            (e["iter"].as_u64().unwrap(), e["frozen"].as_u64().unwrap() as usize, lrs)
+        })
+        .collect();
+    assert_eq!(fit_events.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>(), [(7, 1), (11, 2), (16, 3)]);
+    let mse = fit.summary.test_error.unwrap();
+    assert!(mse.is_finite() && mse > 0.0, "the held-out metric is the MSE: {mse}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let learned = learner_run(model, dir.path(), EPOCHS, None);
+    assert_eq!(events_of(&learned), fit_events, "same freezes, same rates");
+    assert_eq!(learned.state().iteration, TOTAL);
+    // Same rates at every iteration for every unit, same frozen prefix: the same parameters.
+    assert_eq!(learned.inner().all_values(), fit.model.all_values());
+}
+
+#[test]
+fn a_learner_run_resumed_from_its_checkpoint_continues_exactly() {
+    let device = Device::flex().autodiff();
+    let model = Regressor::new(2, &device);
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole = learner_run(model.clone(), whole_dir.path(), EPOCHS, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = learner_run(model, dir.path(), 2, None);
+    assert_eq!((first.state().iteration, first.state().frozen_units), (10, 1));
+    let frozen_weights = first.inner().unit_weight(0);
+    // A new process would build a new model: other initial values, other parameter ids.
+    let resumed = learner_run(Regressor::new(2, &device), dir.path(), EPOCHS, Some(2));
+
+    assert_eq!(resumed.state(), whole.state());
+    let after_stop: Events = events_of(&whole).into_iter().filter(|e| e.0 > 10).collect();
+    assert_eq!(events_of(&resumed), after_stop, "the same freezes with the same rates after the resume");
+    assert_eq!(resumed.inner().unit_weight(0), frozen_weights, "unit 0, frozen before the stop, is untouched");
+    assert_eq!(resumed.inner().all_values(), whole.inner().all_values());
+}
