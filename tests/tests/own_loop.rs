@@ -13,8 +13,11 @@ use freezeout_tests::regression::{FEATURES, Regressor};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
 use std::collections::BTreeMap;
 
-/// The optimizer's state of the parameters `ids`: each state tensor's name and bytes.
-fn optimizer_state(optim: &ModuleOptimizer, ids: &[ParamId]) -> BTreeMap<String, Vec<u8>> {
+/// Optimizer state tensors by name, as bytes.
+type OptimizerState = BTreeMap<String, Vec<u8>>;
+
+/// The optimizer's state of the parameters `ids`.
+fn optimizer_state(optim: &ModuleOptimizer, ids: &[ParamId]) -> OptimizerState {
     let bytes = optim.to_record().into_bytes().unwrap();
     let tensors = Reader::from_bytes(bytes).unwrap().into_tensors().unwrap();
     let mut state = BTreeMap::new();
@@ -36,7 +39,8 @@ fn train_regressor(mut optim: ModuleOptimizer, total: u64) -> Vec<(u64, usize)> 
     let mut model = Regressor::new(2, &device);
     let mut driver = FreezeOutDriver::new(&model, fast_schedule().schedule, total).unwrap();
     let units = model.units();
-    let mut frozen: Vec<(Vec<f32>, BTreeMap<String, Vec<u8>>)> = Vec::new();
+    // Each frozen unit's first weight and optimizer state when it froze.
+    let mut frozen: Vec<(Vec<f32>, OptimizerState)> = Vec::new();
     let mut frozen_at = Vec::new();
     for j in 0..total {
         assert_eq!(driver.iteration(), j);
