@@ -172,9 +172,4 @@ impl FreezeOutDriver {
     pub fn restore_state(&mut self, state: DriverState) {
         self.state = state;
     }
-
-    /// The units' names, in forward order.
-    pub fn unit_names(&self) -> &[String] {
-        &self.names
-    }
 }

@@ -57,6 +57,20 @@ impl SharedDriver {
     fn lock(&self) -> MutexGuard<'_, FreezeOutDriver> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// After the optimizer step: the next iteration, and the units whose budget it has spent
+    /// frozen before its forward pass.
+    fn advance<M: FreezeOut>(self, model: M) -> FreezeOutModel<M> {
+        let mut driver = self.lock();
+        driver.advance();
+        let seen = driver.events().len();
+        let model = driver.freeze(model);
+        for e in &driver.events()[seen..] {
+            log::info!("FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)", e.units, e.iteration, e.to, driver.schedule().num_units());
+        }
+        drop(driver);
+        FreezeOutModel { model, driver: self }
+    }
 }
 
 impl<M: FreezeOut> FreezeOutModel<M> {
@@ -112,22 +126,6 @@ impl<M: Module> FreezeOutModel<M> {
     /// Every freeze so far (since the start, or since the resume), in order.
     pub fn events(&self) -> Vec<FreezeEvent> {
         self.driver.lock().events().to_vec()
-    }
-}
-
-impl SharedDriver {
-    /// After the optimizer step: the next iteration, and the units whose budget it has spent
-    /// frozen before its forward pass.
-    fn advance<M: FreezeOut>(self, model: M) -> FreezeOutModel<M> {
-        let mut driver = self.lock();
-        driver.advance();
-        let seen = driver.events().len();
-        let model = driver.freeze(model);
-        for e in &driver.events()[seen..] {
-            log::info!("FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)", e.units, e.iteration, e.to, driver.schedule().num_units());
-        }
-        drop(driver);
-        FreezeOutModel { model, driver: self }
     }
 }
 
