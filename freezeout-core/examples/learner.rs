@@ -15,17 +15,16 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::SgdConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::metric::{AccuracyMetric, IterationSpeedMetric, LearningRateMetric, LossMetric};
 use burn::train::{ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep};
 use freezeout_core::data::{self as cifar, CifarKind, Normalization, Split};
-use freezeout_core::learner::FreezeOutModel;
+use freezeout_core::learner::{FreezeOutModel, ImageBatch, classification_output};
 use freezeout_core::{FreezeOut, ScheduleConfig, freezeout};
 
 /// conv 3×3 → BatchNorm → ReLU.
@@ -76,28 +75,22 @@ impl Net {
         let [n, c, _, _] = x.dims();
         self.fc.forward(self.pool.forward(x).reshape([n, c]))
     }
-
-    fn output(&self, batch: Images) -> ClassificationOutput {
-        let logits = self.forward(batch.images);
-        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.clone(), batch.targets.clone());
-        ClassificationOutput::new(loss, logits, batch.targets)
-    }
 }
 
 impl TrainStep for Net {
-    type Input = Images;
+    type Input = ImageBatch;
     type Output = ClassificationOutput;
-    fn step(&self, batch: Images) -> TrainOutput<ClassificationOutput> {
-        let output = self.output(batch);
+    fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
+        let output = classification_output(self, batch); // the freeze-aware forward and cross-entropy
         TrainOutput::new(self, output.loss.backward(), output)
     }
 }
 
 impl InferenceStep for Net {
-    type Input = Images;
+    type Input = ImageBatch;
     type Output = ClassificationOutput;
-    fn step(&self, batch: Images) -> ClassificationOutput {
-        self.output(batch)
+    fn step(&self, batch: ImageBatch) -> ClassificationOutput {
+        classification_output(self, batch)
     }
 }
 
@@ -108,18 +101,12 @@ struct Item {
     label: u8,
 }
 
-#[derive(Clone, Debug)]
-struct Images {
-    images: Tensor<4>,
-    targets: Tensor<1, Int>,
-}
-
 /// Scales to [0, 1] and normalises per channel.
 #[derive(Clone)]
 struct ImageBatcher(Normalization);
 
-impl Batcher<Item, Images> for ImageBatcher {
-    fn batch(&self, items: Vec<Item>, device: &Device) -> Images {
+impl Batcher<Item, ImageBatch> for ImageBatcher {
+    fn batch(&self, items: Vec<Item>, device: &Device) -> ImageBatch {
         let n = items.len();
         let Normalization { mean, std } = self.0;
         let pixels = items
@@ -127,7 +114,7 @@ impl Batcher<Item, Images> for ImageBatcher {
             .flat_map(|item| item.pixels.chunks(1024).enumerate().flat_map(move |(c, plane)| plane.iter().map(move |&p| (p as f32 / 255.0 - mean[c]) / std[c])))
             .collect::<Vec<f32>>();
         let labels = items.iter().map(|item| item.label as i64).collect::<Vec<_>>();
-        Images {
+        ImageBatch {
             images: Tensor::from_data(TensorData::new(pixels, [n, 3, 32, 32]), device),
             targets: Tensor::from_data(TensorData::new(labels, [n]), device),
         }
