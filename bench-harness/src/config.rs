@@ -6,7 +6,7 @@ use freezeout_core::data::CifarKind;
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use freezeout_core::train::{OptimizerKind, TrainConfig};
-use freezeout_core::{Scaling, ScheduleConfig};
+use freezeout_core::{AdaptiveConfig, Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -32,6 +32,10 @@ pub struct RunConfig {
     pub scale_lr: bool,
     /// No freezing (one global cosine).
     pub baseline: bool,
+    /// The adaptive policy instead of FreezeOut's schedule (`[adaptive]` in TOML; absent: the
+    /// schedule). Not with `baseline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveConfig>,
     /// Seed of initialisation and data order.
     pub seed: u64,
     /// Hold out the last `val` training images and evaluate on them instead of the test set.
@@ -75,6 +79,7 @@ impl Default for RunConfig {
             scaling: t.schedule.scaling,
             scale_lr: t.schedule.scale_lr,
             baseline: false,
+            adaptive: None,
             seed: 0,
             val: 0,
             train_limit: None,
@@ -116,6 +121,12 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("dropout = {} must be in [0, 1)", self.dropout);
         }
+        if self.baseline && self.adaptive.is_some() {
+            bail!("baseline = true and an [adaptive] policy are both set: pick one (--policy baseline or --policy adaptive)");
+        }
+        if let Some(a) = &self.adaptive {
+            a.check_ranges()?;
+        }
         if self.keep_checkpoints == 0 {
             bail!("keep_checkpoints = 0: keep at least one checkpoint");
         }
@@ -131,6 +142,7 @@ impl RunConfig {
             epochs: self.epochs,
             schedule: ScheduleConfig { t0: self.t0, scaling: self.scaling, scale_lr: self.scale_lr, base_lr: self.lr },
             baseline: self.baseline,
+            adaptive: self.adaptive,
             optimizer: self.optimizer,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
@@ -146,6 +158,8 @@ impl RunConfig {
     pub fn run_name(&self) -> String {
         let mode = if self.baseline {
             "baseline".to_string()
+        } else if let Some(a) = &self.adaptive {
+            format!("adaptive-th{}", a.threshold)
         } else {
             format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
         };
@@ -192,7 +206,7 @@ impl RunConfig {
     /// scaling with a tiny `t0`), naming the unit, for the model's real unit names; `None` for
     /// the paper's settings. `train` and `table` print it and go on.
     pub fn rate_warning(&self) -> Option<String> {
-        if self.baseline {
+        if self.baseline || self.adaptive.is_some() {
             return None;
         }
         let spec = self.model.spec(self.dataset.classes());
@@ -220,6 +234,8 @@ mod tests {
             RunConfig { val: 5000, ..base.clone() },
             RunConfig { weight_decay: 5e-4, ..base.clone() },
             RunConfig { optimizer: OptimizerKind::AdamW, ..base.clone() },
+            RunConfig { adaptive: Some(AdaptiveConfig::default()), ..base.clone() },
+            RunConfig { adaptive: Some(AdaptiveConfig { min_fraction: 0.6, ..AdaptiveConfig::default() }), ..base.clone() },
         ];
         let mut names: Vec<String> = variants.iter().map(RunConfig::run_name).collect();
         names.push(base.run_name());
@@ -228,6 +244,9 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "{names:?}");
         assert!(base.run_name().starts_with("wrn-10-1-cifar10-cubic-t0.8-e2-s0-"), "{}", base.run_name());
+        // A config without a policy section hashes as before the adaptive policy existed, so
+        // earlier runs keep their directories.
+        assert!(!toml::to_string(&base).unwrap().contains("adaptive"));
         // How often a run checkpoints does not change its result, nor its name.
         let same = RunConfig { checkpoint_every: 7, keep_checkpoints: 5, ..base.clone() };
         assert_eq!(same.run_name(), base.run_name());

@@ -89,3 +89,34 @@ pub fn lr_curves(path: &Path, schedule: &Schedule, title: &str) -> anyhow::Resul
     }
     root.present().map_err(err)
 }
+
+/// The frozen fraction of the units over the run, one line per labelled run (`(fraction of
+/// training, fraction of units frozen)` points).
+pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)>)]) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..1.0f64, 0.0..1.05f64)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("fraction of training").y_desc("fraction of units frozen").draw().map_err(err)?;
+    for (i, (label, points)) in runs.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}

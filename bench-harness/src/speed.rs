@@ -290,7 +290,7 @@ impl WithModel for Points<'_> {
         for i in 0..c.warmup + c.iters {
             for lane in &mut lanes {
                 let model = lane.model.take().expect("a lane holds its model between steps");
-                let (next, r) = lane.stepper.step(model, &Classification, (images.clone(), targets.clone()), &lane.driver);
+                let (next, r) = lane.stepper.step(model, &Classification, (images.clone(), targets.clone()), &mut lane.driver);
                 lane.driver.advance();
                 lane.model = Some(next);
                 if let Some(usage) = device.memory_pool_usage() {

@@ -6,7 +6,7 @@ use crate::cost::CostModel;
 use freezeout_core::data::CifarKind;
 use freezeout_core::models::Preset;
 use freezeout_core::train::{RunSummary, write_atomic};
-use freezeout_core::{Scaling, Schedule};
+use freezeout_core::{AdaptiveConfig, Scaling, Schedule};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +22,15 @@ pub enum TablePreset {
     /// The paper: DenseNet-BC-76-12, WRN-40-4, VGG-16 on CIFAR-10 and CIFAR-100, 100 epochs,
     /// batch 50, {linear, cubic} × {scaled, unscaled} × t0 ∈ {0.5, …, 0.9} + baseline.
     Paper,
+    /// Freezing policies compared in the quick setting (WRN-10-1, first 15,000 CIFAR-10
+    /// images, 5 epochs): the baseline, FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0
+    /// 0.9, and the adaptive policy at thresholds [`POLICY_THRESHOLDS`] (about 25 minutes of
+    /// runs per seed on a 2-core CPU).
+    Policies,
 }
+
+/// The adaptive policy's thresholds in [`TablePreset::Policies`].
+pub const POLICY_THRESHOLDS: [f64; 3] = [0.02, 0.05, 0.1];
 
 /// The settings of every cell of a grid, baselines first.
 pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
@@ -48,6 +56,26 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                 vec![0.5, 0.6, 0.7, 0.8, 0.9],
                 RunConfig::default(),
             ),
+            TablePreset::Policies => {
+                let base = RunConfig {
+                    model: Preset::Wrn { depth: 10, width: 1 },
+                    epochs: 5,
+                    train_limit: Some(15_000),
+                    test_limit: Some(2_000),
+                    ..RunConfig::default()
+                };
+                for &seed in seeds {
+                    let cell = RunConfig { seed, ..base.clone() };
+                    cells.push(RunConfig { baseline: true, ..cell.clone() });
+                    cells.push(RunConfig { scaling: Scaling::Cubic, scale_lr: true, t0: 0.8, ..cell.clone() });
+                    cells.push(RunConfig { scaling: Scaling::Linear, scale_lr: false, t0: 0.9, ..cell.clone() });
+                    for threshold in POLICY_THRESHOLDS {
+                        let adaptive = AdaptiveConfig { threshold, ..AdaptiveConfig::default() };
+                        cells.push(RunConfig { adaptive: Some(adaptive), ..cell.clone() });
+                    }
+                }
+                return cells;
+            }
         };
     for &model in &models {
         for &dataset in &datasets {
@@ -70,7 +98,7 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
 pub struct Row {
     /// The run's settings.
     pub config: RunConfig,
-    /// `linear-scaled`, `cubic-unscaled`, ... or `baseline`.
+    /// `linear-scaled`, `cubic-unscaled`, ..., `adaptive` or `baseline`.
     pub strategy: String,
     /// What the run measured.
     pub summary: RunSummary,
@@ -106,22 +134,59 @@ pub fn own_saving(run_dir: &Path) -> Option<f64> {
     Some(1.0 - total / (n as f64 * mean_unfrozen))
 }
 
+/// `(iteration, frozen units)` of every iteration of a run, from its `log.jsonl`.
+pub fn frozen_trajectory(run_dir: &Path) -> anyhow::Result<Vec<(u64, usize)>> {
+    let path = run_dir.join("log.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{}:{}: not JSON ({e})", path.display(), n + 1))?;
+        if v["event"] == "iter" {
+            let (Some(j), Some(k)) = (v["iter"].as_u64(), v["frozen"].as_u64()) else {
+                anyhow::bail!("{}:{}: an iter event without iter/frozen", path.display(), n + 1);
+            };
+            out.push((j, k as usize));
+        }
+    }
+    Ok(out)
+}
+
 /// Name of a cell's strategy.
 pub fn strategy(c: &RunConfig) -> String {
     if c.baseline {
         "baseline".into()
+    } else if c.adaptive.is_some() {
+        "adaptive".into()
     } else {
         format!("{}-{}", c.scaling, if c.scale_lr { "scaled" } else { "unscaled" })
     }
 }
 
-/// Predictions of a cell from its schedule (same units and iterations as the run).
-pub fn predictions(config: &RunConfig, summary: &RunSummary) -> anyhow::Result<(Option<f64>, f64)> {
+/// A cell's knob along its strategy's line: t0 for FreezeOut, the threshold for the adaptive
+/// policy, none for the baseline.
+pub fn setting(c: &RunConfig) -> Option<f64> {
+    match (&c.adaptive, c.baseline) {
+        (_, true) => None,
+        (Some(a), false) => Some(a.threshold),
+        (None, false) => Some(c.t0),
+    }
+}
+
+/// Predictions of a cell from its schedule (same units and iterations as the run); an
+/// adaptive run's from the frozen prefix it took, iteration by iteration (its `log.jsonl` in
+/// `run_dir`), which no formula gives before the run.
+pub fn predictions(config: &RunConfig, summary: &RunSummary, run_dir: &Path) -> anyhow::Result<(Option<f64>, f64)> {
     if config.baseline {
         return Ok((Some(0.0), 0.0));
     }
     let spec = config.model.spec(config.dataset.classes());
     let costs = CostModel::from_spec(&spec);
+    if config.adaptive.is_some() {
+        let frozen = frozen_trajectory(run_dir)?;
+        let spent: f64 = frozen.iter().map(|&(_, k)| costs.step(k)).sum();
+        return Ok((None, 1.0 - spent / (frozen.len().max(1) as f64 * costs.step(0))));
+    }
     let schedule = Schedule::freezeout(config.train_config().schedule, spec.units.len(), summary.total_iterations)?;
     Ok((schedule.reference_speedup(&costs.forward_costs()), costs.predicted_saving(&schedule)))
 }
@@ -254,7 +319,7 @@ pub fn run_grid(
             let resumed = matches!(state, CellState::Unfinished);
             report(GridEvent::Trained { index: i, seconds: started.elapsed().as_secs_f64(), resumed });
         }
-        let (reference_saving, predicted_saving) = predictions(config, &summary)?;
+        let (reference_saving, predicted_saving) = predictions(config, &summary, &dir)?;
         let own_saving = own_saving(&dir);
         rows.push(Row { config: config.clone(), strategy: strategy(config), summary, reference_saving, predicted_saving, own_saving });
     }
@@ -320,7 +385,7 @@ pub struct Line {
     pub dataset: String,
     /// Strategy.
     pub strategy: String,
-    /// t0 (`None` for the baseline).
+    /// t0, or the adaptive policy's threshold ([`setting`]; `None` for the baseline).
     pub t0: Option<f64>,
     /// Test error.
     pub test_error: Stat,
@@ -344,7 +409,7 @@ pub struct Line {
 pub fn lines(rows: &[Row]) -> Vec<Line> {
     let mut groups: BTreeMap<(String, String, String, String), Vec<&Row>> = BTreeMap::new();
     for r in rows {
-        let t0 = if r.config.baseline { String::new() } else { format!("{}", r.config.t0) };
+        let t0 = setting(&r.config).map_or(String::new(), |t| format!("{t}"));
         groups
             .entry((r.config.model.to_string(), r.config.dataset.name().to_string(), r.strategy.clone(), t0))
             .or_default()
@@ -376,7 +441,7 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             model,
             dataset,
             strategy,
-            t0: (!first.config.baseline).then_some(first.config.t0),
+            t0: setting(&first.config),
             delta_error: base.map(|b| test_error.mean - b.mean),
             delta_error_relative: base.filter(|b| b.mean > 0.0).map(|b| (test_error.mean - b.mean) / b.mean),
             test_error,
@@ -457,8 +522,8 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
         device-synchronised seconds of the training steps. `vs baseline`: against the baseline run (same seed, data order, \
         device; sensitive to drift between runs on a shared machine). `own`: against the run's own unfrozen steps \
         (mean), which cancels that drift. `reference`: the reference code's formula; `predicted`: our FLOP model. \
-        n = seeds.\n\n");
-    md += "| model | dataset | strategy | t0 | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |\n";
+        n = seeds. `t0 / θ`: FreezeOut's t0, or the adaptive policy's threshold.\n\n");
+    md += "| model | dataset | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |\n";
     md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([

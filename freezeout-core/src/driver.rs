@@ -1,12 +1,13 @@
 //! The loop-agnostic FreezeOut driver: everything FreezeOut does per iteration, for any
 //! training loop (ours, yours, burn-train's).
 //!
-//! At iteration `j` the driver freezes the units whose budget is spent ([`FreezeOutDriver::freeze`],
-//! recording a [`FreezeEvent`]) and gives the per-unit learning rates of `j`
-//! ([`FreezeOutDriver::learning_rates`], a [`ModuleLearningRate`] any Burn optimizer takes);
-//! [`FreezeOutDriver::advance`] moves it to `j + 1`. Its position ([`DriverState`]) is saved
-//! with a checkpoint and restored with [`FreezeOutDriver::restore`]. Our `fit` runs through it:
-//! this module is the one place where the per-iteration FreezeOut logic lives.
+//! At iteration `j` the driver freezes the units its [`Policy`] says are done
+//! ([`FreezeOutDriver::freeze`], recording a [`FreezeEvent`]) and gives the per-unit learning
+//! rates of `j` ([`FreezeOutDriver::learning_rates`], a [`ModuleLearningRate`] any Burn optimizer
+//! takes); [`FreezeOutDriver::advance`] moves it to `j + 1`. Its position ([`DriverState`], plus
+//! an adaptive policy's [`AdaptiveState`]) is saved with a checkpoint and restored with
+//! [`FreezeOutDriver::restore`]. Our `fit` runs through it: this module is the one place where
+//! the per-iteration freezing logic lives.
 //!
 //! A hand-written Burn loop gains FreezeOut with four lines (`examples/own_loop.rs`):
 //!
@@ -16,14 +17,19 @@
 //!     model = freezeout.freeze(model);                                     // 1
 //!     let loss = loss_of(model.forward(batch.inputs), batch.targets);
 //!     let grads = GradientsParams::from_grads(loss.backward(), &model);
+//!     freezeout.observe_gradients(&model, &grads);                         // (adaptive policy only)
 //!     model = optim.step(freezeout.learning_rates(), model, grads);        // 2 (was: lr)
 //!     freezeout.advance();                                                 // 3
 //! }
 //! ```
 
+use crate::policy::{AdaptiveState, Policy};
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 use crate::{FreezeOut, head_param_ids};
-use burn::module::ParamGroup;
+use burn::module::{ModuleVisitor, Param, ParamGroup, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use std::collections::HashMap;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use serde::{Deserialize, Serialize};
 
@@ -51,10 +57,10 @@ pub struct FreezeEvent {
     pub lrs: Vec<f64>,
 }
 
-/// FreezeOut for one run of a model: the schedule, the units' parameter groups, the position.
+/// FreezeOut for one run of a model: the policy, the units' parameter groups, the position.
 #[derive(Clone, Debug)]
 pub struct FreezeOutDriver {
-    schedule: Schedule,
+    policy: Policy,
     names: Vec<String>,
     groups: Vec<ParamGroup>,
     head: ParamGroup,
@@ -73,12 +79,18 @@ impl FreezeOutDriver {
     /// the global cosine). The model's parameter ids are read here: build the driver after
     /// loading a checkpoint into the model. Units already frozen in `model` count as frozen.
     pub fn with_schedule<M: FreezeOut>(model: &M, schedule: Schedule) -> Result<Self, ScheduleError> {
+        Self::with_policy(model, schedule.into())
+    }
+
+    /// A driver following `policy` (a schedule, or an [`Adaptive`](crate::Adaptive) policy,
+    /// which needs [`observe_gradients`](Self::observe_gradients) every iteration).
+    pub fn with_policy<M: FreezeOut>(model: &M, policy: Policy) -> Result<Self, ScheduleError> {
         let units = model.units();
-        if units.len() != schedule.num_units() {
-            return Err(ScheduleError::UnitMismatch { schedule: schedule.num_units(), model: units.len() });
+        if units.len() != policy.num_units() {
+            return Err(ScheduleError::UnitMismatch { schedule: policy.num_units(), model: units.len() });
         }
         Ok(Self {
-            schedule,
+            policy,
             names: units.iter().map(|u| u.name.clone()).collect(),
             groups: units.into_iter().map(|u| ParamGroup::from_ids(u.param_ids)).collect(),
             head: ParamGroup::from_ids(head_param_ids(model)),
@@ -87,9 +99,19 @@ impl FreezeOutDriver {
         })
     }
 
-    /// The schedule.
-    pub fn schedule(&self) -> &Schedule {
-        &self.schedule
+    /// The schedule, when the policy is one.
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.policy.schedule()
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Number of units `N`.
+    pub fn num_units(&self) -> usize {
+        self.policy.num_units()
     }
 
     /// The iteration to run next.
@@ -102,14 +124,15 @@ impl FreezeOutDriver {
         self.state.frozen_units
     }
 
-    /// Freezes the units whose budget is spent at the current iteration (a prefix that only
-    /// grows; the head never freezes) and returns the model; a freeze is recorded in
+    /// Freezes the units the policy says are done at the current iteration (a prefix that
+    /// only grows; the head never freezes) and returns the model; a freeze is recorded in
     /// [`events`](Self::events). A model behind the driver (one whose parameters were just
     /// loaded from a checkpoint after [`restore_state`](Self::restore_state)) is frozen to the
     /// driver's prefix too.
     pub fn freeze<M: FreezeOut>(&mut self, model: M) -> M {
         let j = self.state.iteration;
-        let k = self.schedule.frozen_prefix(j);
+        self.policy.begin(j);
+        let k = self.policy.frozen_prefix(j).max(self.state.frozen_units);
         let from = self.state.frozen_units;
         if k > from {
             self.events.push(FreezeEvent {
@@ -117,7 +140,7 @@ impl FreezeOutDriver {
                 from,
                 to: k,
                 units: self.names[from..k].to_vec(),
-                lrs: (0..=self.schedule.num_units()).map(|i| self.schedule.lr(i, j)).collect(),
+                lrs: (0..=self.policy.num_units()).map(|i| self.policy.lr(i, j)).collect(),
             });
             self.state.frozen_units = k;
             return model.freeze_units(k);
@@ -133,17 +156,29 @@ impl FreezeOutDriver {
     /// hence no update (no weight decay, no momentum): they need no rate.
     pub fn learning_rates(&self) -> ModuleLearningRate {
         let j = self.state.iteration;
-        let head = self.schedule.lr(self.schedule.num_units(), j);
+        let head = self.policy.lr(self.policy.num_units(), j);
         let mut lrs = ModuleLrScheduler::new(head);
         for (i, group) in self.groups.iter().enumerate().skip(self.state.frozen_units) {
-            lrs = lrs.with_group(group.clone(), self.schedule.lr(i, j));
+            lrs = lrs.with_group(group.clone(), self.policy.lr(i, j));
         }
         lrs.with_group(self.head.clone(), head).step()
     }
 
     /// The rate of unit `i` (`i = N`: the head) at the current iteration.
     pub fn lr(&self, i: usize) -> f64 {
-        self.schedule.lr(i, self.state.iteration)
+        self.policy.lr(i, self.state.iteration)
+    }
+
+    /// Hands the current iteration's gradients to the policy, between backward and the
+    /// optimizer step. Only an adaptive policy reads them, and only every `sample_every`
+    /// iterations (one squared norm per parameter tensor, one device read); otherwise this
+    /// does nothing.
+    pub fn observe_gradients<M: FreezeOut>(&mut self, model: &M, grads: &GradientsParams) {
+        let j = self.state.iteration;
+        if self.policy.wants_gradient_norms(j) {
+            let norms = unit_gradient_norms(model, grads);
+            self.policy.observe_gradient_norms(j, &norms);
+        }
     }
 
     /// Moves to the next iteration.
@@ -161,6 +196,16 @@ impl FreezeOutDriver {
         self.state
     }
 
+    /// What an adaptive policy must save besides the position (`None` for a schedule).
+    pub fn policy_state(&self) -> Option<AdaptiveState> {
+        self.policy.state()
+    }
+
+    /// Restores what [`policy_state`](Self::policy_state) saved.
+    pub fn restore_policy_state(&mut self, state: AdaptiveState) {
+        self.policy.restore(state);
+    }
+
     /// Continues from a checkpoint's `state`: `model` is frozen to its prefix and returned.
     pub fn restore<M: FreezeOut>(&mut self, model: M, state: DriverState) -> M {
         self.restore_state(state);
@@ -172,4 +217,40 @@ impl FreezeOutDriver {
     pub fn restore_state(&mut self, state: DriverState) {
         self.state = state;
     }
+}
+
+/// Each unit's gradient norm (L2 over its parameters' gradients; 0 for a unit without any,
+/// i.e. a frozen one), read from the device once.
+fn unit_gradient_norms<M: FreezeOut>(model: &M, grads: &GradientsParams) -> Vec<f64> {
+    struct SquaredNorms<'a> {
+        unit_of: HashMap<ParamId, usize>,
+        grads: &'a GradientsParams,
+        sums: Vec<Option<Tensor<1>>>,
+    }
+    impl ModuleVisitor for SquaredNorms<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let (Some(&i), Some(g)) = (self.unit_of.get(&param.id), self.grads.get::<D>(param.id)) else {
+                return;
+            };
+            let s = g.square().sum();
+            self.sums[i] = Some(match self.sums[i].take() {
+                Some(sum) => sum + s,
+                None => s,
+            });
+        }
+    }
+    let units = model.units();
+    let unit_of = units.iter().flat_map(|u| u.param_ids.iter().map(move |&id| (id, u.index))).collect();
+    let mut visitor = SquaredNorms { unit_of, grads, sums: vec![None; units.len()] };
+    model.visit(&mut visitor);
+    let present: Vec<usize> = (0..units.len()).filter(|&i| visitor.sums[i].is_some()).collect();
+    let mut norms = vec![0.0; units.len()];
+    if present.is_empty() {
+        return norms;
+    }
+    let stacked = Tensor::cat(visitor.sums.into_iter().flatten().collect(), 0).into_data();
+    for (i, squared) in present.into_iter().zip(stacked.iter::<f64>()) {
+        norms[i] = squared.sqrt();
+    }
+    norms
 }

@@ -27,6 +27,7 @@
 //! driver they share, so it is not supported.
 
 use crate::train::task::cross_entropy;
+use crate::policy::{AdaptiveState, Policy, UnitSignal};
 use crate::{DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig, ScheduleError};
 use burn::module::{Module, ParamGroup};
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
@@ -66,7 +67,7 @@ impl SharedDriver {
         let seen = driver.events().len();
         let model = driver.freeze(model);
         for e in &driver.events()[seen..] {
-            log::info!("FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)", e.units, e.iteration, e.to, driver.schedule().num_units());
+            log::info!("FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)", e.units, e.iteration, e.to, driver.num_units());
         }
         drop(driver);
         FreezeOutModel { model, driver: self }
@@ -84,7 +85,14 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     /// Follows `schedule` (a baseline schedule freezes nothing and gives every unit the global
     /// cosine: the same training without FreezeOut, for comparison).
     pub fn with_schedule(model: M, schedule: Schedule) -> Result<Self, ScheduleError> {
-        let driver = FreezeOutDriver::with_schedule(&model, schedule)?;
+        Self::with_policy(model, schedule.into())
+    }
+
+    /// Follows `policy`: a schedule, or the [`Adaptive`](crate::Adaptive) policy, which reads
+    /// the gradients in `optimize` (not in `optimize_multi`: under the multi-device strategy it
+    /// gets no signal and freezes nothing).
+    pub fn with_policy(model: M, policy: Policy) -> Result<Self, ScheduleError> {
+        let driver = FreezeOutDriver::with_policy(&model, policy)?;
         Ok(Self { model, driver: SharedDriver(Arc::new(Mutex::new(driver))) })
     }
 
@@ -118,9 +126,9 @@ impl<M: Module> FreezeOutModel<M> {
         self.driver.lock().state()
     }
 
-    /// The schedule.
-    pub fn schedule(&self) -> Schedule {
-        self.driver.lock().schedule().clone()
+    /// The policy (with an adaptive policy's decisions so far).
+    pub fn policy(&self) -> Policy {
+        self.driver.lock().policy().clone()
     }
 
     /// Every freeze so far (since the start, or since the resume), in order.
@@ -144,6 +152,7 @@ impl<M: FreezeOut + TrainStep> TrainStep for FreezeOutModel<M> {
     }
 
     fn optimize(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: GradientsParams) -> Self {
+        self.driver.lock().observe_gradients(&self.model, &grads);
         self.driver.advance(self.model.optimize(optim, lr, grads))
     }
 
@@ -175,15 +184,21 @@ const FROZEN: &str = "freezeout_frozen_units";
 impl LrScheduler for Rate {
     fn step(&mut self) -> f64 {
         let driver = self.driver.lock();
-        driver.lr(self.unit.unwrap_or(driver.schedule().num_units()))
+        driver.lr(self.unit.unwrap_or(driver.num_units()))
     }
 
     fn to_record(&self) -> LrSchedulerRecord {
         if self.unit.is_some() {
             return LrSchedulerRecord::new();
         }
-        let state = self.driver.lock().state();
-        LrSchedulerRecord::new().with_scalar(ITERATION, state.iteration).with_scalar(FROZEN, state.frozen_units as u64)
+        let driver = self.driver.lock();
+        let state = driver.state();
+        let record =
+            LrSchedulerRecord::new().with_scalar(ITERATION, state.iteration).with_scalar(FROZEN, state.frozen_units as u64);
+        match driver.policy_state() {
+            Some(adaptive) => adaptive_to_record(record, &adaptive),
+            None => record,
+        }
     }
 
     fn load_record(&mut self, record: LrSchedulerRecord) {
@@ -196,8 +211,53 @@ impl LrScheduler for Rate {
                  it was not written by FreezeOutModel::lr_scheduler; resume from a checkpoint of the FreezeOut run"
             );
         };
-        self.driver.lock().restore_state(DriverState { iteration, frozen_units: frozen as usize });
+        let mut driver = self.driver.lock();
+        driver.restore_state(DriverState { iteration, frozen_units: frozen as usize });
+        if let Policy::Adaptive(a) = driver.policy() {
+            let Some(state) = adaptive_from_record(&record, a.num_units()) else {
+                panic!(
+                    "this learning-rate scheduler checkpoint holds no adaptive-policy state ({ADAPTIVE}.*): it was \
+                     written by a run with another policy; resume with the run's own policy"
+                );
+            };
+            driver.restore_policy_state(state);
+        }
     }
+}
+
+const ADAPTIVE: &str = "freezeout_adaptive";
+
+/// An adaptive policy's state as scalars (`freezeout_adaptive.window`,
+/// `freezeout_adaptive.<unit>.{sum,samples,previous,ramp_start}`; an absent value is not stored).
+fn adaptive_to_record(mut record: LrSchedulerRecord, state: &AdaptiveState) -> LrSchedulerRecord {
+    record = record.with_scalar(&format!("{ADAPTIVE}.window"), state.window);
+    for (i, u) in state.units.iter().enumerate() {
+        let key = |field: &str| format!("{ADAPTIVE}.{i}.{field}");
+        record = record.with_scalar(&key("sum"), u.sum).with_scalar(&key("samples"), u.samples);
+        if let Some(previous) = u.previous {
+            record = record.with_scalar(&key("previous"), previous);
+        }
+        if let Some(start) = u.ramp_start {
+            record = record.with_scalar(&key("ramp_start"), start);
+        }
+    }
+    record
+}
+
+fn adaptive_from_record(record: &LrSchedulerRecord, num_units: usize) -> Option<AdaptiveState> {
+    let window = record.scalar::<u64>(&format!("{ADAPTIVE}.window"))?;
+    let units = (0..num_units)
+        .map(|i| {
+            let key = |field: &str| format!("{ADAPTIVE}.{i}.{field}");
+            Some(UnitSignal {
+                sum: record.scalar(&key("sum"))?,
+                samples: record.scalar(&key("samples"))?,
+                previous: record.scalar(&key("previous")),
+                ramp_start: record.scalar(&key("ramp_start")),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(AdaptiveState { window, units })
 }
 
 /// Images (NCHW) and class labels on the device: the input of the built-in models'

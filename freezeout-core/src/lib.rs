@@ -2,6 +2,7 @@
 //!
 //! * [`schedule`]: the schedule math (pure, no Burn types);
 //! * [`FreezeOut`] and `#[freezeout]`: units of a model, freezing, the freeze-aware forward;
+//! * [`policy`]: what decides the frozen prefix and the rates: the schedule, or an adaptive policy;
 //! * [`FreezeOutDriver`]: FreezeOut per iteration for any training loop (yours, ours);
 //! * [`learner`] (feature `learner`): FreezeOut under burn-train's `Learner`;
 //! * [`train`]: our training loop, generic over the task (CPU and, with the `cuda` feature, CUDA);
@@ -19,12 +20,14 @@ mod freeze;
 #[cfg(feature = "learner")]
 pub mod learner;
 pub mod models;
+pub mod policy;
 pub mod schedule;
 pub mod train;
 
 pub use driver::{DriverState, FreezeEvent, FreezeOutDriver};
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use freezeout_macros::freezeout;
+pub use policy::{Adaptive, AdaptiveConfig, Policy};
 pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError, UnitPlan};
 
 /// Support code for `#[freezeout]`; not a stable API.

@@ -362,3 +362,48 @@ fn adam_and_adamw_runs_resume_exactly_with_their_moments() {
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+/// The `decision` and `freeze` events of a run's log, as written.
+fn decisions(dir: &Path) -> Vec<String> {
+    fs::read_to_string(dir.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event\":\"decision\"") || l.contains("\"event\":\"freeze\""))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
+    // Windows of 3 iterations sampled every iteration, nothing leaves before iteration 9, a
+    // threshold every unit meets: the decision at the end of the window 6..8 uses samples from
+    // before the checkpoint at 8 (6, 7) and after it (8); the units freeze from 9 + 2 + 1 = 12.
+    let adaptive = ["--policy", "adaptive", "--threshold", "10", "--window", "0.17", "--sample-every", "1", "--min-fraction", "0.5", "--ramp", "0.12"];
+    let (full_s, killed_s) = (full.to_str().unwrap(), killed.to_str().unwrap());
+    let o = repro(&[train_args(full_s, data), adaptive.to_vec()].concat(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = repro(&[train_args(killed_s, data), adaptive.to_vec()].concat(), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
+    assert!(!o.status.success(), "the run must have been killed");
+    let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    assert_eq!(iterations(&full), iterations(&killed), "same losses and frozen units, iteration by iteration");
+    let (a, b) = (decisions(&full), decisions(&killed));
+    assert_eq!(a, b, "the same decisions, signal values included, and the same freezes");
+    let first: serde_json::Value = serde_json::from_str(&a[0]).unwrap();
+    assert_eq!((first["event"].as_str(), first["iteration"].as_u64(), first["frozen_from"].as_u64()), (Some("decision"), Some(9), Some(12)));
+    assert!(first["change"].as_f64().unwrap() < 10.0 && first["name"].is_string(), "{first}");
+    assert!(a.iter().any(|l| l.contains("\"event\":\"freeze\"") && l.contains("\"iter\":12")), "{a:?}");
+    let config = fs::read_to_string(killed.join("config.toml")).unwrap();
+    assert!(config.contains("[adaptive]") && config.contains("threshold = 10.0"), "{config}");
+
+    // Adaptive settings without the adaptive policy, or with the baseline, are refused.
+    let o = repro(&["train", "--threshold", "0.1"], &[]);
+    assert!(stderr(&o).contains("--threshold is a setting of the adaptive policy: add --policy adaptive"), "{}", stderr(&o));
+    let o = repro(&["train", "--policy", "adaptive", "--baseline"], &[]);
+    assert!(stderr(&o).contains("pick one policy"), "{}", stderr(&o));
+}

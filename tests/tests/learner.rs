@@ -3,12 +3,15 @@
 //! two freeze the same units at the same iterations with the same rates and end with the same
 //! parameters, bit for bit; a Learner run stopped and resumed from burn-train's checkpoint, into
 //! a freshly built model (new parameter ids), continues exactly, its frozen units untouched.
+//! Both for FreezeOut's schedule and for the adaptive policy (whose state rides in burn-train's
+//! scheduler record).
 
 use burn::tensor::Device;
 use burn::train::metric::LossMetric;
 use burn::train::{Learner, SupervisedTraining};
 use freezeout_core::learner::FreezeOutModel;
 use freezeout_core::train::{self, RunLog, TrainConfig};
+use freezeout_core::{AdaptiveConfig, FreezeOut};
 use freezeout_tests::fast_schedule;
 use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader};
 use std::path::Path;
@@ -24,6 +27,15 @@ fn config() -> TrainConfig {
     TrainConfig { epochs: EPOCHS, ..fast_schedule() }
 }
 
+/// The adaptive policy with windows of 3 iterations, a sample every iteration, nothing leaving
+/// before iteration 10 and a threshold every unit meets: all three start to leave at the end of
+/// the window that ends at 12 (so a stop at 10 falls in the middle of a window whose sums the
+/// checkpoint must carry) and are frozen from 12 + 2 + 1 = 15.
+fn adaptive_config() -> TrainConfig {
+    let adaptive = AdaptiveConfig { threshold: 10.0, window: 0.15, sample_every: 1, min_fraction: 0.5, ramp: 0.1 };
+    TrainConfig { adaptive: Some(adaptive), ..config() }
+}
+
 fn data() -> (Vec<Example>, Vec<Example>) {
     (examples(BATCH * BATCHES, 1), examples(2 * BATCH, 2))
 }
@@ -33,10 +45,10 @@ type Events = Vec<(u64, usize, Vec<f64>)>;
 
 /// Trains `model` for `epochs` epochs of a `EPOCHS`-epoch run under the Learner, writing
 /// burn-train's checkpoints into `dir`; `resume`: continue from the checkpoint of that epoch.
-fn learner_run(model: Regressor, dir: &Path, epochs: usize, resume: Option<usize>) -> FreezeOutModel<Regressor> {
-    let config = config();
+fn learner_run(config: &TrainConfig, model: Regressor, dir: &Path, epochs: usize, resume: Option<usize>) -> FreezeOutModel<Regressor> {
     let (train, valid) = data();
-    let model = FreezeOutModel::new(model, config.schedule, TOTAL).unwrap();
+    let policy = config.policy(model.num_units(), TOTAL).unwrap();
+    let model = FreezeOutModel::with_policy(model, policy).unwrap();
     let learner = Learner::new(model.clone(), config.optimizer(), model.lr_scheduler());
     let mut training = SupervisedTraining::new(dir, loader(&train, BATCH), loader(&valid, BATCH))
         .metrics((LossMetric::new(),))
@@ -56,12 +68,31 @@ fn events_of(model: &FreezeOutModel<Regressor>) -> Events {
 
 #[test]
 fn a_learner_run_freezes_and_trains_exactly_as_fit() {
+    learner_equals_fit(&config(), &[(7, 1), (11, 2), (16, 3)]);
+}
+
+#[test]
+fn an_adaptive_learner_run_freezes_and_trains_exactly_as_fit() {
+    learner_equals_fit(&adaptive_config(), &[(15, 3)]);
+}
+
+#[test]
+fn a_learner_run_resumed_from_its_checkpoint_continues_exactly() {
+    resumed_equals_whole(&config(), 1);
+}
+
+#[test]
+fn an_adaptive_learner_run_resumed_mid_window_continues_exactly() {
+    resumed_equals_whole(&adaptive_config(), 0);
+}
+
+fn learner_equals_fit(config: &TrainConfig, freezes: &[(u64, usize)]) {
     let device = Device::flex().autodiff();
     let model = Regressor::new(2, &device);
     let (train, valid) = data();
 
     let mut log = RunLog::in_memory();
-    let fit = train::fit_task(model.clone(), &mut in_memory(&train, &valid, BATCH), &Regression, &config(), &device, &mut log)
+    let fit = train::fit_task(model.clone(), &mut in_memory(&train, &valid, BATCH), &Regression, config, &device, &mut log)
         .unwrap();
     assert_eq!(fit.summary.total_iterations, TOTAL);
     let fit_events: Events = log
@@ -73,35 +104,39 @@ fn a_learner_run_freezes_and_trains_exactly_as_fit() {
             (e["iter"].as_u64().unwrap(), e["frozen"].as_u64().unwrap() as usize, lrs)
         })
         .collect();
-    assert_eq!(fit_events.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>(), [(7, 1), (11, 2), (16, 3)]);
+    assert_eq!(fit_events.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>(), freezes);
     let mse = fit.summary.test_error.unwrap();
     assert!(mse.is_finite() && mse > 0.0, "the held-out metric is the MSE: {mse}");
 
     let dir = tempfile::tempdir().unwrap();
-    let learned = learner_run(model, dir.path(), EPOCHS, None);
+    let learned = learner_run(config, model, dir.path(), EPOCHS, None);
     assert_eq!(events_of(&learned), fit_events, "same freezes, same rates");
     assert_eq!(learned.state().iteration, TOTAL);
     // Same rates at every iteration for every unit, same frozen prefix: the same parameters.
     assert_eq!(learned.inner().all_values(), fit.model.all_values());
 }
 
-#[test]
-fn a_learner_run_resumed_from_its_checkpoint_continues_exactly() {
+/// Stops after epoch 2 (iteration 10, `frozen` units frozen), resumes into a new model.
+fn resumed_equals_whole(config: &TrainConfig, frozen: usize) {
     let device = Device::flex().autodiff();
     let model = Regressor::new(2, &device);
     let whole_dir = tempfile::tempdir().unwrap();
-    let whole = learner_run(model.clone(), whole_dir.path(), EPOCHS, None);
+    let whole = learner_run(config, model.clone(), whole_dir.path(), EPOCHS, None);
 
     let dir = tempfile::tempdir().unwrap();
-    let first = learner_run(model, dir.path(), 2, None);
-    assert_eq!((first.state().iteration, first.state().frozen_units), (10, 1));
+    let first = learner_run(config, model, dir.path(), 2, None);
+    assert_eq!((first.state().iteration, first.state().frozen_units), (10, frozen));
     let frozen_weights = first.inner().unit_weight(0);
     // A new process would build a new model: other initial values, other parameter ids.
-    let resumed = learner_run(Regressor::new(2, &device), dir.path(), EPOCHS, Some(2));
+    let resumed = learner_run(config, Regressor::new(2, &device), dir.path(), EPOCHS, Some(2));
 
     assert_eq!(resumed.state(), whole.state());
     let after_stop: Events = events_of(&whole).into_iter().filter(|e| e.0 > 10).collect();
+    assert!(!after_stop.is_empty(), "a freeze happens after the stop");
     assert_eq!(events_of(&resumed), after_stop, "the same freezes with the same rates after the resume");
-    assert_eq!(resumed.inner().unit_weight(0), frozen_weights, "unit 0, frozen before the stop, is untouched");
+    if frozen > 0 {
+        assert_eq!(resumed.inner().unit_weight(0), frozen_weights, "unit 0, frozen before the stop, is untouched");
+    }
     assert_eq!(resumed.inner().all_values(), whole.inner().all_values());
+    assert_eq!(resumed.policy().adaptive().map(|a| a.state()), whole.policy().adaptive().map(|a| a.state()));
 }

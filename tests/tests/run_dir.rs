@@ -20,6 +20,7 @@ fn manifest(step: u64, hash: &str) -> Manifest {
         partial: PartialEpoch::default(),
         step_total: 0.0,
         wall_seconds: 0.0,
+        policy: None,
     }
 }
 

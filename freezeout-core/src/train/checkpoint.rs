@@ -66,6 +66,9 @@ pub struct Manifest {
     pub step_total: f64,
     /// Wall-clock seconds of the run so far.
     pub wall_seconds: f64,
+    /// An adaptive policy's state (absent for a schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::AdaptiveState>,
 }
 
 /// Where and how often to checkpoint.
@@ -93,6 +96,9 @@ pub enum CheckpointError {
     /// A checkpoint that cannot be read.
     #[error("{path}: corrupt checkpoint ({what}); delete this directory to resume from the one before")]
     Corrupt { path: PathBuf, what: String },
+    /// An adaptive run resumed from a checkpoint without the policy's state.
+    #[error("{0}: the checkpoint holds no adaptive-policy state (it was written by a run with another policy): resume with the run's own config")]
+    NoPolicyState(PathBuf),
     /// Written by another format version.
     #[error("{path}: checkpoint format {found}, this build reads {expected}")]
     Version { path: PathBuf, found: u32, expected: u32 },

@@ -22,6 +22,7 @@ pub use optim::OptimizerKind;
 pub use step::{StepResult, Stepper};
 pub use task::{Classification, Task, TaskOutput};
 
+use crate::policy::{Adaptive, AdaptiveConfig, Decision, Policy, WindowSignal};
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 use crate::{DriverState, FreezeOut, FreezeOutDriver, FreezeOutForward};
 use burn::module::Module;
@@ -43,6 +44,10 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// No freezing: every unit follows one global cosine from `base_lr`.
     pub baseline: bool,
+    /// Freeze by the adaptive policy instead of FreezeOut's schedule (with `base_lr`; the
+    /// schedule's other settings are unused). Not with `baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveConfig>,
     /// The optimizer: SGD with Nesterov momentum (the paper's, default), Adam or AdamW, each
     /// with FreezeOut's per-unit rates.
     #[serde(default)]
@@ -65,6 +70,7 @@ impl Default for TrainConfig {
             epochs: 1,
             schedule: ScheduleConfig::default(),
             baseline: false,
+            adaptive: None,
             optimizer: OptimizerKind::Sgd,
             momentum: 0.9,
             weight_decay: 1e-4,
@@ -75,7 +81,20 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// The schedule of a run of `num_units` units and `total_iterations` iterations.
+    /// The policy of a run of `num_units` units and `total` iterations: the baseline, the
+    /// adaptive policy, or FreezeOut's schedule.
+    pub fn policy(&self, num_units: usize, total: u64) -> Result<Policy, ScheduleError> {
+        match (self.baseline, self.adaptive) {
+            (true, Some(_)) => Err(ScheduleError::Adaptive(
+                "both baseline and adaptive are set: pick one policy (--policy baseline or --policy adaptive)".into(),
+            )),
+            (false, Some(adaptive)) => Ok(Adaptive::new(adaptive, self.schedule.base_lr, num_units, total)?.into()),
+            _ => Ok(self.schedule(num_units, total)?.into()),
+        }
+    }
+
+    /// The schedule (baseline or FreezeOut; `adaptive` is not looked at) of a run of
+    /// `num_units` units and `total` iterations.
     pub fn schedule(&self, num_units: usize, total: u64) -> Result<Schedule, ScheduleError> {
         if self.baseline {
             Schedule::baseline(self.schedule.base_lr, num_units, total)
@@ -188,7 +207,11 @@ pub struct RunSummary {
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Event<'a> {
-    Start { config: &'a TrainConfig, units: Vec<(usize, &'a str, usize)>, schedule: &'a Schedule },
+    Start { config: &'a TrainConfig, units: Vec<(usize, &'a str, usize)>, schedule: Option<&'a Schedule> },
+    /// An adaptive policy's signal at the end of a window.
+    Signal(&'a WindowSignal),
+    /// An adaptive policy's decision: a unit starts to leave training.
+    Decision { #[serde(flatten)] decision: &'a Decision, name: &'a str },
     Iter { iter: u64, epoch: usize, loss: f32, metric: f64, batch: usize, step_ms: f64, frozen: usize },
     Freeze { iter: u64, frozen: usize, units: Vec<&'a str>, lrs: Vec<f64> },
     Resume { iter: u64, checkpoint: &'a std::path::Path },
@@ -324,11 +347,18 @@ where
         return Err(TrainError::NoData);
     }
     let total = config.epochs as u64 * per_epoch;
-    let schedule = config.schedule(units.len(), total)?;
+    let policy = config.policy(units.len(), total)?;
     // FreezeOut itself: which units are frozen and every unit's rate, iteration by iteration.
-    let mut driver = FreezeOutDriver::with_schedule(&model, schedule.clone())?;
+    let mut driver = FreezeOutDriver::with_policy(&model, policy.clone())?;
     if let Some((_, m)) = &options.resume {
         model = driver.restore(model, DriverState { iteration: m.next_iteration, frozen_units: m.frozen_units });
+        match (&m.policy, driver.policy()) {
+            (Some(state), Policy::Adaptive(_)) => driver.restore_policy_state(state.clone()),
+            (None, Policy::Adaptive(_)) => {
+                return Err(CheckpointError::NoPolicyState(path_of(&options)).into());
+            }
+            _ => {}
+        }
     }
     let mut stepper = Stepper::new(config, device);
     if let Some(optim) = loaded_optim {
@@ -343,7 +373,7 @@ where
                 log.event(&Event::Start {
                     config,
                     units: units.iter().map(|u| (u.index, u.name.as_str(), u.num_params)).collect(),
-                    schedule: &schedule,
+                    schedule: policy.schedule(),
                 })?;
                 (0usize, 0usize, Vec::with_capacity(config.epochs), 0.0, PartialEpoch::default(), 0.0)
             }
@@ -360,7 +390,7 @@ where
         }
         Ok(())
     };
-    let manifest = |j: u64, epoch: usize, batch: usize, frozen: usize, epochs: &[EpochStats], partial, step_total| Manifest {
+    let manifest = |j: u64, epoch: usize, batch: usize, frozen: usize, epochs: &[EpochStats], partial, step_total, policy| Manifest {
         format_version: checkpoint::FORMAT_VERSION,
         next_iteration: j,
         epoch,
@@ -373,6 +403,7 @@ where
         partial,
         step_total,
         wall_seconds: wall_before + run_start.elapsed().as_secs_f64(),
+        policy,
     };
     let every = options.checkpoint.as_ref().map_or(0, |c| c.every);
     // The final test error is the last finished epoch's (none for a diverged run).
@@ -392,10 +423,18 @@ where
         let mut batch_index = first_batch;
         for batch in data.train_epoch_from(epoch, first_batch) {
             let j = driver.iteration();
-            // Freeze the units whose budget is spent (a prefix that only grows).
-            let logged = driver.events().len();
+            // Freeze the units the policy says are done (a prefix that only grows).
+            let logged = (driver.events().len(), adaptive_logged(&driver));
             model = driver.freeze(model);
-            for e in &driver.events()[logged..] {
+            if let Some(a) = driver.policy().adaptive() {
+                for s in &a.signals()[logged.1 .0..] {
+                    log.event(&Event::Signal(s))?;
+                }
+                for d in &a.decisions()[logged.1 .1..] {
+                    log.event(&Event::Decision { decision: d, name: &units[d.unit].name })?;
+                }
+            }
+            for e in &driver.events()[logged.0..] {
                 log.event(&Event::Freeze { iter: e.iteration, frozen: e.to, units: e.units.iter().map(String::as_str).collect(), lrs: e.lrs.clone() })?;
             }
             let frozen = driver.frozen_units();
@@ -405,17 +444,17 @@ where
             // resumed run draws the masks an uninterrupted one would.
             device.seed(iteration_seed(config.seed, j));
             let (next, StepResult { loss: loss_value, metric, seconds: dt }) =
-                stepper.step(model, task, input, &driver);
+                stepper.step(model, task, input, &mut driver);
             model = next;
 
             if !loss_value.is_finite() || config.max_loss.is_some_and(|bound| loss_value as f64 > bound) {
                 // Leave a final checkpoint (for inspection) and a summary marked "diverged", so
                 // tables show the run instead of dropping it.
-                save(&model, &stepper, log, manifest(j + 1, epoch, batch_index + 1, frozen, &epochs, partial, step_total))?;
+                save(&model, &stepper, log, manifest(j + 1, epoch, batch_index + 1, frozen, &epochs, partial, step_total, driver.policy_state()))?;
                 let summary = run_summary("diverged", epochs, step_total + partial.step_seconds);
                 log.flush()?;
                 log.write_json("summary.json", &summary)?;
-                let head_lr = schedule.lr(units.len(), j);
+                let head_lr = driver.lr(units.len());
                 return Err(TrainError::Diverged { loss: loss_value, iteration: j, epoch, frozen, head_lr });
             }
             log.event(&Event::Iter {
@@ -431,7 +470,7 @@ where
             batch_index += 1;
             let epoch_done = batch_index as u64 == per_epoch;
             if every > 0 && j % every == 0 && !epoch_done {
-                save(&model, &stepper, log, manifest(j, epoch, batch_index, frozen, &epochs, partial, step_total))?;
+                save(&model, &stepper, log, manifest(j, epoch, batch_index, frozen, &epochs, partial, step_total, driver.policy_state()))?;
             }
             if abort_after == Some(j - 1) {
                 std::process::abort();
@@ -454,12 +493,21 @@ where
         step_total += partial.step_seconds;
         partial = PartialEpoch::default();
         epochs.push(stats);
-        save(&model, &stepper, log, manifest(driver.iteration(), epoch + 1, 0, driver.frozen_units(), &epochs, partial, step_total))?;
+        save(&model, &stepper, log, manifest(driver.iteration(), epoch + 1, 0, driver.frozen_units(), &epochs, partial, step_total, driver.policy_state()))?;
     }
 
     let summary = run_summary("finished", epochs, step_total);
     log.write_json("summary.json", &summary)?;
     Ok(Outcome { model, summary })
+}
+
+/// How many of an adaptive policy's signals and decisions are already logged.
+fn adaptive_logged(driver: &FreezeOutDriver) -> (usize, usize) {
+    driver.policy().adaptive().map_or((0, 0), |a| (a.signals().len(), a.decisions().len()))
+}
+
+fn path_of(options: &FitOptions) -> PathBuf {
+    options.resume.as_ref().map(|(p, _)| p.clone()).unwrap_or_default()
 }
 
 /// The device RNG's seed at iteration `j`: a pure function of the run's seed and `j` (rand's

@@ -3,8 +3,7 @@
 //! training loop and the speed benchmarks both step through here.
 
 use super::{Task, TaskOutput, TrainConfig};
-use crate::FreezeOutDriver;
-use burn::module::Module;
+use crate::{FreezeOut, FreezeOutDriver};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use std::time::Instant;
@@ -43,18 +42,20 @@ impl Stepper {
     }
 
     /// One iteration of `task` on `input` at the driver's position with its rates (the driver
-    /// has already frozen `model`; advancing it is the caller's).
-    pub fn step<M: Module, T: Task<M>>(
+    /// has already frozen `model`; advancing it is the caller's). The gradients go to the
+    /// driver's policy before the update (an adaptive policy samples their norms).
+    pub fn step<M: FreezeOut, T: Task<M>>(
         &mut self,
         model: M,
         task: &T,
         input: T::Input,
-        driver: &FreezeOutDriver,
+        driver: &mut FreezeOutDriver,
     ) -> (M, StepResult) {
         self.device.sync().ok();
         let t = Instant::now();
         let TaskOutput { loss, metric } = task.forward(&model, input);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        driver.observe_gradients(&model, &grads);
         let model = self.optim.step(driver.learning_rates(), model, grads);
         let loss: f32 = loss.into_scalar();
         let metric: f64 = metric.into_scalar::<f64>();

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 /// Options of `paper-repro table`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// quick (2-core CPU, ~45 min of runs) or paper (100 epochs, all models, both datasets: GPU hours).
+    /// quick (2-core CPU, ~45 min of runs), paper (100 epochs, all models, both datasets: GPU
+    /// hours) or policies (baseline, two FreezeOut settings and the adaptive policy at three
+    /// thresholds in the quick setting: ~25 min of runs per seed).
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: TablePreset,
     /// Seeds (several give mean ± std).
@@ -38,6 +40,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let name = match args.preset {
         TablePreset::Quick => "quick",
         TablePreset::Paper => "paper",
+        TablePreset::Policies => "policies",
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(name));
     let data_dir = data::data_dir(args.data.clone());
@@ -110,7 +113,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let spec = c.model.spec(c.dataset.classes());
     let schedule = Schedule::freezeout(ScheduleConfig::default(), spec.units.len(), rows[0].summary.total_iterations)?;
     plot::lr_curves(&out.join("lr_curves.svg"), &schedule, &format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", c.model))?;
+    // The frozen fraction over time of every cell of the first seed.
+    let mut runs = Vec::new();
+    for row in rows.iter().filter(|r| r.config.seed == args.seeds[0]) {
+        let dir = table::cell_dir(&out, &row.config);
+        let n = row.summary.num_units.max(1) as f64;
+        let t = row.summary.total_iterations.max(1) as f64;
+        let points = table::frozen_trajectory(&dir)?.into_iter().map(|(j, k)| (j as f64 / t, k as f64 / n)).collect();
+        let label = table::setting(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        runs.push((label, points));
+    }
+    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &format!("Units frozen over the run, {} (seed {})", c.model, args.seeds[0]), &runs)?;
     println!("{}", std::fs::read_to_string(out.join("results.md"))?);
-    println!("wrote {0}/results.md, results.csv, results.json, design_curve.svg, lr_curves.svg", out.display());
+    println!(
+        "wrote {0}/results.md, results.csv, results.json, design_curve.svg, lr_curves.svg, frozen_fraction.svg",
+        out.display()
+    );
     Ok(())
 }

@@ -8,6 +8,17 @@ use freezeout_core::models::Preset;
 use freezeout_core::train::OptimizerKind;
 use std::path::PathBuf;
 
+/// The `--policy` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyKind {
+    /// FreezeOut's schedule (t0, scaling, LR scaling).
+    Freezeout,
+    /// Freezing decided during the run from each unit's gradient norm.
+    Adaptive,
+    /// No freezing.
+    Baseline,
+}
+
 /// Options of `paper-repro train` (flags override the config file).
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,9 +49,29 @@ pub struct Args {
     /// Same initial LR for every unit.
     #[arg(long)]
     pub no_scale_lr: bool,
-    /// No freezing: one global cosine schedule.
+    /// No freezing: one global cosine schedule (the same as --policy baseline).
     #[arg(long)]
     pub baseline: bool,
+    /// What decides freezing: freezeout (the schedule of --t0/--scaling), adaptive (a unit
+    /// freezes when its gradient norm settles; see --threshold) or baseline (no freezing).
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyKind>,
+    /// Adaptive policy: a unit may leave when the relative change of its window-mean gradient
+    /// norm is below this.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Adaptive policy: window length, as a fraction of the run.
+    #[arg(long)]
+    pub window: Option<f64>,
+    /// Adaptive policy: iterations between gradient-norm samples.
+    #[arg(long)]
+    pub sample_every: Option<u64>,
+    /// Adaptive policy: no unit starts to leave before this fraction of the run.
+    #[arg(long)]
+    pub min_fraction: Option<f64>,
+    /// Adaptive policy: length of a leaving unit's rate ramp to 0, as a fraction of the run.
+    #[arg(long)]
+    pub ramp: Option<f64>,
     /// Optimizer: sgd (Nesterov momentum, the paper's), adam or adamw, each with FreezeOut's
     /// per-unit rates (Adam and AdamW want a smaller --lr, e.g. 1e-3).
     #[arg(long)]
@@ -108,6 +139,38 @@ impl Args {
         }
         c.scale_lr &= !self.no_scale_lr;
         c.baseline |= self.baseline;
+        match (self.policy, self.baseline) {
+            (Some(PolicyKind::Adaptive), true) => anyhow::bail!("--baseline and --policy adaptive: pick one policy"),
+            (Some(PolicyKind::Baseline), _) => (c.baseline, c.adaptive) = (true, None),
+            (Some(PolicyKind::Freezeout), _) => (c.baseline, c.adaptive) = (false, None),
+            (Some(PolicyKind::Adaptive), _) => {
+                c.baseline = false;
+                c.adaptive = Some(c.adaptive.unwrap_or_default());
+            }
+            (None, true) => c.adaptive = None,
+            (None, false) => {}
+        }
+        let flags = [
+            ("--threshold", self.threshold.is_some()),
+            ("--window", self.window.is_some()),
+            ("--sample-every", self.sample_every.is_some()),
+            ("--min-fraction", self.min_fraction.is_some()),
+            ("--ramp", self.ramp.is_some()),
+        ];
+        match &mut c.adaptive {
+            Some(a) => {
+                a.threshold = self.threshold.unwrap_or(a.threshold);
+                a.window = self.window.unwrap_or(a.window);
+                a.sample_every = self.sample_every.unwrap_or(a.sample_every);
+                a.min_fraction = self.min_fraction.unwrap_or(a.min_fraction);
+                a.ramp = self.ramp.unwrap_or(a.ramp);
+            }
+            None => {
+                if let Some((flag, _)) = flags.iter().find(|f| f.1) {
+                    anyhow::bail!("{flag} is a setting of the adaptive policy: add --policy adaptive");
+                }
+            }
+        }
         c.validate()?;
         Ok(c)
     }

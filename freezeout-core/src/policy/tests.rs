@@ -1,0 +1,165 @@
+//! The adaptive policy on synthetic gradient-norm traces: decisions against hand-computed
+//! expectations, the invariants on random traces, and checkpoint/resume.
+
+use super::*;
+use proptest::prelude::*;
+use std::f64::consts::PI;
+
+/// T = 100, W = 10, samples at every 5th iteration, nothing starts to leave before 30,
+/// ramps of R = 5, threshold 0.1.
+fn config() -> AdaptiveConfig {
+    AdaptiveConfig { threshold: 0.1, window: 0.1, sample_every: 5, min_fraction: 0.3, ramp: 0.05 }
+}
+
+/// Runs iterations `from..to` as the driver does: `begin`, then the norms if wanted.
+fn drive(p: &mut Adaptive, from: u64, to: u64, trace: &impl Fn(u64, usize) -> f64) {
+    for j in from..to {
+        p.begin(j);
+        if p.wants_sample(j) {
+            let norms: Vec<f64> = (0..p.num_units()).map(|i| trace(j, i)).collect();
+            p.observe(j, &norms);
+        }
+    }
+}
+
+/// Per-window constant norms: unit 0 settles early (change 0.05 at the end of window 1, too
+/// early for min_fraction, then 0.026), unit 1 only in window 3 (0.02), unit 2 never changes but
+/// must wait for unit 1.
+fn trace(j: u64, i: usize) -> f64 {
+    let w = (j / 10) as usize;
+    let series: [&[f64]; 3] = [&[2.0, 1.9, 1.85, 1.85], &[4.0, 2.0, 1.0, 0.98], &[1.0, 1.0, 1.0, 1.0]];
+    series[i][w.min(3)]
+}
+
+#[test]
+fn decisions_on_a_synthetic_trace_match_the_hand_computed_ones() {
+    let mut p = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+    assert_eq!((p.window_iterations(), p.ramp_iterations()), (10, 5));
+    drive(&mut p, 0, 100, &trace);
+    let got: Vec<(u64, usize, u64)> = p.decisions().iter().map(|d| (d.iteration, d.unit, d.frozen_from)).collect();
+    // Unit 0: window 1 changed by 0.05 < 0.1 but ended at 20 < 30 = min_fraction · T; window 2
+    // (ends at 30) changed by |1.85 − 1.9| / 1.9. Unit 1: window 3 (ends at 40) by 0.02. Unit 2
+    // has been below the threshold since window 1 and follows unit 1 at once.
+    assert_eq!(got, vec![(30, 0, 36), (40, 1, 46), (40, 2, 46)]);
+    let d = p.decisions();
+    assert!((d[0].change - 0.05 / 1.9).abs() < 1e-12, "{}", d[0].change);
+    assert!((d[1].change - 0.02).abs() < 1e-12, "{}", d[1].change);
+    assert_eq!(d[2].change, 0.0);
+    assert!(d.iter().all(|d| d.threshold == 0.1));
+    assert_eq!(d[0].norm, 1.85);
+    // The frozen prefix: unit 0 trains through 35 (rate 0 there), frozen from 36.
+    let prefix: Vec<usize> = [0, 30, 35, 36, 45, 46, 99].iter().map(|&j| p.frozen_prefix(j)).collect();
+    assert_eq!(prefix, vec![0, 0, 0, 1, 1, 3, 3]);
+    // Rates: the global cosine, a half-cosine ramp from the rate at the ramp's start, then 0.
+    let global = |j: f64| 0.05 * (1.0 + (PI * j / 100.0).cos());
+    assert_eq!(p.lr(0, 29), global(29.0));
+    assert_eq!(p.lr(0, 30), global(30.0));
+    assert!((p.lr(0, 32) - global(30.0) * 0.5 * (1.0 + (PI * 2.0 / 5.0).cos())).abs() < 1e-15);
+    assert!(p.lr(0, 35).abs() < 1e-15);
+    assert_eq!(p.lr(0, 36), 0.0);
+    assert_eq!(p.lr(1, 35), global(35.0));
+    assert_eq!(p.lr(3, 99), global(99.0), "the head follows the global cosine");
+    // Every window that ended within the run was recorded (9: the one ending at T closes
+    // after the last iteration); the leaving units were no longer sampled.
+    assert_eq!(p.signals().len(), 9);
+    assert_eq!(p.signals()[3].norms, vec![None, Some(0.98), Some(1.0)]);
+}
+
+#[test]
+fn a_threshold_of_zero_never_freezes_and_is_the_baseline() {
+    let mut p = Adaptive::new(AdaptiveConfig { threshold: 0.0, ..config() }, 0.1, 3, 100).unwrap();
+    drive(&mut p, 0, 100, &trace);
+    let baseline = crate::Schedule::baseline(0.1, 3, 100).unwrap();
+    for j in 0..100 {
+        assert_eq!(p.frozen_prefix(j), 0);
+        for i in 0..=3 {
+            assert!((p.lr(i, j) - baseline.lr(i, j)).abs() < 1e-15, "unit {i} at {j}");
+        }
+    }
+}
+
+#[test]
+fn a_resumed_policy_decides_exactly_as_an_uninterrupted_one() {
+    let mut whole = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+    drive(&mut whole, 0, 100, &trace);
+    for stop in [0, 7, 25, 30, 33, 41, 99] {
+        let mut first = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+        drive(&mut first, 0, stop, &trace);
+        // The state goes through JSON, as in a checkpoint's manifest.
+        let saved: AdaptiveState = serde_json::from_str(&serde_json::to_string(&first.state()).unwrap()).unwrap();
+        let mut resumed = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+        resumed.restore(saved);
+        drive(&mut resumed, stop, 100, &trace);
+        assert_eq!(resumed.state(), whole.state(), "stopped at {stop}");
+        for j in stop..100 {
+            assert_eq!(resumed.frozen_prefix(j), whole.frozen_prefix(j), "stopped at {stop}, iteration {j}");
+            for i in 0..=3 {
+                assert_eq!(resumed.lr(i, j), whole.lr(i, j));
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_field_named() {
+    let cases = [
+        (AdaptiveConfig { threshold: -1.0, ..config() }, "threshold"),
+        (AdaptiveConfig { window: 0.0, ..config() }, "window"),
+        (AdaptiveConfig { ramp: 1.5, ..config() }, "ramp"),
+        (AdaptiveConfig { min_fraction: 2.0, ..config() }, "min_fraction"),
+        (AdaptiveConfig { sample_every: 0, ..config() }, "sample_every"),
+        (AdaptiveConfig { sample_every: 20, ..config() }, "raise window or lower sample_every"),
+    ];
+    for (c, field) in cases {
+        let err = Adaptive::new(c, 0.1, 3, 100).unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
+}
+
+proptest! {
+    /// On any trace: the frozen set is a prefix that only grows, nothing is frozen before
+    /// `min_fraction · T` (plus the ramp), units leave in forward order, every rate is in
+    /// `[0, α]`, the head's never 0 before `T`, and a frozen unit's is 0.
+    #[test]
+    fn any_trace_keeps_the_invariants(
+        norms in proptest::collection::vec(0.01f64..10.0, 3 * 40),
+        threshold in 0.0f64..1.0,
+        min_fraction in 0.0f64..1.0,
+    ) {
+        let config = AdaptiveConfig { threshold, window: 0.05, sample_every: 2, min_fraction, ramp: 0.1 };
+        let mut p = Adaptive::new(config, 0.1, 3, 200).unwrap();
+        let trace = |j: u64, i: usize| norms[(j as usize / 5 % 40) * 3 + i];
+        drive(&mut p, 0, 200, &trace);
+        let mut last = 0;
+        for j in 0..200 {
+            let k = p.frozen_prefix(j);
+            prop_assert!(k >= last && k <= 3);
+            if k > 0 {
+                prop_assert!(j as f64 > min_fraction * 200.0 + 20.0, "frozen at {j}");
+            }
+            for i in 0..=3 {
+                let lr = p.lr(i, j);
+                prop_assert!((0.0..=0.1).contains(&lr));
+                if i < k {
+                    prop_assert_eq!(lr, 0.0);
+                }
+            }
+            prop_assert!(p.lr(3, j) > 0.0);
+            last = k;
+        }
+        let units: Vec<usize> = p.decisions().iter().map(|d| d.unit).collect();
+        prop_assert_eq!(units, (0..p.decisions().len()).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn the_state_survives_json_bit_for_bit() {
+    let unit = UnitSignal { sum: 0.1 + 0.2, samples: 3, previous: Some(1.0 / 3.0), ramp_start: Some(7) };
+    let state = AdaptiveState { window: 4, units: vec![unit, UnitSignal { sum: f64::MIN_POSITIVE / 3.0, ..UnitSignal::default() }] };
+    let back: AdaptiveState = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+    for (a, b) in back.units.iter().zip(&state.units) {
+        assert_eq!(a.sum.to_bits(), b.sum.to_bits());
+        assert_eq!(a.previous.map(f64::to_bits), b.previous.map(f64::to_bits));
+    }
+    assert_eq!(back, state);
+}
