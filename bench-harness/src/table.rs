@@ -627,4 +627,44 @@ mod tests {
         assert!(matches!(&states[2], CellState::Conflict(why) if why.contains("epochs")));
         assert!(states[3..].iter().all(|s| matches!(s, CellState::Fresh)));
     }
+
+    #[test]
+    fn the_policies_grid_holds_each_policy_and_the_quick_grid_is_unchanged() {
+        let quick = grid(TablePreset::Quick, &[0]);
+        assert_eq!(quick.len(), 7, "baseline + 2 strategies × 3 t0");
+        assert!(quick.iter().all(|c| c.adaptive.is_none()));
+        let cells = grid(TablePreset::Policies, &[0, 1]);
+        let named: Vec<(String, Option<f64>, u64)> = cells.iter().map(|c| (strategy(c), setting(c), c.seed)).collect();
+        let mut expected = Vec::new();
+        for seed in [0, 1] {
+            expected.push(("baseline".to_string(), None, seed));
+            expected.push(("cubic-scaled".to_string(), Some(0.8), seed));
+            expected.push(("linear-unscaled".to_string(), Some(0.9), seed));
+            for t in POLICY_THRESHOLDS {
+                expected.push(("adaptive".to_string(), Some(t), seed));
+            }
+        }
+        assert_eq!(named, expected);
+        // The same setting as the quick preset's cells.
+        assert!(cells.iter().all(|c| (c.model, c.epochs, c.train_limit, c.test_limit) == (quick[0].model, 5, Some(15_000), Some(2_000))));
+    }
+
+    #[test]
+    fn an_adaptive_runs_prediction_follows_the_prefix_it_froze() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = RunConfig { adaptive: Some(AdaptiveConfig::default()), ..grid(TablePreset::Quick, &[0])[0].clone() };
+        let config = RunConfig { baseline: false, ..config };
+        let events = [(0, 0), (1, 0), (2, 1), (3, 2)]
+            .map(|(j, k)| format!("{{\"event\":\"iter\",\"iter\":{j},\"frozen\":{k},\"step_ms\":1.0}}\n"))
+            .concat();
+        std::fs::write(tmp.path().join("log.jsonl"), format!("{{\"event\":\"start\"}}\n{events}")).unwrap();
+        let (reference, predicted) = predictions(&config, &summary(&config), tmp.path()).unwrap();
+        let costs = CostModel::from_spec(&config.model.spec(10));
+        let expected = 1.0 - (2.0 * costs.step(0) + costs.step(1) + costs.step(2)) / (4.0 * costs.step(0));
+        assert_eq!(reference, None, "no formula predicts an adaptive run");
+        assert!((predicted - expected).abs() < 1e-12 && predicted > 0.0, "{predicted} vs {expected}");
+        std::fs::write(tmp.path().join("log.jsonl"), "{\"event\":\"iter\"}\n").unwrap();
+        let e = predictions(&config, &summary(&config), tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("log.jsonl:1") && e.contains("iter/frozen"), "{e}");
+    }
 }
