@@ -5,7 +5,9 @@ steps between two device syncs) with a frozen prefix of 0/25/50/75% of the units
 
 Written from the FreezeOut math for this project. Usage:
     python3 torch_speed.py --model densenet-bc-100-12 --batch 64 256 --iters 30 --warmup 5
-Prints one JSON object per (model, batch, fraction) on stdout.
+Prints one JSON object per (model, batch, fraction) on stdout. With `--profile`, each object
+also holds `profile`: the milliseconds per step of each op kind (torch.profiler, self CPU time
+of the ATen ops, averaged over the timed steps, which run once more under the profiler).
 """
 import argparse
 import json
@@ -114,7 +116,41 @@ def build(name, classes):
     raise SystemExit(f"unknown model {name}: densenet-bc-L-k or wrn-D-W")
 
 
-def measure(name, batch, fraction, iters, warmup, device, classes=10):
+# Op kinds of the per-step profile, first match wins (ATen names, CPU).
+KINDS = [
+    ("convolution backward (data + weight)", ("convolution_backward", "mkldnn_convolution_backward", "slow_conv2d_backward")),
+    ("convolution forward", ("convolution", "conv2d", "mkldnn_convolution", "slow_conv2d")),
+    ("batchnorm backward", ("batch_norm_backward",)),
+    ("batchnorm forward", ("batch_norm",)),
+    ("relu forward / backward", ("relu", "threshold_backward", "threshold")),
+    ("concatenation", ("aten::cat",)),
+    ("pooling", ("pool", "aten::mean")),
+    ("loss", ("log_softmax", "nll_loss", "cross_entropy")),
+    ("optimizer", ("_foreach", "sgd")),
+    ("linear (head)", ("addmm", "aten::mm", "aten::linear", "aten::t")),
+]
+
+
+def kind(op):
+    for label, keys in KINDS:
+        if any(k in op for k in keys):
+            return label
+    return "other (copies, fills, adds, autograd bookkeeping)"
+
+
+def profile_steps(step, iters):
+    """Self CPU milliseconds per step of each op kind over `iters` more steps."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(iters):
+            step()
+    per_kind = {}
+    for e in prof.key_averages():
+        per_kind[kind(e.key)] = per_kind.get(kind(e.key), 0.0) + e.self_cpu_time_total / 1e3 / iters
+    return dict(sorted(per_kind.items(), key=lambda kv: -kv[1]))
+
+
+def measure(name, batch, fraction, iters, warmup, device, classes=10, profile=False):
     torch.manual_seed(0)
     model = build(name, classes).to(device)
     n = len(model.units)
@@ -128,17 +164,21 @@ def measure(name, batch, fraction, iters, warmup, device, classes=10):
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for i in range(warmup + iters):
-        sync()
-        t = time.perf_counter()
+    def step():
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
+
+    times = []
+    for i in range(warmup + iters):
+        sync()
+        t = time.perf_counter()
+        step()
         sync()
         if i >= warmup:
             times.append((time.perf_counter() - t) * 1e3)
+    per_kind = profile_steps(step, iters) if profile else None
     # The training-mode forward pass alone (graph built and dropped), as `paper-repro speed`.
     forward = []
     for _ in range(max(iters, 1)):
@@ -153,7 +193,8 @@ def measure(name, batch, fraction, iters, warmup, device, classes=10):
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
     return {"framework": "pytorch", "model": name, "units": n, "batch": batch, "fraction": fraction,
             "frozen": frozen, "median_ms": times[len(times) // 2], "forward_ms": forward[len(forward) // 2],
-            "peak_mib": peak, "cudnn_tf32": device.type == "cuda" and torch.backends.cudnn.allow_tf32}
+            "peak_mib": peak, "cudnn_tf32": device.type == "cuda" and torch.backends.cudnn.allow_tf32,
+            "threads": torch.get_num_threads(), "profile": per_kind}
 
 
 def main():
@@ -164,13 +205,14 @@ def main():
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--profile", action="store_true", help="add the per-op-kind profile of a step")
     args = ap.parse_args()
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     for name in args.model:
         for batch in args.batch:
             for f in args.fractions:
-                print(json.dumps(measure(name, batch, f, args.iters, args.warmup, device)), flush=True)
+                print(json.dumps(measure(name, batch, f, args.iters, args.warmup, device, profile=args.profile)), flush=True)
 
 
 if __name__ == "__main__":

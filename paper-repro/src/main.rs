@@ -18,8 +18,9 @@ struct Cli {
 enum Command {
     /// Print the schedule a run would get: per-unit freeze point, budget and initial LR.
     Schedule(cmd::schedule::Args),
-    /// Train one model (FreezeOut or baseline) and write its log and summary.
-    Train(cmd::train::Args),
+    /// Train one model (FreezeOut, the adaptive policy or the baseline) and write its log and
+    /// summary.
+    Train(Box<cmd::train::Args>),
     /// Check or download CIFAR data.
     #[command(subcommand)]
     Data(cmd::data::Command),

@@ -251,7 +251,7 @@ impl Adaptive {
 
     /// Whether iteration `j` is a sampling iteration with a unit still to watch.
     pub fn wants_sample(&self, j: u64) -> bool {
-        j % self.config.sample_every == 0 && (0..self.num_units()).any(|i| self.active(i))
+        j.is_multiple_of(self.config.sample_every) && (0..self.num_units()).any(|i| self.active(i))
     }
 
     /// Adds iteration `j`'s gradient norms (`norms[i]` of unit `i`) to the current window;

@@ -424,17 +424,18 @@ where
         for batch in data.train_epoch_from(epoch, first_batch) {
             let j = driver.iteration();
             // Freeze the units the policy says are done (a prefix that only grows).
-            let logged = (driver.events().len(), adaptive_logged(&driver));
+            // An adaptive policy decides here too: its signals and decisions go to the log.
+            let (freezes, (signals, decisions)) = (driver.events().len(), adaptive_logged(&driver));
             model = driver.freeze(model);
             if let Some(a) = driver.policy().adaptive() {
-                for s in &a.signals()[logged.1 .0..] {
+                for s in &a.signals()[signals..] {
                     log.event(&Event::Signal(s))?;
                 }
-                for d in &a.decisions()[logged.1 .1..] {
+                for d in &a.decisions()[decisions..] {
                     log.event(&Event::Decision { decision: d, name: &units[d.unit].name })?;
                 }
             }
-            for e in &driver.events()[logged.0..] {
+            for e in &driver.events()[freezes..] {
                 log.event(&Event::Freeze { iter: e.iteration, frozen: e.to, units: e.units.iter().map(String::as_str).collect(), lrs: e.lrs.clone() })?;
             }
             let frozen = driver.frozen_units();
