@@ -259,4 +259,17 @@ mod tests {
         assert_eq!(a.diff(&b), vec!["epochs: 2 → 1".to_string(), "train_limit: (unset) → 300".to_string()]);
         assert!(a.diff(&a).is_empty());
     }
+
+    #[test]
+    fn an_adaptive_section_takes_defaults_for_missing_fields_and_refuses_unknown_ones() {
+        let c: RunConfig = toml::from_str("[adaptive]\nthreshold = 0.1\n").unwrap();
+        assert_eq!(c.adaptive, Some(AdaptiveConfig { threshold: 0.1, ..AdaptiveConfig::default() }));
+        c.validate().unwrap();
+        let e = toml::from_str::<RunConfig>("[adaptive]\nthreshhold = 0.1\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `threshhold`"), "{e}");
+        let both = RunConfig { baseline: true, ..c.clone() };
+        assert!(both.validate().unwrap_err().to_string().contains("pick one"));
+        let bad = RunConfig { adaptive: Some(AdaptiveConfig { ramp: 0.0, ..AdaptiveConfig::default() }), ..c };
+        assert!(bad.validate().unwrap_err().to_string().contains("ramp = 0"));
+    }
 }

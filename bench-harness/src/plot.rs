@@ -1,9 +1,11 @@
-//! SVG plots: the design curve (test error vs measured saving per strategy) and the per-unit
-//! learning-rate curves of a schedule (the paper's Figure 1).
+//! SVG plots: the design curve (test error vs measured saving per strategy), the per-unit
+//! learning-rate curves of a schedule (the paper's Figure 1) and the frozen fraction of the
+//! units over a run.
 
 use crate::table::Line;
 use freezeout_core::Schedule;
 use plotters::prelude::*;
+use plotters::style::{Palette, Palette99};
 use std::path::Path;
 
 const COLORS: [RGBColor; 5] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189)];
@@ -104,7 +106,7 @@ pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
         .map_err(err)?;
     chart.configure_mesh().x_desc("fraction of training").y_desc("fraction of units frozen").draw().map_err(err)?;
     for (i, (label, points)) in runs.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        let color = Palette99::pick(i).to_rgba();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(err)?

@@ -395,7 +395,7 @@ pub struct Line {
     pub delta_error_relative: Option<f64>,
     /// Reference formula saving.
     pub reference_saving: Option<f64>,
-    /// Our FLOP-model saving.
+    /// Our FLOP-model saving (mean over the seeds).
     pub predicted_saving: f64,
     /// `1 − step time / baseline step time` (seconds of training steps, device-synchronised).
     pub measured_saving: Option<Stat>,
@@ -446,7 +446,9 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             delta_error_relative: base.filter(|b| b.mean > 0.0).map(|b| (test_error.mean - b.mean) / b.mean),
             test_error,
             reference_saving: first.reference_saving,
-            predicted_saving: first.predicted_saving,
+            // A schedule's prediction is the same for every seed; an adaptive run's follows
+            // the prefix that seed's run froze: the mean.
+            predicted_saving: rs.iter().map(|r| r.predicted_saving).sum::<f64>() / rs.len() as f64,
             measured_saving: Stat::of(&savings),
             own_saving: Stat::of(&own),
             wall_seconds: Stat::of(&walls).expect("at least one row"),

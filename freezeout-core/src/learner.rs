@@ -19,6 +19,9 @@
 //! The built-in models (DenseNet-BC, WRN, VGG) implement `TrainStep` and `InferenceStep` here,
 //! on [`ImageBatch`]es.
 //!
+//! Any freezing [`Policy`] works the same way ([`FreezeOutModel::with_policy`]): the adaptive
+//! one reads the gradients in `optimize`, and its state rides in the scheduler's record too.
+//!
 //! An iteration is an optimizer step: with `grads_accumulation(k)`, count `batches / k` per
 //! epoch. Execution strategies: the single-device one (the default) is what the tests run;
 //! multi-device (`ExecutionStrategy::MultiDevice`) steps one optimizer through

@@ -113,17 +113,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let spec = c.model.spec(c.dataset.classes());
     let schedule = Schedule::freezeout(ScheduleConfig::default(), spec.units.len(), rows[0].summary.total_iterations)?;
     plot::lr_curves(&out.join("lr_curves.svg"), &schedule, &format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", c.model))?;
-    // The frozen fraction over time of every cell of the first seed.
+    // The frozen fraction over time: a schedule's cells of the first seed (every seed freezes
+    // alike), an adaptive policy's cells of every seed (each run decides for itself).
     let mut runs = Vec::new();
-    for row in rows.iter().filter(|r| r.config.seed == args.seeds[0]) {
+    for row in rows.iter().filter(|r| r.config.seed == args.seeds[0] || r.config.adaptive.is_some()) {
         let dir = table::cell_dir(&out, &row.config);
         let n = row.summary.num_units.max(1) as f64;
         let t = row.summary.total_iterations.max(1) as f64;
         let points = table::frozen_trajectory(&dir)?.into_iter().map(|(j, k)| (j as f64 / t, k as f64 / n)).collect();
-        let label = table::setting(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        let mut label = table::setting(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        if row.config.adaptive.is_some() && args.seeds.len() > 1 {
+            label += &format!(" (seed {})", row.config.seed);
+        }
         runs.push((label, points));
     }
-    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &format!("Units frozen over the run, {} (seed {})", c.model, args.seeds[0]), &runs)?;
+    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &format!("Units frozen over the run, {}", c.model), &runs)?;
     println!("{}", std::fs::read_to_string(out.join("results.md"))?);
     println!(
         "wrote {0}/results.md, results.csv, results.json, design_curve.svg, lr_curves.svg, frozen_fraction.svg",
