@@ -23,7 +23,9 @@
 //! ([`AdaptiveState`]) is a few numbers per unit: a checkpoint saves it and a resumed run decides
 //! exactly as an uninterrupted one.
 
-use crate::schedule::ScheduleError;
+use crate::schedule::{ScheduleError, exact};
+use num_rational::BigRational;
+use num_traits::{ToPrimitive, Zero};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
@@ -89,9 +91,15 @@ impl AdaptiveConfig {
     }
 }
 
+/// `fraction · total` computed exactly from the decimal the user typed (`0.55 · 1500` is 825,
+/// where floating point gives 825.0000000000001).
+fn of_run(fraction: f64, total: u64) -> BigRational {
+    exact::decimal(fraction).unwrap_or_else(BigRational::zero) * BigRational::from_integer(total.into())
+}
+
 /// `round(fraction · total)`, at least 1.
 fn iterations(fraction: f64, total: u64) -> u64 {
-    ((fraction * total as f64).round() as u64).max(1)
+    of_run(fraction, total).round().to_integer().to_u64().unwrap_or(u64::MAX).max(1)
 }
 
 /// One unit's part of the state. In JSON the two sums are decimal strings, which Rust parses
@@ -100,19 +108,19 @@ fn iterations(fraction: f64, total: u64) -> u64 {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UnitSignal {
     /// Sum of the gradient norms sampled in the current window.
-    #[serde(with = "exact")]
+    #[serde(with = "f64_text")]
     pub sum: f64,
     /// Samples in the current window.
     pub samples: u64,
     /// The previous window's mean norm.
-    #[serde(with = "exact_option")]
+    #[serde(with = "f64_text_option")]
     pub previous: Option<f64>,
     /// The iteration at which the unit started to leave.
     pub ramp_start: Option<u64>,
 }
 
 /// `f64` as its shortest round-trip decimal string.
-mod exact {
+mod f64_text {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{v:?}"))
@@ -122,8 +130,8 @@ mod exact {
     }
 }
 
-/// `Option<f64>` as [`exact`] or null.
-mod exact_option {
+/// `Option<f64>` as [`f64_text`] or null.
+mod f64_text_option {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
         match v {
@@ -207,7 +215,7 @@ impl Adaptive {
             total: total_iterations,
             window: iterations(config.window, total_iterations),
             ramp: iterations(config.ramp, total_iterations),
-            min_start: (config.min_fraction * total_iterations as f64).ceil() as u64,
+            min_start: of_run(config.min_fraction, total_iterations).ceil().to_integer().to_u64().unwrap_or(u64::MAX),
             state: AdaptiveState { window: 0, units: vec![UnitSignal::default(); num_units] },
             decisions: Vec::new(),
             signals: Vec::new(),

@@ -163,3 +163,15 @@ fn the_state_survives_json_bit_for_bit() {
     }
     assert_eq!(back, state);
 }
+
+#[test]
+fn fractions_of_the_run_are_the_typed_decimals() {
+    // 0.55 · 1500 is 825.0000000000001 in floating point: its ceiling would be 826, which would
+    // skip the window ending at 825.
+    let config = AdaptiveConfig { threshold: 1e9, window: 0.05, sample_every: 5, min_fraction: 0.55, ramp: 0.05 };
+    let mut p = Adaptive::new(config, 0.1, 2, 1500).unwrap();
+    assert_eq!((p.window_iterations(), p.ramp_iterations()), (75, 75));
+    drive(&mut p, 0, 1500, &|j, i| 1.0 + (j / 75) as f64 * 0.01 + i as f64);
+    let starts: Vec<u64> = p.decisions().iter().map(|d| d.iteration).collect();
+    assert_eq!(starts, vec![825, 825]);
+}

@@ -16,7 +16,7 @@
 //! `α_0 = 0.1953125` to the last digit. A baseline (no freezing, one global cosine) is
 //! [`Schedule::baseline`]: every unit has `t = 1`.
 
-mod exact;
+pub(crate) mod exact;
 #[cfg(test)]
 mod tests;
 
