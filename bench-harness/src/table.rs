@@ -111,31 +111,19 @@ pub struct Row {
     pub own_saving: Option<f64>,
 }
 
-/// The self-normalised saving of a run from its `log.jsonl` (see [`Row::own_saving`]).
-pub fn own_saving(run_dir: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(run_dir.join("log.jsonl")).ok()?;
-    let (mut total, mut n, mut unfrozen) = (0.0, 0usize, Vec::new());
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        if v["event"] != "iter" {
-            continue;
-        }
-        let ms = v["step_ms"].as_f64()?;
-        total += ms;
-        n += 1;
-        if v["frozen"] == 0 {
-            unfrozen.push(ms);
-        }
-    }
-    if unfrozen.is_empty() {
-        return None;
-    }
-    let mean_unfrozen = crate::speed::mean(&unfrozen);
-    Some(1.0 - total / (n as f64 * mean_unfrozen))
+/// One iteration of a run, as its `log.jsonl` records it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IterRecord {
+    /// Iteration (0-based).
+    pub iter: u64,
+    /// Frozen units during it.
+    pub frozen: usize,
+    /// Device-synchronised step time, if recorded.
+    pub step_ms: Option<f64>,
 }
 
-/// `(iteration, frozen units)` of every iteration of a run, from its `log.jsonl`.
-pub fn frozen_trajectory(run_dir: &Path) -> anyhow::Result<Vec<(u64, usize)>> {
+/// Every iteration of a run, from its `log.jsonl` (errors name the file and line).
+pub fn iterations(run_dir: &Path) -> anyhow::Result<Vec<IterRecord>> {
     let path = run_dir.join("log.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
     let mut out = Vec::new();
@@ -143,13 +131,31 @@ pub fn frozen_trajectory(run_dir: &Path) -> anyhow::Result<Vec<(u64, usize)>> {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{}:{}: not JSON ({e})", path.display(), n + 1))?;
         if v["event"] == "iter" {
-            let (Some(j), Some(k)) = (v["iter"].as_u64(), v["frozen"].as_u64()) else {
+            let (Some(iter), Some(frozen)) = (v["iter"].as_u64(), v["frozen"].as_u64()) else {
                 anyhow::bail!("{}:{}: an iter event without iter/frozen", path.display(), n + 1);
             };
-            out.push((j, k as usize));
+            out.push(IterRecord { iter, frozen: frozen as usize, step_ms: v["step_ms"].as_f64() });
         }
     }
     Ok(out)
+}
+
+/// The self-normalised saving of a run from its iterations (see [`Row::own_saving`]); `None`
+/// without unfrozen iterations or step times.
+pub fn own_saving(iterations: &[IterRecord]) -> Option<f64> {
+    let (mut total, mut unfrozen) = (0.0, Vec::new());
+    for it in iterations {
+        let ms = it.step_ms?;
+        total += ms;
+        if it.frozen == 0 {
+            unfrozen.push(ms);
+        }
+    }
+    if unfrozen.is_empty() {
+        return None;
+    }
+    let mean_unfrozen = crate::speed::mean(&unfrozen);
+    Some(1.0 - total / (iterations.len() as f64 * mean_unfrozen))
 }
 
 /// Name of a cell's strategy.
@@ -177,15 +183,24 @@ pub fn setting(c: &RunConfig) -> Option<f64> {
 /// adaptive run's from the frozen prefix it took, iteration by iteration (its `log.jsonl` in
 /// `run_dir`), which no formula gives before the run.
 pub fn predictions(config: &RunConfig, summary: &RunSummary, run_dir: &Path) -> anyhow::Result<(Option<f64>, f64)> {
+    predictions_from(config, summary, || iterations(run_dir))
+}
+
+/// [`predictions`] with the run's iterations read only if needed (adaptive runs).
+fn predictions_from(
+    config: &RunConfig,
+    summary: &RunSummary,
+    iterations: impl FnOnce() -> anyhow::Result<Vec<IterRecord>>,
+) -> anyhow::Result<(Option<f64>, f64)> {
     if config.baseline {
         return Ok((Some(0.0), 0.0));
     }
     let spec = config.model.spec(config.dataset.classes());
     let costs = CostModel::from_spec(&spec);
     if config.adaptive.is_some() {
-        let frozen = frozen_trajectory(run_dir)?;
-        let spent: f64 = frozen.iter().map(|&(_, k)| costs.step(k)).sum();
-        return Ok((None, 1.0 - spent / (frozen.len().max(1) as f64 * costs.step(0))));
+        let its = iterations()?;
+        let spent: f64 = its.iter().map(|it| costs.step(it.frozen)).sum();
+        return Ok((None, 1.0 - spent / (its.len().max(1) as f64 * costs.step(0))));
     }
     let schedule = Schedule::freezeout(config.train_config().schedule, spec.units.len(), summary.total_iterations)?;
     Ok((schedule.reference_speedup(&costs.forward_costs()), costs.predicted_saving(&schedule)))
@@ -319,8 +334,10 @@ pub fn run_grid(
             let resumed = matches!(state, CellState::Unfinished);
             report(GridEvent::Trained { index: i, seconds: started.elapsed().as_secs_f64(), resumed });
         }
-        let (reference_saving, predicted_saving) = predictions(config, &summary, &dir)?;
-        let own_saving = own_saving(&dir);
+        // The log is read once for both the measured saving and an adaptive run's prediction.
+        let its = iterations(&dir);
+        let own_saving = its.as_ref().ok().and_then(|its| own_saving(its));
+        let (reference_saving, predicted_saving) = predictions_from(config, &summary, || its)?;
         rows.push(Row { config: config.clone(), strategy: strategy(config), summary, reference_saving, predicted_saving, own_saving });
     }
     Ok(rows)

@@ -120,7 +120,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let dir = table::cell_dir(&out, &row.config);
         let n = row.summary.num_units.max(1) as f64;
         let t = row.summary.total_iterations.max(1) as f64;
-        let points = table::frozen_trajectory(&dir)?.into_iter().map(|(j, k)| (j as f64 / t, k as f64 / n)).collect();
+        let points = table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
         let mut label = table::setting(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
         if row.config.adaptive.is_some() && args.seeds.len() > 1 {
             label += &format!(" (seed {})", row.config.seed);
