@@ -3,6 +3,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
+use freezeout_core::device::on_compute_pool;
 
 /// Reproduce "FreezeOut: Accelerate Training by Progressively Freezing Layers" on Burn.
 ///
@@ -34,7 +35,16 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Every command runs on a thread of the pool flex computes on (a faster step on the CPU:
+    // `on_compute_pool`), whose threads get the main thread's stack size.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
+    if let Some(Command::Speed(args)) = &cli.command
+        && args.outside_pool
+    {
+        exit_on_error(cmd::speed::run(args));
+        return;
+    }
+    exit_on_error(on_compute_pool(move || match cli.command {
         Some(Command::Schedule(args)) => cmd::schedule::run(&args),
         Some(Command::Train(args)) => cmd::train::run(&args),
         Some(Command::Data(c)) => cmd::data::run(&c),
@@ -42,7 +52,10 @@ fn main() {
         Some(Command::Speed(args)) => cmd::speed::run(&args),
         Some(Command::Table(args)) => cmd::table::run(&args),
         None => cmd::main_job(),
-    };
+    }));
+}
+
+fn exit_on_error(result: anyhow::Result<()>) {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);

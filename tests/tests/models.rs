@@ -95,3 +95,27 @@ fn every_family_trains_on_cpu_with_freezing() {
         assert!(frozen > 0 && frozen < units, "{name}: {frozen} of {units} frozen");
     }
 }
+
+/// Freezes a clone of each preset's model and reports how many units of the original are
+/// frozen afterwards.
+struct FreezeAClone;
+impl WithModel for FreezeAClone {
+    type Output = (usize, usize);
+    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, m: M) -> Self::Output {
+        let clone = m.clone().freeze_units(2);
+        (clone.frozen_units(), m.frozen_units())
+    }
+}
+
+/// Freezing a copy of a freshly built model leaves the original trainable. Burn shares a
+/// lazily initialised parameter's state between clones (`Param::set_require_grad` writes into
+/// it), so a model whose parameters were still lazy would freeze every copy at once: `speed`'s
+/// lanes (each a frozen clone of one model) rely on this.
+#[test]
+fn freezing_a_clone_leaves_the_original_trainable() {
+    let device = Device::flex().autodiff();
+    for name in ["densenet-bc-22-4", "wrn-10-1", "vgg16"] {
+        let preset: Preset = name.parse().unwrap();
+        assert_eq!(preset.build(10, 0.0, &device, FreezeAClone), (2, 0), "{name}");
+    }
+}

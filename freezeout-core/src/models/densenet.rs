@@ -3,7 +3,7 @@
 //! Units: the first convolution (unit 0), every dense layer and every transition, in forward
 //! order; BN + classifier is the head. DenseNet-BC-76-12 has `N = 39` units.
 
-use super::layers::{avg_pool2, bn, conv, global_avg_pool, linear};
+use super::layers::{avg_pool2, bn, conv, global_avg_pool, linear, pointwise};
 use crate::freezeout;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -32,7 +32,7 @@ impl DenseLayer {
 
     /// `[n, c, h, w] → [n, c + k, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = self.conv1.forward(relu(self.bn1.forward(x.clone())));
+        let h = pointwise(&self.conv1, relu(self.bn1.forward(x.clone())));
         let h = self.conv2.forward(relu(self.bn2.forward(h)));
         Tensor::cat(vec![x, h], 1)
     }
@@ -52,7 +52,7 @@ impl Transition {
 
     /// `[n, c, h, w] → [n, c/2, h/2, w/2]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        avg_pool2(self.conv.forward(relu(self.bn.forward(x))))
+        avg_pool2(pointwise(&self.conv, relu(self.bn.forward(x))))
     }
 }
 

@@ -8,6 +8,7 @@ mod vgg;
 mod wrn;
 
 pub use densenet::{DenseLayer, DenseNet, Transition};
+pub use layers::pointwise;
 pub use vgg::{Vgg, VggLayer};
 pub use wrn::{WideBlock, WideResNet};
 
