@@ -70,6 +70,37 @@ def load(path):
     return samples
 
 
+# Burn's autodiff op → the kind of its backward step / of its forward.
+BACKWARD_KINDS = {
+    "float_matmul": "1×1 convolution gradients as a matrix product (data + weight)",  # `pointwise`; the head's too
+    "batch_norm_train": "batchnorm backward",
+    "relu": "ReLU forward / backward",
+    "float_cat": "concatenation (forward / backward)",
+    "float_mean_dim": "pooling (forward / backward)",
+    "avg_pool2d": "pooling (forward / backward)",
+    "adaptive_avg_pool2d": "pooling (forward / backward)",
+}
+FORWARD_KINDS = {
+    "conv2d": "convolution forward",
+    "batch_norm_train": "batchnorm forward",
+    "relu": "ReLU forward / backward",
+    "float_cat": "concatenation (forward / backward)",
+}
+# Frames of a module's or layer's forward, tracked (through Autodiff's op) or frozen (the inner
+# backend's): a substring of the frame → the kind.
+FRAME_KINDS = [
+    ("burn_nn::modules::conv::conv2d::Conv2d::forward", "convolution forward"),
+    ("models::layers::pointwise", "convolution forward"),
+    ("burn_nn::modules::norm::batch::BatchNorm::forward", "batchnorm forward"),
+    ("relu_impl", "ReLU forward / backward"),
+    ("Tensor<_,K>::cat", "concatenation (forward / backward)"),
+    ("models::layers::avg_pool2", "pooling (forward / backward)"),
+    ("global_avg_pool", "pooling (forward / backward)"),
+    ("burn_nn::loss", "loss, linear head"),
+    ("burn_nn::modules::linear", "loss, linear head"),
+]
+
+
 def classify(frames):
     """The op kind of a step-thread sample, or None outside the timed training step."""
     if not any("Stepper::step" in f for f in frames):
@@ -84,46 +115,18 @@ def classify(frames):
             in_backward = True
         m = BACKWARD.search(f)
         if m:
-            op = m.group(1)
-            if op == "conv2d":
-                if any("conv2d_x_backward" in g for g in frames):
-                    return "convolution data gradient"
-                return "convolution weight gradient"  # weight and bias
-            if op == "float_matmul":  # our 1×1 convolutions (`layers::pointwise`); the linear head's too
-                return "1×1 convolution gradients as a matrix product (data + weight)"
-            if op == "batch_norm_train":
-                return "batchnorm backward"
-            if op == "relu":
-                return "ReLU forward / backward"
-            if op == "float_cat":
-                return "concatenation (forward / backward)"
-            if op in ("float_mean_dim", "avg_pool2d", "adaptive_avg_pool2d"):
-                return "pooling (forward / backward)"
+            if m.group(1) == "conv2d":  # weight (and bias) or data gradient
+                data = any("conv2d_x_backward" in g for g in frames)
+                return "convolution data gradient" if data else "convolution weight gradient"
+            if m.group(1) in BACKWARD_KINDS:
+                return BACKWARD_KINDS[m.group(1)]
             continue
-        # A module's forward, tracked (through Autodiff's op) or frozen (the inner backend's).
-        if "burn_nn::modules::conv::conv2d::Conv2d::forward" in f or "models::layers::pointwise" in f:
-            return "convolution forward"
-        if "burn_nn::modules::norm::batch::BatchNorm::forward" in f:
-            return "batchnorm forward"
-        if "relu_impl" in f:
-            return "ReLU forward / backward"
-        if "Tensor<_,K>::cat" in f:
-            return "concatenation (forward / backward)"
+        kind = next((k for sub, k in FRAME_KINDS if sub in f), None)
+        if kind:
+            return kind
         m = FORWARD.search(f)
-        if m:
-            op = m.group(1)
-            if op == "conv2d":
-                return "convolution forward"
-            if op == "batch_norm_train":
-                return "batchnorm forward"
-            if op == "relu":
-                return "ReLU forward / backward"
-            if op == "float_cat":
-                return "concatenation (forward / backward)"
-        if "models::layers::avg_pool2" in f or "global_avg_pool" in f:
-            return "pooling (forward / backward)"
-        if "burn_nn::loss" in f or "burn_nn::modules::linear" in f:
-            return "loss, linear head"
+        if m and m.group(1) in FORWARD_KINDS:
+            return FORWARD_KINDS[m.group(1)]
     return "other backward (autodiff bookkeeping, gradient sums, small ops)" if in_backward \
         else "other forward (autodiff bookkeeping, small ops)"
 
