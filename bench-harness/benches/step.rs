@@ -1,7 +1,7 @@
 //! Step time with 0%, 50% and 90% of the units frozen (WRN-16-2, batch 32, CPU), and the
 //! ratios to the unfrozen step. `cargo bench -p bench-harness`.
 
-use bench_harness::speed::{self, SpeedConfig};
+use bench_harness::bench::speed::{self, SpeedConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::Preset;

@@ -41,7 +41,16 @@ fn main() {
     println!("| shape | Burn ms | native ms | native ÷ Burn | max |Δ| forward |");
     println!("|---|---|---|---|---|");
     // DenseNet-BC-40-12 at batch 50: block inputs of each stage, the bottleneck width, WRN-16-2.
-    for [n, c, h, w] in [[50, 24, 32, 32], [50, 96, 32, 32], [50, 168, 32, 32], [50, 48, 32, 32], [50, 132, 16, 16], [50, 150, 8, 8], [50, 32, 32, 32], [50, 64, 16, 16]] {
+    for [n, c, h, w] in [
+        [50, 24, 32, 32],
+        [50, 96, 32, 32],
+        [50, 168, 32, 32],
+        [50, 48, 32, 32],
+        [50, 132, 16, 16],
+        [50, 150, 8, 8],
+        [50, 32, 32, 32],
+        [50, 64, 16, 16],
+    ] {
         let bn = BatchNormConfig::new(c).init(&device);
         let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.5, 2.0), &device).require_grad();
         let diff: f32 = (bn.forward(x.clone()) - native(&bn, x.clone())).abs().max().into_scalar();

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p bench-harness --example concat_share -- densenet-bc-100-12 50`
 
-use bench_harness::speed::{self, SpeedConfig};
+use bench_harness::bench::speed::{self, SpeedConfig};
 use burn::tensor::{Distribution, Tensor};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::Preset;

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p bench-harness --example driver_cost`
 
-use bench_harness::speed::{self, SpeedConfig};
+use bench_harness::bench::speed::{self, SpeedConfig};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, ScheduleConfig};

@@ -49,12 +49,18 @@ fn random_batch(device: &Device) -> HostBatch {
     let plain = device.clone().without_autodiff();
     let images = Tensor::<4>::random([BATCH, 3, 32, 32], Distribution::Normal(0.0, 1.0), &plain);
     let labels = Tensor::<1, Int>::random([BATCH], Distribution::Uniform(0.0, CLASSES as f64), &plain);
-    HostBatch { images: images.into_data().iter::<f32>().collect(), shape: [BATCH, 3, 32, 32], labels: labels.into_data().iter::<i64>().collect() }
+    HostBatch {
+        images: images.into_data().iter::<f32>().collect(),
+        shape: [BATCH, 3, 32, 32],
+        labels: labels.into_data().iter::<i64>().collect(),
+    }
 }
 
 fn items(batch: &HostBatch, times: usize) -> Vec<Item> {
     let per = 3 * 32 * 32;
-    let one: Vec<Item> = (0..batch.len()).map(|i| Item { pixels: batch.images[i * per..(i + 1) * per].to_vec(), label: batch.labels[i] }).collect();
+    let one: Vec<Item> = (0..batch.len())
+        .map(|i| Item { pixels: batch.images[i * per..(i + 1) * per].to_vec(), label: batch.labels[i] })
+        .collect();
     (0..times).flat_map(|_| one.iter().cloned()).collect()
 }
 
@@ -76,8 +82,10 @@ fn main() -> anyhow::Result<()> {
 
         let wrapped = FreezeOutModel::new(model.clone(), config.schedule, steps as u64)?;
         let learner = Learner::new(wrapped.clone(), config.optimizer(), wrapped.lr_scheduler());
-        let train_loader = DataLoaderBuilder::new(ItemBatcher).batch_size(BATCH).build(InMemDataset::new(items(&host, steps)));
-        let valid_loader = DataLoaderBuilder::new(ItemBatcher).batch_size(BATCH).build(InMemDataset::new(items(&host, 1)));
+        let train_loader =
+            DataLoaderBuilder::new(ItemBatcher).batch_size(BATCH).build(InMemDataset::new(items(&host, steps)));
+        let valid_loader =
+            DataLoaderBuilder::new(ItemBatcher).batch_size(BATCH).build(InMemDataset::new(items(&host, 1)));
         let t = Instant::now();
         let result = SupervisedTraining::new(dir.path().join(format!("round-{round}")), train_loader, valid_loader)
             .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -88,7 +96,10 @@ fn main() -> anyhow::Result<()> {
         if let Some(error) = result.error {
             anyhow::bail!("the Learner stopped: {error}");
         }
-        eprintln!("round {round}: fit {:.1} ms/iteration, Learner {:.1} ms/iteration", fit_ms[round], learner_ms[round]);
+        eprintln!(
+            "round {round}: fit {:.1} ms/iteration, Learner {:.1} ms/iteration",
+            fit_ms[round], learner_ms[round]
+        );
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);

@@ -44,7 +44,14 @@ fn backward(y: Tensor<4>, g: &Tensor<4>) {
 /// One row: the forward alone, then the data and the weight gradient each alone (that step
 /// minus the forward). `op(x, data_only)` runs the op with only `x` tracked when `data_only`,
 /// with only the weight tracked otherwise.
-fn gradient_row(device: &Device, rounds: usize, label: &str, [n, c, h, w]: [usize; 4], out: usize, op: impl Fn(Tensor<4>, bool) -> Tensor<4>) {
+fn gradient_row(
+    device: &Device,
+    rounds: usize,
+    label: &str,
+    [n, c, h, w]: [usize; 4],
+    out: usize,
+    op: impl Fn(Tensor<4>, bool) -> Tensor<4>,
+) {
     let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), device);
     let g = Tensor::<4>::random([n, out, h, w], Distribution::Normal(0.0, 1.0), device);
     let forward = median_ms(device, rounds, || {
@@ -52,7 +59,11 @@ fn gradient_row(device: &Device, rounds: usize, label: &str, [n, c, h, w]: [usiz
     });
     let data = median_ms(device, rounds, || backward(op(x.clone().require_grad(), true), &g));
     let weights = median_ms(device, rounds, || backward(op(x.clone(), false), &g));
-    println!("| {label} | [{n}, {c}, {h}, {w}] → {out} | {forward:.2} | {:.2} | {:.2} |", data - forward, weights - forward);
+    println!(
+        "| {label} | [{n}, {c}, {h}, {w}] → {out} | {forward:.2} | {:.2} | {:.2} |",
+        data - forward,
+        weights - forward
+    );
 }
 
 /// Burn's convolution (`k×k`, stride 1, padding `k/2`).
@@ -107,4 +118,3 @@ fn main() {
         batchnorm(&device, rounds, [50, 32, 32, 32]);
     });
 }
-

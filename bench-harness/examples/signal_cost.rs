@@ -6,13 +6,13 @@
 //! `cargo run --release -p bench-harness --example signal_cost [-- MODEL...]` (default: wrn-10-1
 //! densenet-bc-40-12)
 
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, Int, Tensor};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::policy::Policy;
 use freezeout_core::train::{Classification, Stepper, Task, TrainConfig};
 use freezeout_core::{Adaptive, AdaptiveConfig, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule};
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Int, Tensor};
 use std::time::Instant;
 
 const STEPS: usize = 10;
@@ -73,7 +73,9 @@ fn main() -> anyhow::Result<()> {
     };
     let device = DeviceKind::Cpu.autodiff_with(Default::default())?;
     let every = AdaptiveConfig::default().sample_every as f64;
-    println!("| model | step, batch 50 (ms) | one gradient-norm sample (ms) | sample ÷ step | per iteration at sample_every {every} |");
+    println!(
+        "| model | step, batch 50 (ms) | one gradient-norm sample (ms) | sample ÷ step | per iteration at sample_every {every} |"
+    );
     println!("|---|---|---|---|---|");
     for model in models {
         let (step, sample) = model.build(10, 0.0, &device, SignalCost(device.clone()));

@@ -53,21 +53,16 @@ fn layer_costs(layers: &[Layer]) -> UnitCost {
 impl CostModel {
     /// From a model description.
     pub fn from_spec(spec: &ArchSpec) -> Self {
-        Self {
-            units: spec.units.iter().map(|u| layer_costs(&u.layers)).collect(),
-            head: layer_costs(&spec.head),
-        }
+        Self { units: spec.units.iter().map(|u| layer_costs(&u.layers)).collect(), head: layer_costs(&spec.head) }
     }
 
     /// Cost of one training step per example with the first `k` units frozen.
     pub fn step(&self, k: usize) -> f64 {
         let forward: f64 = self.units.iter().map(|u| u.forward).sum::<f64>() + self.head.forward;
-        let backward: f64 = self.units[k.min(self.units.len())..]
-            .iter()
-            .map(|u| u.backward_data + u.backward_weight)
-            .sum::<f64>()
-            + self.head.backward_data
-            + self.head.backward_weight;
+        let backward: f64 =
+            self.units[k.min(self.units.len())..].iter().map(|u| u.backward_data + u.backward_weight).sum::<f64>()
+                + self.head.backward_data
+                + self.head.backward_weight;
         // The first active unit (or the head) gets an untracked input: no data gradient for its
         // first layer. With nothing frozen that is unit 0, whose input is the image.
         let first = self.units.get(k).unwrap_or(&self.head).first_layer_data;
@@ -105,6 +100,20 @@ pub fn saving(schedule: &Schedule, cost: impl Fn(usize) -> f64) -> f64 {
     1.0 - spent / (total as f64 * cost(0))
 }
 
+/// The reference's speed-up estimate of `schedule`, `Σ c_i (1 − t_i) / (2 Σ c_i)` (× 1.3 for
+/// linear scaling, as the reference code does), for per-unit forward costs `c_i`. `None` for a
+/// baseline, or if the costs do not match the units or sum to 0.
+pub fn reference_saving(schedule: &Schedule, costs: &[f64]) -> Option<f64> {
+    let config = schedule.config?;
+    let total: f64 = costs.iter().sum();
+    if costs.len() != schedule.num_units() || total <= 0.0 || !total.is_finite() {
+        return None;
+    }
+    let saved: f64 = costs.iter().zip(schedule.units()).map(|(c, p)| c * (1.0 - p.t)).sum();
+    let factor = if config.scaling == Scaling::Linear { 1.3 } else { 1.0 };
+    Some(factor * saved / (2.0 * total))
+}
+
 /// The reference code's `calc_speedup` for DenseNet-BC (`growth`, `per_block` layers per
 /// block), reproduced: conv costs of the first conv and the dense layers only (no transitions),
 /// `t_i = s(t0 + (1 − t0) i / len(c))`, × 1.3 for linear. It prints 18% for the default.
@@ -122,8 +131,8 @@ pub fn reference_calc_speedup(growth: usize, per_block: usize, t0: f64, scaling:
     }
     let len = c.len() as f64;
     let total: f64 = c.iter().sum();
-    let with: f64 = total
-        + c.iter().enumerate().map(|(i, ci)| ci * scaling.apply(t0 + (1.0 - t0) * i as f64 / len)).sum::<f64>();
+    let with: f64 =
+        total + c.iter().enumerate().map(|(i, ci)| ci * scaling.apply(t0 + (1.0 - t0) * i as f64 / len)).sum::<f64>();
     let s = 1.0 - with / (2.0 * total);
     if scaling == Scaling::Linear { 1.3 * s } else { s }
 }
@@ -168,6 +177,20 @@ mod tests {
         let s = reference_calc_speedup(12, 12, 0.8, Scaling::Cubic);
         assert!((s - 0.177_813_302).abs() < 1e-8, "{s}");
         assert_eq!((100.0 * s).round(), 18.0);
+    }
+
+    #[test]
+    fn the_reference_formula_weighs_each_unit_by_its_unspent_budget() {
+        let s = Schedule::freezeout(ScheduleConfig::default(), 2, 100).unwrap();
+        // t = 0.512 and 0.9³ = 0.729; costs 1 and 3: (1 · 0.488 + 3 · 0.271) / 8.
+        let got = reference_saving(&s, &[1.0, 3.0]).unwrap();
+        assert!((got - (0.488 + 3.0 * 0.271) / 8.0).abs() < 1e-15, "{got}");
+        assert_eq!(reference_saving(&s, &[1.0]), None, "one cost per unit");
+        assert_eq!(reference_saving(&s, &[0.0, 0.0]), None);
+        let lin = ScheduleConfig { scaling: Scaling::Linear, ..ScheduleConfig::default() };
+        let got = reference_saving(&Schedule::freezeout(lin, 2, 100).unwrap(), &[1.0, 1.0]).unwrap();
+        assert!((got - 1.3 * (0.2 + 0.1) / 4.0).abs() < 1e-15, "{got}");
+        assert_eq!(reference_saving(&Schedule::baseline(0.1, 2, 100).unwrap(), &[1.0, 1.0]), None);
     }
 
     #[test]

@@ -1,10 +1,18 @@
-//! Measuring FreezeOut's speed-up: cost models (the reference formula, our FLOP prediction and
-//! a measured one), step-time benchmarks, the paper's tables and plots.
+//! Measuring FreezeOut's speed-up and reproducing the paper's tables, in four parts a reader
+//! can name:
+//!
+//! * [`run`]: the run-directory application behind `paper-repro train` (a [`run::RunConfig`],
+//!   one directory per run, resume, time estimates);
+//! * [`bench`]: step-time benchmarks (per frozen fraction, and a whole scheduled run);
+//! * [`table`]: the paper's tables (grids of runs, their cells, the report), with [`plot`];
+//! * [`cost`]: every cost model (the reference formula, our FLOP prediction, measured step
+//!   times), and [`stats`], the statistics they share.
 
-pub mod config;
+#![warn(missing_docs)]
+
+pub mod bench;
 pub mod cost;
 pub mod plot;
 pub mod run;
-pub mod scheduled;
-pub mod speed;
+pub mod stats;
 pub mod table;

@@ -8,29 +8,62 @@ use plotters::prelude::*;
 use plotters::style::{Palette, Palette99};
 use std::path::Path;
 
-const COLORS: [RGBColor; 5] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189)];
+const COLORS: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+];
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("plotting failed: {e}")
 }
 
-/// Test error (%) against measured saving (%, against each run's own unfrozen steps), one series
-/// per strategy, the baseline at 0.
-pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
-    let pts: Vec<(String, f64, f64)> = lines
+/// One point of the design curve: a line's mean saving and error (%), each with its standard
+/// deviation over seeds (0 for one seed).
+#[derive(Clone, Debug, PartialEq)]
+struct DesignPoint {
+    strategy: String,
+    saving: f64,
+    saving_std: f64,
+    error: f64,
+    error_std: f64,
+}
+
+/// The design curve's points: every line with a finite error and (but for the baseline, at 0)
+/// a measured saving of its own.
+fn design_points(lines: &[Line]) -> Vec<DesignPoint> {
+    lines
         .iter()
         .filter_map(|l| {
-            let saving = if l.t0.is_none() { 0.0 } else { l.own_saving?.mean };
-            Some((l.strategy.clone(), 100.0 * saving, 100.0 * l.test_error.mean))
+            let (saving, saving_std) = match l.setting() {
+                None => (0.0, 0.0),
+                Some(_) => l.own_saving.map(|s| (s.mean, s.std))?,
+            };
+            Some(DesignPoint {
+                strategy: l.strategy.clone(),
+                saving: 100.0 * saving,
+                saving_std: 100.0 * saving_std,
+                error: 100.0 * l.test_error.mean,
+                error_std: 100.0 * l.test_error.std,
+            })
         })
-        .filter(|p| p.1.is_finite() && p.2.is_finite())
-        .collect();
+        .filter(|p| p.saving.is_finite() && p.error.is_finite())
+        .collect()
+}
+
+/// Test error (%) against measured saving (%, against each run's own unfrozen steps), one series
+/// per strategy, the baseline at 0; with several seeds each point has error bars of one standard
+/// deviation both ways.
+pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
+    let pts = design_points(lines);
     let (mut x0, mut x1, mut y0, mut y1) = (0.0f64, 1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for p in &pts {
-        x0 = x0.min(p.1);
-        x1 = x1.max(p.1);
-        y0 = y0.min(p.2);
-        y1 = y1.max(p.2);
+        x0 = x0.min(p.saving - p.saving_std);
+        x1 = x1.max(p.saving + p.saving_std);
+        y0 = y0.min(p.error - p.error_std);
+        y1 = y1.max(p.error + p.error_std);
     }
     if !y0.is_finite() {
         (y0, y1) = (0.0, 100.0);
@@ -39,32 +72,59 @@ pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("FreezeOut design curve: test error vs measured saving", ("sans-serif", 20))
+        .caption("FreezeOut design curve: test error vs measured saving (± 1 sd over seeds)", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
         .build_cartesian_2d((x0 - 2.0)..(x1 + 2.0), (y0 - pad)..(y1 + pad))
         .map_err(err)?;
-    chart.configure_mesh().x_desc("measured saving of training-step time (%)").y_desc("test error (%)").draw().map_err(err)?;
-    let mut strategies: Vec<String> = pts.iter().map(|p| p.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .x_desc("measured saving of training-step time (%)")
+        .y_desc("test error (%)")
+        .draw()
+        .map_err(err)?;
+    let mut strategies: Vec<String> = pts.iter().map(|p| p.strategy.clone()).collect();
     strategies.sort();
     strategies.dedup();
     for (i, s) in strategies.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let mut series: Vec<(f64, f64)> = pts.iter().filter(|p| &p.0 == s).map(|p| (p.1, p.2)).collect();
-        series.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut series: Vec<&DesignPoint> = pts.iter().filter(|p| &p.strategy == s).collect();
+        series.sort_by(|a, b| a.saving.total_cmp(&b.saving));
         chart
-            .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(series.iter().map(|p| (p.saving, p.error)), color.stroke_width(2)))
             .map_err(err)?
             .label(s.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        chart.draw_series(series.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(err)?;
+        chart.draw_series(series.iter().map(|p| Circle::new((p.saving, p.error), 4, color.filled()))).map_err(err)?;
+        let bars = series.iter().filter(|p| p.error_std > 0.0 || p.saving_std > 0.0);
+        chart
+            .draw_series(bars.clone().map(|p| {
+                ErrorBar::new_vertical(p.saving, p.error - p.error_std, p.error, p.error + p.error_std, color, 6)
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(bars.map(|p| {
+                ErrorBar::new_horizontal(p.error, p.saving - p.saving_std, p.saving, p.saving + p.saving_std, color, 6)
+            }))
+            .map_err(err)?;
     }
     chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw().map_err(err)?;
     root.present().map_err(err)
 }
 
-/// Learning rate of every unit (and the head) over the run, as in the paper's Figure 1.
+/// The colour of unit `i` of `n` in [`lr_curves`]: from blue (the first unit) to red (the
+/// last); the head is black.
+fn unit_color(i: usize, n: usize) -> RGBColor {
+    if i == n {
+        return BLACK;
+    }
+    let f = i as f64 / n.saturating_sub(1).max(1) as f64;
+    RGBColor((230.0 * f) as u8, 60, (230.0 * (1.0 - f)) as u8)
+}
+
+/// Learning rate of every unit (and the head) over the run, as in the paper's Figure 1; the
+/// legend names the first, middle and last unit's colours (the others lie between) and the head.
 pub fn lr_curves(path: &Path, schedule: &Schedule, title: &str) -> anyhow::Result<()> {
     let total = schedule.total_iterations;
     let n = schedule.num_units();
@@ -80,15 +140,36 @@ pub fn lr_curves(path: &Path, schedule: &Schedule, title: &str) -> anyhow::Resul
         .map_err(err)?;
     chart.configure_mesh().x_desc("fraction of training").y_desc("learning rate").draw().map_err(err)?;
     let steps = 400u64;
+    let labelled = [0, n / 2, n.saturating_sub(1)];
     for i in 0..=n {
-        let f = i as f64 / n.max(1) as f64;
-        let shade = if i == n { BLACK } else { RGBColor((230.0 * f) as u8, 60, (230.0 * (1.0 - f)) as u8) };
+        let color = unit_color(i, n);
+        let width = if i == n { 3 } else { 1 };
         let curve = (0..=steps).map(|s| {
             let j = (s * total.saturating_sub(1)) / steps;
             (j as f64 / total as f64, schedule.lr(i, j))
         });
-        chart.draw_series(LineSeries::new(curve, shade.stroke_width(if i == n { 3 } else { 1 }))).map_err(err)?;
+        let series = chart.draw_series(LineSeries::new(curve, color.stroke_width(width))).map_err(err)?;
+        let label = if i == n {
+            Some("head (never frozen)".to_string())
+        } else if labelled.contains(&i) {
+            let which = if i == 0 {
+                " (first)"
+            } else if i + 1 == n {
+                " (last)"
+            } else {
+                ""
+            };
+            Some(format!("unit {i}{which}"))
+        } else {
+            None
+        };
+        if let Some(label) = label {
+            series
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width)));
+        }
     }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw().map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -121,4 +202,58 @@ pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
         .draw()
         .map_err(err)?;
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Stat;
+
+    fn line(strategy: &str, t0: Option<f64>, error: &[f64], own: &[f64]) -> Line {
+        Line {
+            model: "wrn-10-1".into(),
+            dataset: "cifar10".into(),
+            strategy: strategy.into(),
+            t0,
+            threshold: None,
+            test_error: Stat::of(error).unwrap(),
+            delta_error: None,
+            delta_error_relative: None,
+            reference_saving: None,
+            predicted_saving: 0.0,
+            measured_saving: None,
+            own_saving: Stat::of(own),
+            wall_seconds: Stat::of(&[1.0]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn design_points_carry_one_standard_deviation_over_seeds() {
+        let lines = [
+            line("baseline", None, &[0.30, 0.32], &[]),
+            line("cubic-scaled", Some(0.8), &[0.31, 0.35], &[0.10, 0.20]),
+            line("cubic-scaled", Some(0.5), &[0.40], &[]),
+        ];
+        let pts = design_points(&lines);
+        assert_eq!(pts.len(), 2, "a FreezeOut line without a measured saving is left out");
+        assert_eq!((pts[0].saving, pts[0].saving_std), (0.0, 0.0), "the baseline sits at 0");
+        assert!((pts[0].error - 31.0).abs() < 1e-9 && (pts[0].error_std - 2f64.sqrt()).abs() < 1e-9);
+        assert!((pts[1].saving - 15.0).abs() < 1e-9 && (pts[1].saving_std - 50f64.sqrt()).abs() < 1e-9);
+        assert!((pts[1].error_std - 8f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn lr_curves_run_from_blue_first_to_red_last_with_a_black_head() {
+        assert_eq!(unit_color(0, 5), RGBColor(0, 60, 230));
+        assert_eq!(unit_color(4, 5), RGBColor(230, 60, 0));
+        assert_eq!(unit_color(5, 5), BLACK);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("lr.svg");
+        let schedule = Schedule::freezeout(freezeout_core::ScheduleConfig::default(), 5, 100).unwrap();
+        lr_curves(&path, &schedule, "test").unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for label in ["unit 0 (first)", "unit 2", "unit 4 (last)", "head (never frozen)"] {
+            assert!(svg.contains(label), "legend names {label}");
+        }
+    }
 }

@@ -39,9 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut loader, classes) = match arg("--cifar") {
         Some(path) => {
             let cifar = data::load(path.as_ref(), CifarKind::Cifar10)?;
-            (Loader::new(cifar.train, cifar.test, 10, 50, 0), 10)
+            (Loader::new(cifar.train, cifar.test, 50, 0), 10)
         }
-        None => (Loader::new(synthetic(400), synthetic(100), 4, 50, 0), 4),
+        None => (Loader::new(synthetic(400), synthetic(100), 50, 0), 4),
     };
 
     let device = burn::tensor::Device::flex().autodiff();
@@ -49,13 +49,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = TrainConfig { epochs, ..TrainConfig::default() }; // SGD Nesterov, cubic t0 0.8, scaled rates
     let dir = std::path::Path::new("runs/fit-example");
     if dir.join("log.jsonl").exists() {
-        return Err(format!("{} already holds a run: delete it (or move it away) to start another", dir.display()).into());
+        return Err(
+            format!("{} already holds a run: delete it (or move it away) to start another", dir.display()).into()
+        );
     }
     let out = fit(model, &mut loader, &config, &device, &mut RunLog::create(dir)?)?;
 
     for e in &out.summary.epochs {
-        println!("epoch {}: train loss {:.3}, test error {:.1}%, {} units frozen", e.epoch, e.train_loss, 100.0 * e.test_error.unwrap_or(f64::NAN), e.frozen_units);
+        println!(
+            "epoch {}: train loss {:.3}, test error {:.1}%, {} units frozen",
+            e.epoch,
+            e.train_loss,
+            100.0 * e.test_error.unwrap_or(f64::NAN),
+            e.frozen_units
+        );
     }
-    println!("{} of {} units frozen at the end, {:.1} s of steps", out.model.frozen_units(), out.model.num_units(), out.summary.step_seconds);
+    println!(
+        "{} of {} units frozen at the end, {:.1} s of steps",
+        out.model.frozen_units(),
+        out.model.num_units(),
+        out.summary.step_seconds
+    );
     Ok(())
 }

@@ -65,7 +65,10 @@ impl Net {
         let widths = [16, 32, 32, 64, 64];
         Self {
             stem: Block::new(3, widths[0], 1, device),
-            blocks: widths.windows(2).map(|w| Block::new(w[0], w[1], if w[0] == w[1] { 1 } else { 2 }, device)).collect(),
+            blocks: widths
+                .windows(2)
+                .map(|w| Block::new(w[0], w[1], if w[0] == w[1] { 1 } else { 2 }, device))
+                .collect(),
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             fc: LinearConfig::new(widths[4], classes).init(device),
         }
@@ -111,7 +114,12 @@ impl Batcher<Item, ImageBatch> for ImageBatcher {
         let Normalization { mean, std } = self.0;
         let pixels = items
             .iter()
-            .flat_map(|item| item.pixels.chunks(1024).enumerate().flat_map(move |(c, plane)| plane.iter().map(move |&p| (p as f32 / 255.0 - mean[c]) / std[c])))
+            .flat_map(|item| {
+                item.pixels
+                    .chunks(1024)
+                    .enumerate()
+                    .flat_map(move |(c, plane)| plane.iter().map(move |&p| (p as f32 / 255.0 - mean[c]) / std[c]))
+            })
             .collect::<Vec<f32>>();
         let labels = items.iter().map(|item| item.label as i64).collect::<Vec<_>>();
         ImageBatch {
@@ -162,7 +170,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let batcher = ImageBatcher(Normalization::of(&train));
     let batches_per_epoch = train.len().div_ceil(batch) as u64;
-    let train = DataLoaderBuilder::new(batcher.clone()).batch_size(batch).shuffle(0).build(InMemDataset::new(items(&train)));
+    let train =
+        DataLoaderBuilder::new(batcher.clone()).batch_size(batch).shuffle(0).build(InMemDataset::new(items(&train)));
     let valid = DataLoaderBuilder::new(batcher).batch_size(batch).build(InMemDataset::new(items(&valid)));
 
     let device = Device::flex().autodiff();

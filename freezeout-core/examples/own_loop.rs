@@ -59,7 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loss_fn = MseLoss::new();
     let weights = Tensor::<2>::random([8, 1], Distribution::Normal(0.0, 1.0), &device);
 
-    let mut freezeout = FreezeOutDriver::new(&model, ScheduleConfig { base_lr: 1e-2, ..ScheduleConfig::default() }, epochs * batches)?; // FreezeOut
+    let mut freezeout =
+        FreezeOutDriver::new(&model, ScheduleConfig { base_lr: 1e-2, ..ScheduleConfig::default() }, epochs * batches)?; // FreezeOut
     for epoch in 0..epochs {
         let mut total = 0.0;
         for _ in 0..batches {
@@ -72,7 +73,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             model = optim.step(freezeout.learning_rates(), model, grads); // FreezeOut (was: a rate)
             freezeout.advance(); // FreezeOut
         }
-        println!("epoch {epoch}: mean loss {:.4}, {} of {} units frozen", total / batches as f32, model.frozen_units(), model.num_units());
+        println!(
+            "epoch {epoch}: mean loss {:.4}, {} of {} units frozen",
+            total / batches as f32,
+            model.frozen_units(),
+            model.num_units()
+        );
     }
     for e in freezeout.events() {
         println!("iteration {}: froze {:?}", e.iteration, e.units);

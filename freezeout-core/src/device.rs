@@ -157,9 +157,7 @@ pub enum DeviceError {
     )]
     CudaNotBuilt,
     /// CUDA asked for, but a library it needs cannot be loaded on this machine.
-    #[error(
-        "CUDA is not usable here: {library} cannot be loaded ({fix}); or use `--device cpu`"
-    )]
+    #[error("CUDA is not usable here: {library} cannot be loaded ({fix}); or use `--device cpu`")]
     CudaLibraryMissing {
         /// The shared library (`libcuda.so` / `libnvrtc.so`).
         library: &'static str,
@@ -167,7 +165,9 @@ pub enum DeviceError {
         fix: &'static str,
     },
     /// The `ndarray` backend asked for, but this binary was built without it.
-    #[error("this binary was built without the ndarray backend: rebuild with `--features ndarray` or use `--device cpu`")]
+    #[error(
+        "this binary was built without the ndarray backend: rebuild with `--features ndarray` or use `--device cpu`"
+    )]
     NdarrayNotBuilt,
     /// The wgpu backend asked for, but this binary was built without it.
     #[error("this binary was built without the wgpu backend: rebuild with `--features wgpu` or use `--device cpu`")]
@@ -206,17 +206,6 @@ impl DeviceKind {
         static ONCE: std::sync::Once = std::sync::Once::new();
         if let Some(note) = self.first_step_note() {
             ONCE.call_once(|| eprintln!("{self}: {note}"));
-        }
-    }
-
-    /// Whether this build can use the backend.
-    pub fn available(self) -> bool {
-        match self {
-            DeviceKind::Cpu => true,
-            DeviceKind::Cuda => cfg!(feature = "cuda"),
-            DeviceKind::Ndarray => cfg!(feature = "ndarray"),
-            DeviceKind::Tch | DeviceKind::TchCuda => cfg!(feature = "tch"),
-            DeviceKind::Wgpu => cfg!(feature = "wgpu"),
         }
     }
 
@@ -264,9 +253,11 @@ impl DeviceKind {
     pub fn autodiff_with(self, float: FloatKind) -> Result<Device, DeviceError> {
         let mut device = self.device()?;
         if device.settings().float_dtype != float.dtype() {
-            device
-                .configure(float.dtype())
-                .map_err(|e| DeviceError::Float { float, device: self, reason: e.to_string() })?;
+            device.configure(float.dtype()).map_err(|e| DeviceError::Float {
+                float,
+                device: self,
+                reason: e.to_string(),
+            })?;
         }
         Ok(device.autodiff())
     }
@@ -279,9 +270,8 @@ fn cuda_libraries_present() -> Result<(), DeviceError> {
     use std::sync::OnceLock;
     static FOUND: OnceLock<(bool, bool)> = OnceLock::new();
     // SAFETY: both only try `dlopen` on cudarc's candidate names and drop the handle.
-    let (driver, nvrtc) = *FOUND.get_or_init(|| unsafe {
-        (cudarc::driver::sys::is_culib_present(), cudarc::nvrtc::sys::is_culib_present())
-    });
+    let (driver, nvrtc) = *FOUND
+        .get_or_init(|| unsafe { (cudarc::driver::sys::is_culib_present(), cudarc::nvrtc::sys::is_culib_present()) });
     if !driver {
         return Err(DeviceError::CudaLibraryMissing {
             library: "the NVIDIA driver library (libcuda.so)",

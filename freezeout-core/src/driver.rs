@@ -28,10 +28,10 @@ use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 use crate::{FreezeOut, head_param_ids};
 use burn::module::{ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
-use std::collections::HashMap;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Where a driver is: what a checkpoint saves of it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ pub struct FreezeEvent {
 }
 
 /// FreezeOut for one run of a model: the policy, the units' parameter groups, the position.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FreezeOutDriver {
     policy: Policy,
     names: Vec<String>,
@@ -66,6 +66,25 @@ pub struct FreezeOutDriver {
     head: ParamGroup,
     state: DriverState,
     events: Vec<FreezeEvent>,
+}
+
+/// The policy's kind, the units, the position and the number of freezes (not every parameter
+/// id of every group, nor every event).
+impl std::fmt::Debug for FreezeOutDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let policy = match &self.policy {
+            Policy::Schedule(s) if s.is_baseline() => "baseline",
+            Policy::Schedule(_) => "freezeout",
+            Policy::Adaptive(_) => "adaptive",
+        };
+        f.debug_struct("FreezeOutDriver")
+            .field("policy", &policy)
+            .field("units", &self.names.len())
+            .field("iteration", &self.state.iteration)
+            .field("frozen_units", &self.state.frozen_units)
+            .field("freezes", &self.events.len())
+            .finish()
+    }
 }
 
 impl FreezeOutDriver {
@@ -97,11 +116,6 @@ impl FreezeOutDriver {
             state: DriverState { iteration: 0, frozen_units: model.frozen_units() },
             events: Vec::new(),
         })
-    }
-
-    /// The schedule, when the policy is one.
-    pub fn schedule(&self) -> Option<&Schedule> {
-        self.policy.schedule()
     }
 
     /// The policy.

@@ -51,8 +51,7 @@ pub trait FreezeOutForward<const I: usize, const O: usize>: FreezeOut {
 
 /// Ids of the head's parameters: every trainable parameter that belongs to no unit.
 pub fn head_param_ids<M: FreezeOut>(model: &M) -> Vec<ParamId> {
-    let in_units: std::collections::HashSet<ParamId> =
-        model.units().into_iter().flat_map(|u| u.param_ids).collect();
+    let in_units: std::collections::HashSet<ParamId> = model.units().into_iter().flat_map(|u| u.param_ids).collect();
     private::params(model).into_iter().filter(|p| !in_units.contains(&p.id)).map(|p| p.id).collect()
 }
 
@@ -62,6 +61,7 @@ pub fn trainable_params<M: Module>(module: &M) -> usize {
     private::params(module).iter().map(|p| p.numel).sum()
 }
 
+#[allow(missing_docs)] // support code for the generated code, not a stable API
 pub mod private {
     //! Helpers called by the generated code.
     use super::*;

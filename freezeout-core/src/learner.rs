@@ -29,9 +29,11 @@
 //! devices to prove it; DDP runs one `Learner` per device, each of which would advance the
 //! driver they share, so it is not supported.
 
-use crate::train::task::cross_entropy;
 use crate::policy::{AdaptiveState, Policy, UnitSignal};
-use crate::{DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig, ScheduleError};
+use crate::train::task::cross_entropy;
+use crate::{
+    DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig, ScheduleError,
+};
 use burn::module::{Module, ParamGroup};
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
@@ -54,8 +56,18 @@ pub struct FreezeOutModel<M: Module> {
 }
 
 /// The driver shared by the model's clones and its rate schedulers.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct SharedDriver(Arc<Mutex<FreezeOutDriver>>);
+
+/// The driver's short form (burn-train's summary prints a model's skipped fields with it).
+impl std::fmt::Debug for SharedDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.try_lock() {
+            Ok(driver) => std::fmt::Debug::fmt(&*driver, f),
+            Err(_) => f.write_str("FreezeOutDriver { .. }"),
+        }
+    }
+}
 
 impl SharedDriver {
     fn lock(&self) -> MutexGuard<'_, FreezeOutDriver> {
@@ -70,7 +82,13 @@ impl SharedDriver {
         let seen = driver.events().len();
         let model = driver.freeze(model);
         for e in &driver.events()[seen..] {
-            log::info!("FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)", e.units, e.iteration, e.to, driver.num_units());
+            log::info!(
+                "FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)",
+                e.units,
+                e.iteration,
+                e.to,
+                driver.num_units()
+            );
         }
         drop(driver);
         FreezeOutModel { model, driver: self }
@@ -196,8 +214,9 @@ impl LrScheduler for Rate {
         }
         let driver = self.driver.lock();
         let state = driver.state();
-        let record =
-            LrSchedulerRecord::new().with_scalar(ITERATION, state.iteration).with_scalar(FROZEN, state.frozen_units as u64);
+        let record = LrSchedulerRecord::new()
+            .with_scalar(ITERATION, state.iteration)
+            .with_scalar(FROZEN, state.frozen_units as u64);
         match driver.policy_state() {
             Some(adaptive) => adaptive_to_record(record, &adaptive),
             None => record,

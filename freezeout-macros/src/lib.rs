@@ -18,6 +18,8 @@
 //! output, default 2), `manual` (no generated forward: write it yourself and call
 //! `self.freeze_point(unit, x)` after each unit). See `freezeout_core::FreezeOut`.
 
+#![warn(missing_docs)]
+
 mod args;
 mod expand;
 mod model;

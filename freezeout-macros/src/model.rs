@@ -65,14 +65,12 @@ pub fn parse(item: Item) -> std::result::Result<Model, (syn::Error, Option<Box<I
                 }
             }
         }
-        Fields::Unnamed(fields) => push(syn::Error::new_spanned(
-            fields,
-            "#[freezeout] needs named fields, found a tuple struct",
-        )),
-        Fields::Unit => push(syn::Error::new_spanned(
-            &item.ident,
-            "#[freezeout] needs named fields, found a unit struct",
-        )),
+        Fields::Unnamed(fields) => {
+            push(syn::Error::new_spanned(fields, "#[freezeout] needs named fields, found a tuple struct"))
+        }
+        Fields::Unit => {
+            push(syn::Error::new_spanned(&item.ident, "#[freezeout] needs named fields, found a unit struct"))
+        }
     }
     if !matches!(item.fields, Fields::Named(_)) {
         // Burn's derive panics on these: keep the struct, drop only `Module` from its derives.
@@ -138,8 +136,7 @@ fn module_skip(attrs: &[Attribute]) -> Option<Span> {
 fn drop_module_derive(attrs: &mut [Attribute]) {
     use syn::punctuated::Punctuated;
     for attr in attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
-        let Ok(paths) = attr.parse_args_with(Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
-        else {
+        let Ok(paths) = attr.parse_args_with(Punctuated::<syn::Path, syn::Token![,]>::parse_terminated) else {
             continue;
         };
         let kept = paths.into_iter().filter(|p| p.segments.last().is_none_or(|s| s.ident != "Module"));

@@ -8,10 +8,7 @@ use syn::{Error, GenericArgument, PathArguments, Result, Type};
 pub fn check(args: &Args, model: &Model) -> Result<()> {
     if !derives_module(model) {
         // Below the derive (or without it), nothing else can work: report only this.
-        return Err(Error::new_spanned(
-            &model.item.ident,
-            "#[freezeout] must be placed above #[derive(Module)]",
-        ));
+        return Err(Error::new_spanned(&model.item.ident, "#[freezeout] must be placed above #[derive(Module)]"));
     }
     let mut errors: Vec<Error> = Vec::new();
     if model.units.is_empty() {
@@ -83,8 +80,8 @@ fn vec_element(ty: &Type) -> Option<&Type> {
 /// `Some(reason)` for types that are certainly not a Burn module.
 fn not_a_module(ty: &Type) -> Option<String> {
     const PRIMITIVES: &[&str] = &[
-        "bool", "char", "str", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
-        "i32", "i64", "i128", "isize", "f32", "f64",
+        "bool", "char", "str", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
+        "isize", "f32", "f64",
     ];
     let shown = quote::ToTokens::to_token_stream(ty).to_string().replace(' ', "");
     match ty {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn archive() -> PathBuf {
-    let path = std::env::var_os("CIFAR10_ARCHIVE").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz")
-    });
+    let path = std::env::var_os("CIFAR10_ARCHIVE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz"));
     assert!(path.is_file(), "{}: the CIFAR-10 archive is missing (set CIFAR10_ARCHIVE)", path.display());
     path
 }
@@ -30,8 +30,21 @@ fn stderr(o: &Output) -> String {
 /// the first unit freezes at iteration ⌊0.512 · 18⌋ + 1 = 10.
 fn train_args<'a>(out: &'a str, data: &'a str) -> Vec<&'a str> {
     vec![
-        "train", "--model", "wrn-10-1", "--epochs", "3", "--train-limit", "300", "--test-limit", "200",
-        "--checkpoint-every", "4", "--data", data, "--out", out,
+        "train",
+        "--model",
+        "wrn-10-1",
+        "--epochs",
+        "3",
+        "--train-limit",
+        "300",
+        "--test-limit",
+        "200",
+        "--checkpoint-every",
+        "4",
+        "--data",
+        data,
+        "--out",
+        out,
     ]
 }
 
@@ -78,9 +91,23 @@ fn a_killed_run_resumes_exactly_across_a_freeze_event() {
         serde_json::from_str(&fs::read_to_string(d.join("summary.json")).unwrap()).unwrap()
     };
     assert_eq!(summary(&full)["test_error"], summary(&killed)["test_error"]);
-    // Old checkpoints are rotated: at most keep_checkpoints (2) complete ones remain.
-    let kept = fs::read_dir(killed.join("checkpoints")).unwrap().count();
-    assert!(kept <= 2, "{kept} checkpoints kept");
+    // Old checkpoints are rotated: keep_checkpoints (2) complete ones remain, the newest two of
+    // 4, 6, 8, 12, 16, 18 (every 4 iterations and at each epoch's end), nothing half-written.
+    let mut kept: Vec<String> = fs::read_dir(killed.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["step-000000000016", "step-000000000018"], "the newest two checkpoints are kept");
+
+    // Resuming the finished run says so and touches nothing: no new summary, no resume event.
+    let files =
+        |d: &Path| ["summary.json", "log.jsonl", "config.toml", "data.json"].map(|f| fs::read(d.join(f)).unwrap());
+    let modified = |d: &Path| fs::metadata(d.join("summary.json")).unwrap().modified().unwrap();
+    let (before, mtime) = (files(&killed), modified(&killed));
+    let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
+    assert!(o.status.success() && stderr(&o).contains("is a finished run"), "{}", stderr(&o));
+    assert!(files(&killed) == before && modified(&killed) == mtime, "a finished run's files are untouched");
 }
 
 #[test]
@@ -92,7 +119,26 @@ fn resume_refuses_a_changed_config_and_names_missing_checkpoints() {
     let o = repro(&train_args(run.to_str().unwrap(), data), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "5")]);
     assert!(!o.status.success());
     let o = repro(&["train", "--resume", run.to_str().unwrap(), "--data", data, "--lr", "0.05"], &[]);
-    assert!(stderr(&o).contains("differs") && stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("differs") && stderr(&o).contains("lr: 0.1 → 0.05") && stderr(&o).contains("--force"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A hand-edited config.toml: the checkpoint keeps the config it was written for, so the
+    // error names the field; nothing is changed.
+    let saved = fs::read_to_string(run.join("config.toml")).unwrap();
+    fs::write(run.join("config.toml"), saved.replace("epochs = 3", "epochs = 4")).unwrap();
+    let log_before = fs::read(run.join("log.jsonl")).unwrap();
+    let o = repro(&["train", "--resume", run.to_str().unwrap(), "--data", data], &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("written for another config") && stderr(&o).contains("epochs: 3 → 4"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(run.join("log.jsonl")).unwrap(), log_before, "the log is untouched");
+    fs::write(run.join("config.toml"), saved).unwrap();
 
     // Corrupt the newest checkpoint's manifest: a clear error naming it.
     let cps = run.join("checkpoints");
@@ -125,10 +171,18 @@ fn a_full_disk_during_a_checkpoint_loses_nothing_already_written() {
     assert_eq!(before.len(), 1);
     // ... then a resume whose next checkpoint write (the end of epoch 0, before iteration 6)
     // hits "no space left on device".
-    let o = repro(&["train", "--resume", run.to_str().unwrap(), "--data", data], &[("FREEZEOUT_FAULT_CHECKPOINT_ENOSPC", "1")]);
+    let o = repro(
+        &["train", "--resume", run.to_str().unwrap(), "--data", data],
+        &[("FREEZEOUT_FAULT_CHECKPOINT_ENOSPC", "1")],
+    );
     let e = stderr(&o);
     assert!(!o.status.success());
-    assert!(e.contains("cannot write the checkpoint of iteration 6") && e.contains("No space left") && e.contains("is intact"), "{e}");
+    assert!(
+        e.contains("cannot write the checkpoint of iteration 6")
+            && e.contains("No space left")
+            && e.contains("is intact"),
+        "{e}"
+    );
     let after: Vec<_> = fs::read_dir(run.join("checkpoints")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(before, after, "the earlier checkpoint is untouched, no temporary left behind");
     // And the run still resumes from it.
@@ -167,8 +221,27 @@ fn hostile_configs_and_outputs_get_clear_errors() {
     let blocker = tmp.path().join("file");
     fs::write(&blocker, "x").unwrap();
     let bad_out = blocker.join("run");
-    let o = repro(&["train", "--model", "wrn-10-1", "--epochs", "1", "--train-limit", "100", "--data", data, "--out", bad_out.to_str().unwrap()], &[]);
-    assert!(stderr(&o).contains("cannot create the run directory") && stderr(&o).contains("file/run"), "{}", stderr(&o));
+    let o = repro(
+        &[
+            "train",
+            "--model",
+            "wrn-10-1",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "100",
+            "--data",
+            data,
+            "--out",
+            bad_out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        stderr(&o).contains("cannot create the run directory") && stderr(&o).contains("file/run"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(fs::read_to_string(&blocker).unwrap(), "x", "nothing already there is touched");
     // Data that is not there.
     let o = repro(&["train", "--data", tmp.path().to_str().unwrap(), "--out", out], &[]);
@@ -186,7 +259,8 @@ fn a_diverging_run_leaves_a_final_checkpoint_and_a_diverged_summary() {
     let o = repro(&args, &[]);
     let e = stderr(&o);
     assert!(!o.status.success() && e.contains("diverged: loss is") && e.contains("frozen units"), "{e}");
-    let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["status"], "diverged");
     assert_eq!(fs::read_dir(run.join("checkpoints")).unwrap().count(), 1, "a final checkpoint");
 }
@@ -195,8 +269,21 @@ fn a_diverging_run_leaves_a_final_checkpoint_and_a_diverged_summary() {
 /// epoch ends.
 fn tiny_args<'a>(out: &'a str, data: &'a str, epochs: &'a str) -> Vec<&'a str> {
     vec![
-        "train", "--model", "wrn-10-1", "--epochs", epochs, "--train-limit", "100", "--test-limit", "100",
-        "--checkpoint-every", "0", "--data", data, "--out", out,
+        "train",
+        "--model",
+        "wrn-10-1",
+        "--epochs",
+        epochs,
+        "--train-limit",
+        "100",
+        "--test-limit",
+        "100",
+        "--checkpoint-every",
+        "0",
+        "--data",
+        data,
+        "--out",
+        out,
     ]
 }
 
@@ -229,7 +316,12 @@ fn a_run_directory_belongs_to_one_run() {
     let o = repro(&tiny_args(r, data, "1"), &[]);
     let e = stderr(&o);
     assert!(!o.status.success(), "{e}");
-    assert!(e.contains(&format!("{r} already holds a run")) && e.contains(&format!("--resume {r}")) && e.contains("--overwrite"), "{e}");
+    assert!(
+        e.contains(&format!("{r} already holds a run"))
+            && e.contains(&format!("--resume {r}"))
+            && e.contains("--overwrite"),
+        "{e}"
+    );
     assert_eq!(snapshot(&run), before, "the first run's files are untouched");
 
     // --overwrite clears the old run first: one run's log, config and checkpoints only.
@@ -284,7 +376,17 @@ fn default_run_names_keep_different_configs_apart() {
     let run = |epochs: &str| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_paper-repro"));
         cmd.current_dir(tmp.path()).env_remove("FREEZEOUT_ABORT_AFTER_ITERATION").args([
-            "train", "--model", "wrn-10-1", "--epochs", epochs, "--train-limit", "100", "--test-limit", "100", "--data", data,
+            "train",
+            "--model",
+            "wrn-10-1",
+            "--epochs",
+            epochs,
+            "--train-limit",
+            "100",
+            "--test-limit",
+            "100",
+            "--data",
+            data,
         ]);
         cmd.output().unwrap()
     };
@@ -307,9 +409,25 @@ fn extreme_rates_are_flagged_and_data_mix_ups_name_the_fix() {
     // Cubic t0 = 0.01 with LR scaling: α_0 = 0.1 / 1e-6 = 100000.
     let o = repro(&["schedule", "--units", "4", "--t0", "0.01"], &[]);
     let e = stderr(&o);
-    assert!(o.status.success() && e.contains("warning: LR scaling gives unit 0 (`unit0`) an initial rate of 100000"), "{e}");
+    assert!(
+        o.status.success() && e.contains("warning: LR scaling gives unit 0 (`unit0`) an initial rate of 100000"),
+        "{e}"
+    );
     let nowhere = tmp.path().join("nowhere");
-    let o = repro(&["train", "--model", "wrn-10-1", "--t0", "0.01", "--data", tmp.path().to_str().unwrap(), "--out", nowhere.to_str().unwrap()], &[]);
+    let o = repro(
+        &[
+            "train",
+            "--model",
+            "wrn-10-1",
+            "--t0",
+            "0.01",
+            "--data",
+            tmp.path().to_str().unwrap(),
+            "--out",
+            nowhere.to_str().unwrap(),
+        ],
+        &[],
+    );
     let e = stderr(&o);
     assert!(e.contains("warning: LR scaling gives unit 0 (`") && e.contains("--no-scale-lr"), "{e}");
     assert!(!nowhere.exists(), "a run that cannot start leaves no run directory");
@@ -339,10 +457,15 @@ fn adam_and_adamw_runs_resume_exactly_with_their_moments() {
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for optimizer in ["adam", "adamw"] {
-        let (full, killed) = (tmp.path().join(format!("{optimizer}-full")), tmp.path().join(format!("{optimizer}-killed")));
+        let (full, killed) =
+            (tmp.path().join(format!("{optimizer}-full")), tmp.path().join(format!("{optimizer}-killed")));
         let (full_s, killed_s) = (full.to_str().unwrap().to_string(), killed.to_str().unwrap().to_string());
         let args = |out: &str| -> Vec<String> {
-            [train_args(out, data), vec!["--optimizer", optimizer, "--lr", "0.001"]].concat().into_iter().map(String::from).collect()
+            [train_args(out, data), vec!["--optimizer", optimizer, "--lr", "0.001"]]
+                .concat()
+                .into_iter()
+                .map(String::from)
+                .collect()
         };
         let (full_args, killed_args) = (args(&full_s), args(&killed_s));
         let o = repro(&strs(&full_args), &[]);
@@ -382,11 +505,25 @@ fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
     // Windows of 3 iterations sampled every iteration, nothing leaves before iteration 9, a
     // threshold every unit meets: the decision at the end of the window 6..8 uses samples from
     // before the checkpoint at 8 (6, 7) and after it (8); the units freeze from 9 + 2 + 1 = 12.
-    let adaptive = ["--policy", "adaptive", "--threshold", "10", "--window", "0.17", "--sample-every", "1", "--min-fraction", "0.5", "--ramp", "0.12"];
+    let adaptive = [
+        "--policy",
+        "adaptive",
+        "--threshold",
+        "10",
+        "--window",
+        "0.17",
+        "--sample-every",
+        "1",
+        "--min-fraction",
+        "0.5",
+        "--ramp",
+        "0.12",
+    ];
     let (full_s, killed_s) = (full.to_str().unwrap(), killed.to_str().unwrap());
     let o = repro(&[train_args(full_s, data), adaptive.to_vec()].concat(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = repro(&[train_args(killed_s, data), adaptive.to_vec()].concat(), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
+    let o =
+        repro(&[train_args(killed_s, data), adaptive.to_vec()].concat(), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
     assert!(!o.status.success(), "the run must have been killed");
     let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -395,7 +532,10 @@ fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
     let (a, b) = (decisions(&full), decisions(&killed));
     assert_eq!(a, b, "the same decisions, signal values included, and the same freezes");
     let first: serde_json::Value = serde_json::from_str(&a[0]).unwrap();
-    assert_eq!((first["event"].as_str(), first["iteration"].as_u64(), first["frozen_from"].as_u64()), (Some("decision"), Some(9), Some(12)));
+    assert_eq!(
+        (first["event"].as_str(), first["iteration"].as_u64(), first["frozen_from"].as_u64()),
+        (Some("decision"), Some(9), Some(12))
+    );
     assert!(first["change"].as_f64().unwrap() < 10.0 && first["name"].is_string(), "{first}");
     assert!(a.iter().any(|l| l.contains("\"event\":\"freeze\"") && l.contains("\"iter\":12")), "{a:?}");
     let config = fs::read_to_string(killed.join("config.toml")).unwrap();
@@ -403,7 +543,33 @@ fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
 
     // Adaptive settings without the adaptive policy, or with the baseline, are refused.
     let o = repro(&["train", "--threshold", "0.1"], &[]);
-    assert!(stderr(&o).contains("--threshold is a setting of the adaptive policy: add --policy adaptive"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--threshold is a setting of the adaptive policy: add --policy adaptive"),
+        "{}",
+        stderr(&o)
+    );
     let o = repro(&["train", "--policy", "adaptive", "--baseline"], &[]);
     assert!(stderr(&o).contains("pick one policy"), "{}", stderr(&o));
+}
+
+/// `train --help` shows the value every setting takes when no flag or config file sets it.
+#[test]
+fn train_help_shows_the_defaults_a_run_uses() {
+    let o = repro(&["train", "--help"], &[]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for shown in [
+        "[default: densenet-bc-76-12]",
+        "[default: 100]",
+        "[default: 50]",
+        "[default: 0.1]",
+        "[default: 0.8]",
+        "[default: cubic]",
+        "[default: freezeout]",
+        "[default: 0.05]",
+        "[default: sgd]",
+        "[default: 1000]",
+    ] {
+        assert!(help.contains(shown), "{shown} missing from:\n{help}");
+    }
 }

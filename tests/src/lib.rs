@@ -1,6 +1,8 @@
 //! Shared fixtures of the workspace integration tests: a small model annotated with
 //! `#[freezeout]` and a learnable synthetic task.
 
+#![warn(missing_docs)]
+
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -97,6 +99,13 @@ impl TinyNet {
         self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
     }
 
+    /// The units and the head composed by hand (stem, every block, head), without the
+    /// generated freeze-aware forward: the oracle that forward is tested against.
+    pub fn forward_by_hand(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.blocks.iter().fold(self.stem.forward(x), |x, block| block.forward(x));
+        self.head(x)
+    }
+
     /// Takes what the blocks recorded since the last call, in forward order.
     pub fn take_probe(&self) -> Vec<Tracking> {
         std::mem::take(&mut *self.probe.lock().unwrap())
@@ -133,10 +142,7 @@ pub fn quadrant_task(batches: usize, batch: usize, side: usize, seed: u64) -> Ve
 
 /// The quadrant task as a data source: `train` batches to learn from, `eval` held out.
 pub fn quadrant_data(train: usize, eval: usize, batch: usize, side: usize, seed: u64) -> InMemory {
-    InMemory {
-        train: quadrant_task(train, batch, side, seed),
-        eval: quadrant_task(eval, batch, side, seed + 1),
-    }
+    InMemory { train: quadrant_task(train, batch, side, seed), eval: quadrant_task(eval, batch, side, seed + 1) }
 }
 
 /// Three epochs with a fast linear schedule (t0 = 0.3): the units of a 4-unit model freeze at

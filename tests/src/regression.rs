@@ -50,7 +50,9 @@ impl Regressor {
     pub fn new(depth: usize, device: &Device) -> Self {
         Self {
             input: LinearConfig::new(FEATURES, 16).init(device),
-            hidden: (0..depth).map(|_| Layer { linear: LinearConfig::new(16, 16).init(device), act: Relu::new() }).collect(),
+            hidden: (0..depth)
+                .map(|_| Layer { linear: LinearConfig::new(16, 16).init(device), act: Relu::new() })
+                .collect(),
             output: LinearConfig::new(16, 1).init(device),
         }
     }
@@ -117,7 +119,10 @@ pub struct Rows {
 
 fn to_device((x, y): HostRows, device: &Device) -> Rows {
     let n = y.len();
-    Rows { x: Tensor::from_data(TensorData::new(x, [n, FEATURES]), device), y: Tensor::from_data(TensorData::new(y, [n, 1]), device) }
+    Rows {
+        x: Tensor::from_data(TensorData::new(x, [n, FEATURES]), device),
+        y: Tensor::from_data(TensorData::new(y, [n, 1]), device),
+    }
 }
 
 /// The prediction and the squared errors: the loss is their mean, MSE their mean too.

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 /// The CIFAR-10 archive shipped beside the repository (`../shared/data`), or `$CIFAR10_ARCHIVE`.
 pub fn real_archive() -> PathBuf {
-    let path = std::env::var_os("CIFAR10_ARCHIVE").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz")
-    });
+    let path = std::env::var_os("CIFAR10_ARCHIVE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz"));
     assert!(path.is_file(), "{}: the CIFAR-10 archive is missing (set CIFAR10_ARCHIVE)", path.display());
     path
 }
@@ -22,8 +22,12 @@ fn write_dataset(dir: &Path, kind: CifarKind) {
     fs::create_dir_all(dir).unwrap();
     let files: &[(&str, usize)] = match kind {
         CifarKind::Cifar10 => &[
-            ("data_batch_1.bin", 10_000), ("data_batch_2.bin", 10_000), ("data_batch_3.bin", 10_000),
-            ("data_batch_4.bin", 10_000), ("data_batch_5.bin", 10_000), ("test_batch.bin", 10_000),
+            ("data_batch_1.bin", 10_000),
+            ("data_batch_2.bin", 10_000),
+            ("data_batch_3.bin", 10_000),
+            ("data_batch_4.bin", 10_000),
+            ("data_batch_5.bin", 10_000),
+            ("test_batch.bin", 10_000),
         ],
         CifarKind::Cifar100 => &[("train.bin", 50_000), ("test.bin", 10_000)],
     };
@@ -101,7 +105,10 @@ fn cifar100_directory_and_its_errors() {
     // Truncated and oversized.
     fs::write(&train, &good[..good.len() - 10]).unwrap();
     let e = expect_err(&dir, CifarKind::Cifar100);
-    assert!(e.contains("train.bin") && e.contains("expected exactly 153700000 bytes") && e.contains("found 153699990"), "{e}");
+    assert!(
+        e.contains("train.bin") && e.contains("expected exactly 153700000 bytes") && e.contains("found 153699990"),
+        "{e}"
+    );
     let mut bytes = good.clone();
     bytes.push(0);
     fs::write(&train, &bytes).unwrap();
@@ -135,8 +142,11 @@ fn cifar10_archive_is_extracted_once_next_to_it() {
     let cache = tmp.path().join("cifar-10-binary.extracted/cifar-10-batches-bin");
     assert!(cache.join("test_batch.bin").is_file(), "extracted into the cache");
     // No half-extracted leftovers.
-    let leftovers: Vec<_> = fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".extracting")).collect();
+    let leftovers: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".extracting"))
+        .collect();
     assert!(leftovers.is_empty());
     // The folder holding the archive works too, and reads the cache (the archive can go).
     fs::remove_file(&archive).unwrap();
@@ -180,7 +190,7 @@ fn transformed(src: &[u8], dx: usize, dy: usize, flip: bool, norm: &data::Normal
 fn augmentation_is_a_padded_crop_plus_flip_and_deterministic() {
     let split = one_image_split();
     let src = split.images.clone();
-    let loader = Loader::new(split.clone(), split.clone(), 10, 1, 42);
+    let loader = Loader::new(split.clone(), split.clone(), 1, 42);
     let norm = loader.normalization();
     let plain = loader.clone().without_augmentation();
     let b = plain.train_batch(0, 0, &[0]);
@@ -188,7 +198,8 @@ fn augmentation_is_a_padded_crop_plus_flip_and_deterministic() {
     let (mut flips, mut offsets) = (0, std::collections::HashSet::new());
     for epoch in 0..300 {
         let b = loader.train_batch(epoch, 0, &[0]);
-        let hit = (0..=8).flat_map(|dx| (0..=8).flat_map(move |dy| [(dx, dy, false), (dx, dy, true)]))
+        let hit = (0..=8)
+            .flat_map(|dx| (0..=8).flat_map(move |dy| [(dx, dy, false), (dx, dy, true)]))
             .find(|&(dx, dy, f)| close(&b.images, &transformed(&src, dx, dy, f, &norm)));
         let (dx, dy, f) = hit.expect("every output is a crop of the zero-padded image, maybe flipped");
         flips += f as usize;
@@ -199,7 +210,7 @@ fn augmentation_is_a_padded_crop_plus_flip_and_deterministic() {
     assert!(offsets.len() > 60, "only {} of 81 offsets seen", offsets.len());
     // Same seed, same batch; another seed, another one.
     assert_eq!(loader.train_batch(5, 0, &[0]), loader.train_batch(5, 0, &[0]));
-    let other = Loader::new(split.clone(), split, 10, 1, 43);
+    let other = Loader::new(split.clone(), split, 1, 43);
     assert!((0..20).any(|e| other.train_batch(e, 0, &[0]) != loader.train_batch(e, 0, &[0])));
 }
 
@@ -214,7 +225,7 @@ fn epochs_are_seeded_permutations_and_batches_cover_the_split() {
         images: (0..n * IMAGE_BYTES).map(|i| (i / IMAGE_BYTES) as u8).collect(),
         labels: (0..n).map(|i| (i % 10) as u8).collect(),
     };
-    let mut loader = Loader::new(split.clone(), split, 10, 10, 1);
+    let mut loader = Loader::new(split.clone(), split, 10, 1);
     assert_eq!(loader.train_batches_per_epoch(), 11); // the last batch is partial, as the reference
     let mut o0 = loader.order(0);
     assert_ne!(o0, loader.order(1));
@@ -231,12 +242,12 @@ fn epochs_are_seeded_permutations_and_batches_cover_the_split() {
 #[test]
 fn a_small_model_learns_a_subset_of_real_cifar10_on_cpu() {
     use burn::tensor::Device;
-    use freezeout_core::train::{self, RunLog, TrainConfig};
     use freezeout_core::ScheduleConfig;
+    use freezeout_core::train::{self, RunLog, TrainConfig};
     let data::Cifar { mut train, mut test, .. } = data::load(&real_archive(), CifarKind::Cifar10).unwrap();
     train.truncate(5000);
     test.truncate(1000);
-    let mut loader = Loader::new(train, test, 10, 50, 0);
+    let mut loader = Loader::new(train, test, 50, 0);
     let device = Device::flex().autodiff();
     device.seed(0);
     let model = freezeout_core::models::WideResNet::new(10, 1, 0.0, 10, &device);
@@ -295,7 +306,10 @@ fn the_other_dataset_is_recognised_and_the_message_names_the_flag() {
     write_tar_gz(&archive, &[("cifar-100-binary/train.bin", b"x"), ("cifar-100-binary/test.bin", b"y")]);
     assert_eq!(data::cifar::identify(&archive), vec![CifarKind::Cifar100]);
     let e = expect_err(&archive, CifarKind::Cifar10);
-    assert!(e.contains("this is CIFAR-100 data") && e.contains("--dataset cifar100") && !e.contains("not a readable"), "{e}");
+    assert!(
+        e.contains("this is CIFAR-100 data") && e.contains("--dataset cifar100") && !e.contains("not a readable"),
+        "{e}"
+    );
     // Nothing was extracted for the wrong dataset.
     assert!(!tmp.path().join("mystery.extracted").exists());
 
@@ -304,7 +318,11 @@ fn the_other_dataset_is_recognised_and_the_message_names_the_flag() {
     write_tar_gz(&other, &[("holiday/beach.jpg", b"jpeg")]);
     assert!(data::cifar::identify(&other).is_empty());
     let e = expect_err(&other, CifarKind::Cifar10);
-    assert!(e.contains("a readable .tar.gz archive, but not the official cifar-10-binary.tar.gz") && e.contains("holiday/beach.jpg"), "{e}");
+    assert!(
+        e.contains("a readable .tar.gz archive, but not the official cifar-10-binary.tar.gz")
+            && e.contains("holiday/beach.jpg"),
+        "{e}"
+    );
     // Bytes that are no archive at all are called that.
     let junk = tmp.path().join("junk.tar.gz");
     fs::write(&junk, b"not gzip").unwrap();

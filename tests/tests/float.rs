@@ -18,11 +18,12 @@ fn a_bf16_device_makes_bf16_tensors_and_refuses_another_float_type_afterwards() 
 }
 
 /// A whole `paper-repro train` run in bf16 (the same process, so the same float type as the
-/// test above): it trains, evaluates, and its `config.toml` and run name say bf16, so a resumed
-/// or compared run cannot silently mix precisions.
+/// test above): its `config.toml` and run name say bf16, so a resumed or compared run cannot
+/// silently mix precisions; its checkpoint holds bf16 parameters (no silent f32 copy); and the
+/// epoch's loss is the batch-weighted mean of the losses it logged, iteration by iteration.
 #[test]
 fn a_bf16_run_trains_end_to_end_and_records_its_float_type() {
-    use bench_harness::config::RunConfig;
+    use bench_harness::run::RunConfig;
     use freezeout_core::models::Preset;
     let archive = std::env::var_os("CIFAR10_ARCHIVE").map(std::path::PathBuf::from).unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz")
@@ -42,8 +43,29 @@ fn a_bf16_run_trains_end_to_end_and_records_its_float_type() {
     let saved = std::fs::read_to_string(tmp.path().join("config.toml")).unwrap();
     assert!(saved.contains("float = \"bf16\""), "{saved}");
     assert_eq!(RunConfig::from_file(&tmp.path().join("config.toml")).unwrap(), config);
+
+    // The epoch-end checkpoint's parameters are bf16, every one.
+    let step = std::fs::read_dir(tmp.path().join("checkpoints")).unwrap().next().unwrap().unwrap().path();
+    let tensors = burn_pack::Reader::from_file(step.join("model.bpk")).unwrap().into_tensors().unwrap();
+    let floats: Vec<(String, DType)> = tensors
+        .into_iter()
+        .map(|t| t.into_parts().unwrap())
+        .filter(|(_, dtype, ..)| dtype.is_float())
+        .map(|(name, dtype, ..)| (name, dtype))
+        .collect();
+    assert!(!floats.is_empty());
+    assert!(floats.iter().all(|(_, d)| *d == DType::BF16), "{floats:?}");
+
+    // 6 batches of 50: the epoch's mean loss is the weighted mean of the logged ones.
+    let log = std::fs::read_to_string(tmp.path().join("log.jsonl")).unwrap();
+    let iters: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "iter")
+        .collect();
+    assert_eq!(iters.len(), 6);
+    let weighted: f64 = iters.iter().map(|e| e["loss"].as_f64().unwrap() * e["batch"].as_f64().unwrap()).sum();
     let loss = summary.epochs[0].train_loss;
-    assert!(loss.is_finite() && loss > 0.0, "train loss {loss}");
-    let error = summary.test_error.unwrap();
-    assert!((0.0..=1.0).contains(&error), "test error {error}");
+    assert!(loss.is_finite() && (loss - weighted / 300.0).abs() < 1e-6 * loss, "{loss} vs {}", weighted / 300.0);
+    assert_eq!(summary.test_error, summary.epochs[0].test_error);
 }

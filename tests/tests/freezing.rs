@@ -6,7 +6,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use freezeout_core::train::{self, OptimizerKind, RunLog, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutForward, ScheduleConfig, head_param_ids};
+use freezeout_core::{FreezeOut, FreezeOutForward, PolicyConfig, ScheduleConfig, head_param_ids};
 use freezeout_tests::{TinyNet, Tracking, fast_schedule, quadrant_data, quadrant_task};
 use std::collections::HashMap;
 
@@ -184,7 +184,7 @@ fn baseline_uses_the_same_loop_and_never_freezes() {
     let device = device();
     let model = TinyNet::new(2, 8, 4, &device);
     let mut data = quadrant_data(3, 1, 8, 8, 5);
-    let config = TrainConfig { epochs: 2, baseline: true, ..fast_schedule() };
+    let config = TrainConfig { epochs: 2, policy: PolicyConfig::Baseline, ..fast_schedule() };
     let mut log = RunLog::in_memory();
     let out = train::fit(model, &mut data, &config, &device, &mut log).unwrap();
     assert_eq!(out.model.frozen_units(), 0);
@@ -193,14 +193,21 @@ fn baseline_uses_the_same_loop_and_never_freezes() {
 }
 
 #[test]
-fn inference_copy_runs_the_generated_forward() {
+fn the_generated_forward_is_the_units_then_the_head_in_inference_and_for_every_frozen_prefix() {
     let device = device();
-    let model = TinyNet::new(2, 4, 4, &device);
-    let valid = model.valid();
     let inference = device.clone().without_autodiff();
+    let model = TinyNet::new(3, 4, 4, &device);
     let (x, _) = quadrant_task(1, 2, 8, 4).remove(0).to_device(&inference);
-    let logits = valid.forward_freezeout(x);
-    assert_eq!(logits.dims(), [2, 4]);
+    // The inference copy (BatchNorm on running statistics) against the same modules by hand.
+    let expected = model.valid().forward_by_hand(x.clone()).into_data();
+    for k in 0..=model.num_units() {
+        let got = model.clone().freeze_units(k).valid().forward_freezeout(x.clone()).into_data();
+        got.assert_approx_eq::<f32>(&expected, burn::tensor::Tolerance::absolute(1e-6));
+    }
+    // On the training device, with nothing frozen, the generated forward is the same chain too.
+    let (x, _) = quadrant_task(1, 2, 8, 4).remove(0).to_device(&device);
+    let expected = model.forward_by_hand(x.clone()).into_data();
+    model.forward_freezeout(x).into_data().assert_approx_eq::<f32>(&expected, burn::tensor::Tolerance::absolute(1e-6));
 }
 
 #[test]

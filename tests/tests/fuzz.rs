@@ -2,10 +2,66 @@
 //! bytes, and the run-config parser on arbitrary and near-valid TOML. Errors are fine; panics
 //! are not. (`PROPTEST_CASES=20000 cargo test -p freezeout-tests --test fuzz` fuzzes longer.)
 
-use bench_harness::config::RunConfig;
+use bench_harness::run::RunConfig;
 use freezeout_core::data::{self, CifarKind, cifar::parse_records};
+use freezeout_core::{AdaptiveConfig, PolicyConfig};
 use proptest::prelude::*;
 use std::path::Path;
+
+/// A config with every optional setting present, as TOML.
+fn full_config() -> toml::Value {
+    let full = RunConfig {
+        policy: PolicyConfig::Adaptive(AdaptiveConfig::default()),
+        train_limit: Some(1),
+        test_limit: Some(1),
+        max_loss: Some(1.0),
+        ..RunConfig::default()
+    };
+    toml::Value::try_from(&full).unwrap()
+}
+
+/// Every key a `config.toml` can hold (read off a config with every optional setting present,
+/// so a new setting is fuzzed without editing a list), the adaptive policy's as dotted keys,
+/// and one unknown key.
+fn config_keys() -> Vec<String> {
+    let toml::Value::Table(table) = full_config() else { unreachable!("a struct is a table") };
+    let mut keys = Vec::new();
+    for (key, value) in &table {
+        match value {
+            toml::Value::Table(inner) => keys.extend(inner.keys().map(|k| format!("{key}.{k}"))),
+            _ => keys.push(key.clone()),
+        }
+    }
+    keys.push("bogus".into());
+    keys
+}
+
+#[test]
+fn the_fuzzed_keys_are_every_setting_of_a_run() {
+    let keys = config_keys();
+    for key in [
+        "model",
+        "baseline",
+        "optimizer",
+        "float",
+        "max_loss",
+        "keep_checkpoints",
+        "adaptive.threshold",
+        "adaptive.ramp",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+    }
+    // Each key set alone to a well-typed value parses: the list names real settings.
+    for key in keys.iter().filter(|k| *k != "bogus") {
+        let parsed: Result<RunConfig, _> = toml::from_str(&format!("{key} = {}\n", value_of(key)));
+        assert!(parsed.is_ok(), "{key}: {parsed:?}");
+    }
+}
+
+/// A well-typed value of `key` (the default config's, or one of the adaptive policy's).
+fn value_of(key: &str) -> toml::Value {
+    key.split('.').fold(full_config(), |v, k| v[k].clone())
+}
 
 fn kind() -> impl Strategy<Value = CifarKind> {
     prop_oneof![Just(CifarKind::Cifar10), Just(CifarKind::Cifar100)]
@@ -63,9 +119,7 @@ proptest! {
 
     #[test]
     fn near_valid_configs_never_panic(
-        key in prop::sample::select(vec!["model", "dataset", "epochs", "batch_size", "lr", "t0", "scaling", "scale_lr",
-            "baseline", "seed", "val", "train_limit", "test_limit", "dropout", "momentum", "weight_decay", "device",
-            "checkpoint_every", "keep_checkpoints", "bogus"]),
+        key in prop::sample::select(config_keys()),
         value in prop::sample::select(vec!["0", "-1", "1e400", "nan", "inf", "-0.0", "0.5", "1", "18446744073709551616",
             "\"cubic\"", "\"wrn-40-4\"", "\"densenet-bc-5-12\"", "\"\"", "true", "[1, 2]", "{ a = 1 }"]),
     ) {

@@ -11,7 +11,7 @@ use burn::train::metric::LossMetric;
 use burn::train::{Learner, SupervisedTraining};
 use freezeout_core::learner::FreezeOutModel;
 use freezeout_core::train::{self, RunLog, TrainConfig};
-use freezeout_core::{AdaptiveConfig, FreezeOut};
+use freezeout_core::{AdaptiveConfig, FreezeOut, PolicyConfig};
 use freezeout_tests::fast_schedule;
 use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader};
 use std::path::Path;
@@ -33,7 +33,7 @@ fn config() -> TrainConfig {
 /// checkpoint must carry) and are frozen from 12 + 2 + 1 = 15.
 fn adaptive_config() -> TrainConfig {
     let adaptive = AdaptiveConfig { threshold: 10.0, window: 0.15, sample_every: 1, min_fraction: 0.5, ramp: 0.1 };
-    TrainConfig { adaptive: Some(adaptive), ..config() }
+    TrainConfig { policy: PolicyConfig::Adaptive(adaptive), ..config() }
 }
 
 fn data() -> (Vec<Example>, Vec<Example>) {
@@ -45,7 +45,13 @@ type Events = Vec<(u64, usize, Vec<f64>)>;
 
 /// Trains `model` for `epochs` epochs of a `EPOCHS`-epoch run under the Learner, writing
 /// burn-train's checkpoints into `dir`; `resume`: continue from the checkpoint of that epoch.
-fn learner_run(config: &TrainConfig, model: Regressor, dir: &Path, epochs: usize, resume: Option<usize>) -> FreezeOutModel<Regressor> {
+fn learner_run(
+    config: &TrainConfig,
+    model: Regressor,
+    dir: &Path,
+    epochs: usize,
+    resume: Option<usize>,
+) -> FreezeOutModel<Regressor> {
     let (train, valid) = data();
     let policy = config.policy(model.num_units(), TOTAL).unwrap();
     let model = FreezeOutModel::with_policy(model, policy).unwrap();
@@ -92,8 +98,9 @@ fn learner_equals_fit(config: &TrainConfig, freezes: &[(u64, usize)]) {
     let (train, valid) = data();
 
     let mut log = RunLog::in_memory();
-    let fit = train::fit_task(model.clone(), &mut in_memory(&train, &valid, BATCH), &Regression, config, &device, &mut log)
-        .unwrap();
+    let fit =
+        train::fit_task(model.clone(), &mut in_memory(&train, &valid, BATCH), &Regression, config, &device, &mut log)
+            .unwrap();
     assert_eq!(fit.summary.total_iterations, TOTAL);
     let fit_events: Events = log
         .events
@@ -139,4 +146,22 @@ fn resumed_equals_whole(config: &TrainConfig, frozen: usize) {
     }
     assert_eq!(resumed.inner().all_values(), whole.inner().all_values());
     assert_eq!(resumed.policy().adaptive().map(|a| a.state()), whole.policy().adaptive().map(|a| a.state()));
+}
+
+/// burn-train's `.summary()` prints the model with `Display`, which shows a skipped field with
+/// its `Debug`: the driver's must be a line, not every parameter id of every unit.
+#[test]
+fn the_wrapped_models_display_shows_the_driver_in_one_line() {
+    let device = Device::flex().autodiff();
+    let model = Regressor::new(2, &device);
+    let ids = model.units()[0].param_ids.clone();
+    let wrapped = FreezeOutModel::new(model, fast_schedule().schedule, TOTAL).unwrap();
+    let shown = wrapped.to_string();
+    let driver = shown.lines().find(|l| l.contains("FreezeOutDriver")).expect("the driver is shown");
+    assert!(
+        driver.contains("policy: \"freezeout\"") && driver.contains("units: 3") && driver.contains("iteration: 0"),
+        "{driver}"
+    );
+    assert!(!shown.contains(&ids[0].to_string()), "no parameter ids in:\n{shown}");
+    assert!(shown.len() < 2_000, "{} characters:\n{shown}", shown.len());
 }

@@ -203,7 +203,18 @@ pub enum DataError {
          archive there (`paper-repro data fetch {name}` downloads it when online) or pass --data",
         title = kind.title()
     )]
-    NotFound { path: PathBuf, kind: CifarKind, dir: &'static str, archive: &'static str, name: &'static str },
+    NotFound {
+        /// Where it looked.
+        path: PathBuf,
+        /// The dataset asked for.
+        kind: CifarKind,
+        /// The directory name it looked for.
+        dir: &'static str,
+        /// The archive name it looked for.
+        archive: &'static str,
+        /// The dataset's name on the command line.
+        name: &'static str,
+    },
     /// The other dataset where this one was asked for.
     #[error(
         "{path}: this is {found_title} data ({found_dir}), not {expected_title}: pass --dataset {found_name} to use \
@@ -213,31 +224,99 @@ pub enum DataError {
         expected_title = expected.title(),
         found_name = found.name()
     )]
-    OtherDataset { path: PathBuf, found: CifarKind, expected: CifarKind },
+    OtherDataset {
+        /// The data found.
+        path: PathBuf,
+        /// The dataset it holds.
+        found: CifarKind,
+        /// The dataset asked for.
+        expected: CifarKind,
+    },
     /// A readable archive that is not the official one.
     #[error(
         "{file}: a readable .tar.gz archive, but not the official {archive}: it holds no {dir}/ (its first \
          members: {first})"
     )]
-    ArchiveContent { file: PathBuf, archive: &'static str, dir: &'static str, first: String },
+    ArchiveContent {
+        /// The archive.
+        file: PathBuf,
+        /// The official archive's name.
+        archive: &'static str,
+        /// The directory the official archive holds.
+        dir: &'static str,
+        /// Its first members.
+        first: String,
+    },
     /// A file of the layout is missing.
     #[error("{file}: missing (a {title} binary directory has {expected})", title = kind.title())]
-    Missing { file: PathBuf, kind: CifarKind, expected: String },
+    Missing {
+        /// The missing file.
+        file: PathBuf,
+        /// The dataset.
+        kind: CifarKind,
+        /// The files the layout has.
+        expected: String,
+    },
     /// A file has the wrong size.
-    #[error("{file}: expected exactly {expected} bytes ({records} records of {record} bytes), found {found}: the file is truncated or not the binary version")]
-    WrongSize { file: PathBuf, expected: u64, records: usize, record: usize, found: u64 },
+    #[error(
+        "{file}: expected exactly {expected} bytes ({records} records of {record} bytes), found {found}: the file is truncated or not the binary version"
+    )]
+    WrongSize {
+        /// The file.
+        file: PathBuf,
+        /// Its size in bytes.
+        expected: u64,
+        /// Records it should hold.
+        records: usize,
+        /// Bytes per record.
+        record: usize,
+        /// Its actual size in bytes.
+        found: u64,
+    },
     /// A label out of range.
     #[error("{file}: record {record} has {which} label {label}, expected 0..{classes}: the file is corrupt")]
-    BadLabel { file: PathBuf, record: usize, which: &'static str, label: u8, classes: usize },
+    BadLabel {
+        /// The file.
+        file: PathBuf,
+        /// The record (0-based).
+        record: usize,
+        /// `fine` or `coarse`.
+        which: &'static str,
+        /// The label found.
+        label: u8,
+        /// Number of classes.
+        classes: usize,
+    },
     /// Unbalanced classes: a short or mixed-up dataset.
     #[error("{source_path}: {split} split has {found} images of class {class}, expected {expected}")]
-    ClassCount { source_path: PathBuf, split: &'static str, class: usize, expected: usize, found: usize },
+    ClassCount {
+        /// The data.
+        source_path: PathBuf,
+        /// `train` or `test`.
+        split: &'static str,
+        /// The class.
+        class: usize,
+        /// Images per class expected.
+        expected: usize,
+        /// Images of the class found.
+        found: usize,
+    },
     /// An unreadable archive.
     #[error("{file}: not a readable .tar.gz archive: {msg}")]
-    Archive { file: PathBuf, msg: String },
+    Archive {
+        /// The archive.
+        file: PathBuf,
+        /// What the reader said.
+        msg: String,
+    },
     /// I/O.
     #[error("{file}: {err}")]
-    Io { file: PathBuf, err: io::Error },
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The error.
+        err: io::Error,
+    },
     /// Unknown dataset name.
     #[error("unknown dataset `{0}`: expected cifar10 or cifar100")]
     UnknownDataset(String),
@@ -278,8 +357,7 @@ fn locate(path: &Path, kind: CifarKind) -> Result<Source, DataError> {
 fn locate_dir(path: &Path, kind: CifarKind) -> Option<Source> {
     // The binary directory itself: named like it, or holding any file of the layout.
     let has_files = |d: &Path| {
-        d.file_name().is_some_and(|n| n == kind.dir_name())
-            || kind.files().iter().any(|f| d.join(f.name).exists())
+        d.file_name().is_some_and(|n| n == kind.dir_name()) || kind.files().iter().any(|f| d.join(f.name).exists())
     };
     if !path.is_dir() {
         return None;
@@ -315,9 +393,9 @@ fn archive_kind(archive: &Path) -> Result<Option<CifarKind>, DataError> {
     if let Some(k) = CifarKind::ALL.into_iter().find(|k| cache_dir(archive).join(k.dir_name()).is_dir()) {
         return Ok(Some(k));
     }
-    Ok(first_members(archive, 16)?
-        .iter()
-        .find_map(|m| CifarKind::ALL.into_iter().find(|k| Path::new(m).components().any(|c| c.as_os_str() == k.dir_name()))))
+    Ok(first_members(archive, 16)?.iter().find_map(|m| {
+        CifarKind::ALL.into_iter().find(|k| Path::new(m).components().any(|c| c.as_os_str() == k.dir_name()))
+    }))
 }
 
 /// The paths of an archive's first `n` members.
@@ -455,17 +533,35 @@ pub fn parse_records(kind: CifarKind, file: &Path, bytes: &[u8], records: usize)
     let record = kind.record_bytes();
     let expected = (records * record) as u64;
     if bytes.len() as u64 != expected {
-        return Err(DataError::WrongSize { file: file.to_path_buf(), expected, records, record, found: bytes.len() as u64 });
+        return Err(DataError::WrongSize {
+            file: file.to_path_buf(),
+            expected,
+            records,
+            record,
+            found: bytes.len() as u64,
+        });
     }
     let mut split = Split { images: Vec::with_capacity(records * IMAGE_BYTES), labels: Vec::with_capacity(records) };
     for (r, rec) in bytes.chunks_exact(record).enumerate() {
         if kind == CifarKind::Cifar100 && rec[0] >= 20 {
-            return Err(DataError::BadLabel { file: file.to_path_buf(), record: r, which: "coarse", label: rec[0], classes: 20 });
+            return Err(DataError::BadLabel {
+                file: file.to_path_buf(),
+                record: r,
+                which: "coarse",
+                label: rec[0],
+                classes: 20,
+            });
         }
         let label = rec[kind.label_bytes() - 1];
         if label as usize >= kind.classes() {
             let which = if kind == CifarKind::Cifar100 { "fine" } else { "class" };
-            return Err(DataError::BadLabel { file: file.to_path_buf(), record: r, which, label, classes: kind.classes() });
+            return Err(DataError::BadLabel {
+                file: file.to_path_buf(),
+                record: r,
+                which,
+                label,
+                classes: kind.classes(),
+            });
         }
         split.labels.push(label);
         split.images.extend_from_slice(&rec[kind.label_bytes()..]);

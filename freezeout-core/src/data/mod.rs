@@ -13,7 +13,5 @@ pub const DATA_ENV: &str = "FREEZEOUT_DATA";
 
 /// The data location: `explicit` (`--data`), else `$FREEZEOUT_DATA`, else `./data`.
 pub fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
-    explicit
-        .or_else(|| std::env::var_os(DATA_ENV).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("data"))
+    explicit.or_else(|| std::env::var_os(DATA_ENV).map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("data"))
 }

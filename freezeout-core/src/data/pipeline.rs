@@ -51,7 +51,6 @@ impl Normalization {
 pub struct Loader {
     train: Arc<Split>,
     eval: Arc<Split>,
-    classes: usize,
     batch: usize,
     eval_batch: usize,
     seed: u64,
@@ -60,19 +59,13 @@ pub struct Loader {
 }
 
 impl Loader {
-    /// Number of classes.
-    pub fn num_classes(&self) -> usize {
-        self.classes
-    }
-
     /// `batch`-sized training batches of `train` (normalised with `train`'s statistics) and
     /// held-out batches of `eval`.
-    pub fn new(train: Split, eval: Split, classes: usize, batch: usize, seed: u64) -> Self {
+    pub fn new(train: Split, eval: Split, batch: usize, seed: u64) -> Self {
         let norm = Normalization::of(&train);
         Self {
             train: Arc::new(train),
             eval: Arc::new(eval),
-            classes,
             batch: batch.max(1),
             eval_batch: 200,
             seed,
@@ -150,11 +143,7 @@ fn write_image(out: &mut [f32], src: &[u8], dx: usize, dy: usize, flip: bool, no
             for (x, o) in row.iter_mut().enumerate() {
                 let xs = if flip { SIDE - 1 - x } else { x };
                 let sx = (xs + dx) as isize - PAD as isize;
-                *o = if (0..SIDE as isize).contains(&sx) {
-                    src_row[sx as usize] as f32 * scale + shift
-                } else {
-                    shift
-                };
+                *o = if (0..SIDE as isize).contains(&sx) { src_row[sx as usize] as f32 * scale + shift } else { shift };
             }
         }
     }

@@ -98,16 +98,7 @@ impl DenseNet {
         let trans2 = Transition::new(c, c / 2, device);
         c /= 2;
         let block3 = block(&mut c);
-        Self {
-            stem,
-            block1,
-            trans1,
-            block2,
-            trans2,
-            block3,
-            bn: bn(c, device),
-            fc: linear(c, classes, None, device),
-        }
+        Self { stem, block1, trans1, block2, trans2, block3, bn: bn(c, device), fc: linear(c, classes, None, device) }
     }
 
     fn classify(&self, x: Tensor<4>) -> Tensor<2> {

@@ -110,7 +110,12 @@ mod tests {
                 let y = f(x.clone());
                 let grads = (y.clone() * g.clone()).sum().backward();
                 let bias_grad = conv.bias.as_ref().map(|b| b.grad(&grads).expect("bias gradient"));
-                (y, x.grad(&grads).expect("input gradient"), conv.weight.grad(&grads).expect("weight gradient"), bias_grad)
+                (
+                    y,
+                    x.grad(&grads).expect("input gradient"),
+                    conv.weight.grad(&grads).expect("weight gradient"),
+                    bias_grad,
+                )
             };
             let (y1, dx1, dw1, db1) = run(&|x| conv.forward(x));
             let (y2, dx2, dw2, db2) = run(&|x| pointwise(&conv, x));

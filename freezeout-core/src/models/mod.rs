@@ -24,9 +24,19 @@ use std::str::FromStr;
 #[serde(try_from = "String", into = "String")]
 pub enum Preset {
     /// DenseNet-BC of depth `depth` and growth rate `growth` (`depth ≡ 4 mod 6`).
-    DenseNetBc { depth: usize, growth: usize },
+    DenseNetBc {
+        /// Depth `L`.
+        depth: usize,
+        /// Growth rate `k`.
+        growth: usize,
+    },
     /// Wide ResNet WRN-depth-width (`depth ≡ 4 mod 6`).
-    Wrn { depth: usize, width: usize },
+    Wrn {
+        /// Depth.
+        depth: usize,
+        /// Width multiplier.
+        width: usize,
+    },
     /// VGG-16 with BatchNorm.
     Vgg16,
 }
@@ -55,9 +65,7 @@ impl Preset {
     pub fn build<F: WithModel>(self, classes: usize, dropout: f64, device: &Device, f: F) -> F::Output {
         match self {
             Preset::DenseNetBc { depth, growth } => f.run(DenseNet::new(depth, growth, classes, device)),
-            Preset::Wrn { depth, width } => {
-                f.run(WideResNet::new(depth, width, dropout, classes, device))
-            }
+            Preset::Wrn { depth, width } => f.run(WideResNet::new(depth, width, dropout, classes, device)),
             Preset::Vgg16 => f.run(Vgg::new(classes, device)),
         }
     }

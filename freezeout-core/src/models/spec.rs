@@ -6,11 +6,30 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layer {
     /// `k×k` convolution without bias producing an `hw×hw` map.
-    Conv { c_in: usize, c_out: usize, k: usize, hw: usize },
+    Conv {
+        /// Input channels.
+        c_in: usize,
+        /// Output channels.
+        c_out: usize,
+        /// Kernel size.
+        k: usize,
+        /// Side of the output map.
+        hw: usize,
+    },
     /// BatchNorm over `c` channels of an `hw×hw` map (`hw = 1` for vectors).
-    Bn { c: usize, hw: usize },
+    Bn {
+        /// Channels.
+        c: usize,
+        /// Side of the map.
+        hw: usize,
+    },
     /// Fully connected with bias.
-    Linear { d_in: usize, d_out: usize },
+    Linear {
+        /// Input features.
+        d_in: usize,
+        /// Output features.
+        d_out: usize,
+    },
 }
 
 impl Layer {
@@ -72,8 +91,7 @@ pub struct ArchSpec {
 impl ArchSpec {
     /// Trainable scalars of the model.
     pub fn params(&self) -> usize {
-        self.units.iter().map(UnitSpec::params).sum::<usize>()
-            + self.head.iter().map(Layer::params).sum::<usize>()
+        self.units.iter().map(UnitSpec::params).sum::<usize>() + self.head.iter().map(Layer::params).sum::<usize>()
     }
 
     /// Forward MACs per example of the whole model.

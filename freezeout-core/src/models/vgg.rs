@@ -15,8 +15,19 @@ use burn::tensor::{Device, Tensor};
 
 /// Output channels of the 13 layers; `true` where a max-pool follows.
 const LAYERS: [(usize, bool); 13] = [
-    (64, false), (64, true), (128, false), (128, true), (256, false), (256, false), (256, true),
-    (512, false), (512, false), (512, true), (512, false), (512, false), (512, true),
+    (64, false),
+    (64, true),
+    (128, false),
+    (128, true),
+    (256, false),
+    (256, false),
+    (256, true),
+    (512, false),
+    (512, false),
+    (512, true),
+    (512, false),
+    (512, false),
+    (512, true),
 ];
 
 /// conv3×3-BN-ReLU, optionally followed by 2×2 max-pooling.

@@ -198,7 +198,12 @@ pub struct Adaptive {
 impl Adaptive {
     /// The policy of `config` with base rate `base_lr` for `num_units` units over
     /// `total_iterations` iterations.
-    pub fn new(config: AdaptiveConfig, base_lr: f64, num_units: usize, total_iterations: u64) -> Result<Self, ScheduleError> {
+    pub fn new(
+        config: AdaptiveConfig,
+        base_lr: f64,
+        num_units: usize,
+        total_iterations: u64,
+    ) -> Result<Self, ScheduleError> {
         if num_units == 0 {
             return Err(ScheduleError::NoUnits);
         }

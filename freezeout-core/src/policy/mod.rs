@@ -5,15 +5,20 @@
 //!   or the baseline's (nothing freezes, one global cosine);
 //! * [`Policy::Adaptive`]: [`Adaptive`] decides during the run from each unit's gradient norm.
 //!
+//! A run's config names its policy with a [`PolicyConfig`], which [`PolicyConfig::build`] turns
+//! into a `Policy`.
+//!
 //! Whatever the policy, the frozen units are a prefix that only grows and the head (index `N`)
 //! never freezes. The [`FreezeOutDriver`](crate::FreezeOutDriver) runs a policy in any training
 //! loop.
 
 mod adaptive;
+mod config;
 #[cfg(test)]
 mod tests;
 
 pub use adaptive::{Adaptive, AdaptiveConfig, AdaptiveState, Decision, UnitSignal, WindowSignal};
+pub use config::{PolicyClash, PolicyConfig};
 
 use crate::schedule::Schedule;
 

@@ -155,7 +155,10 @@ proptest! {
 #[test]
 fn the_state_survives_json_bit_for_bit() {
     let unit = UnitSignal { sum: 0.1 + 0.2, samples: 3, previous: Some(1.0 / 3.0), ramp_start: Some(7) };
-    let state = AdaptiveState { window: 4, units: vec![unit, UnitSignal { sum: f64::MIN_POSITIVE / 3.0, ..UnitSignal::default() }] };
+    let state = AdaptiveState {
+        window: 4,
+        units: vec![unit, UnitSignal { sum: f64::MIN_POSITIVE / 3.0, ..UnitSignal::default() }],
+    };
     let back: AdaptiveState = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
     for (a, b) in back.units.iter().zip(&state.units) {
         assert_eq!(a.sum.to_bits(), b.sum.to_bits());

@@ -80,10 +80,7 @@ impl fmt::Display for Scaling {
 impl FromStr for Scaling {
     type Err = ScheduleError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scaling::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| ScheduleError::UnknownScaling(s.to_string()))
+        Scaling::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| ScheduleError::UnknownScaling(s.to_string()))
     }
 }
 
@@ -183,11 +180,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// The FreezeOut schedule for `num_units` units over `total_iterations` iterations.
-    pub fn freezeout(
-        config: ScheduleConfig,
-        num_units: usize,
-        total_iterations: u64,
-    ) -> Result<Self, ScheduleError> {
+    pub fn freezeout(config: ScheduleConfig, num_units: usize, total_iterations: u64) -> Result<Self, ScheduleError> {
         let t0 = exact::decimal(config.t0)
             .filter(|t0| t0 > &BigRational::zero() && t0 <= &BigRational::one())
             .ok_or(ScheduleError::T0OutOfRange(config.t0))?;
@@ -201,13 +194,8 @@ impl Schedule {
     }
 
     /// No freezing: every unit follows the head's global cosine from `base_lr` to 0.
-    pub fn baseline(
-        base_lr: f64,
-        num_units: usize,
-        total_iterations: u64,
-    ) -> Result<Self, ScheduleError> {
-        let plans =
-            Self::plans(num_units, total_iterations, base_lr, |_| (BigRational::one(), false))?;
+    pub fn baseline(base_lr: f64, num_units: usize, total_iterations: u64) -> Result<Self, ScheduleError> {
+        let plans = Self::plans(num_units, total_iterations, base_lr, |_| (BigRational::one(), false))?;
         Ok(Self { config: None, total_iterations, plans })
     }
 
@@ -326,25 +314,5 @@ impl Schedule {
     /// Whether this is a baseline (no freezing) schedule.
     pub fn is_baseline(&self) -> bool {
         self.config.is_none()
-    }
-
-    /// The reference's speed-up estimate `Σ c_i (1 − t_i) / (2 Σ c_i)` (× 1.3 for linear
-    /// scaling, as the reference code does) for per-unit forward costs `c_i`. `None` if the costs
-    /// do not match the units or sum to 0. Kept as the "reference formula"; see bench-harness for
-    /// exact predictions.
-    pub fn reference_speedup(&self, costs: &[f64]) -> Option<f64> {
-        if costs.len() != self.num_units() {
-            return None;
-        }
-        let total: f64 = costs.iter().sum();
-        if total <= 0.0 || !total.is_finite() {
-            return None;
-        }
-        let saved: f64 = costs.iter().zip(self.units()).map(|(c, p)| c * (1.0 - p.t)).sum();
-        let factor = match self.config {
-            Some(ScheduleConfig { scaling: Scaling::Linear, .. }) => 1.3,
-            _ => 1.0,
-        };
-        Some(factor * saved / (2.0 * total))
     }
 }

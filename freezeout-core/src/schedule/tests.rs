@@ -67,19 +67,6 @@ fn bad_settings_are_rejected_with_the_field_named() {
     assert!("quartic".parse::<Scaling>().unwrap_err().to_string().contains("linear, squared"));
 }
 
-#[test]
-fn reference_speedup_formula() {
-    let s = Schedule::freezeout(ScheduleConfig::default(), 2, 100).unwrap();
-    // t = 0.512 and 0.9³ = 0.729; equal costs: (0.488 + 0.271) / 4.
-    let got = s.reference_speedup(&[1.0, 1.0]).unwrap();
-    assert!((got - (0.488 + 0.271) / 4.0).abs() < 1e-15);
-    assert_eq!(s.reference_speedup(&[1.0]), None);
-    let lin = ScheduleConfig { scaling: Scaling::Linear, ..ScheduleConfig::default() };
-    let s = Schedule::freezeout(lin, 2, 100).unwrap();
-    let got = s.reference_speedup(&[1.0, 1.0]).unwrap();
-    assert!((got - 1.3 * (0.2 + 0.1) / 4.0).abs() < 1e-15);
-}
-
 fn any_config() -> impl Strategy<Value = ScheduleConfig> {
     (1u32..=1000, prop::sample::select(Scaling::ALL.to_vec()), any::<bool>(), 1u32..=100).prop_map(
         |(t0_milli, scaling, scale_lr, lr_centi)| ScheduleConfig {

@@ -22,6 +22,7 @@ const MARKER: &str = "COMPLETE";
 const MANIFEST: &str = "manifest.json";
 const MODEL: &str = "model.bpk";
 const OPTIM: &str = "optimizer.bpk";
+const CONFIG: &str = "config.toml";
 /// Test hook: a checkpoint write fails with "no space left on device" after the model file.
 pub const FAULT_ENV: &str = "FREEZEOUT_FAULT_CHECKPOINT_ENOSPC";
 
@@ -80,28 +81,61 @@ pub struct Checkpointing {
     pub every: u64,
     /// Complete checkpoints kept.
     pub keep: usize,
-    /// Hash of the config.
-    pub config_hash: String,
+    /// The run's config as text: each checkpoint keeps a copy ([`config_of`]) and its hash
+    /// (the manifest's `config_hash`), so a resume with another config can name what differs.
+    pub config: String,
+}
+
+impl Checkpointing {
+    /// The hash of [`config`](Self::config) that manifests record.
+    pub fn config_hash(&self) -> String {
+        hash_text(&self.config)
+    }
 }
 
 /// A checkpoint problem, naming the path and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Writing failed; earlier checkpoints are untouched.
-    #[error("cannot write the checkpoint of iteration {iteration} in {dir}: {err}; the previous checkpoint{kept} is intact")]
-    Write { iteration: u64, dir: PathBuf, err: String, kept: String },
+    #[error(
+        "cannot write the checkpoint of iteration {iteration} in {dir}: {err}; the previous checkpoint{kept} is intact"
+    )]
+    Write {
+        /// The checkpoint's iteration.
+        iteration: u64,
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// What failed.
+        err: String,
+        /// The newest complete checkpoint, as text (" (none yet)" if none).
+        kept: String,
+    },
     /// No complete checkpoint to resume from.
     #[error("{0}: no complete checkpoint (directories step-* with a COMPLETE marker) to resume from")]
     None(PathBuf),
     /// A checkpoint that cannot be read.
     #[error("{path}: corrupt checkpoint ({what}); delete this directory to resume from the one before")]
-    Corrupt { path: PathBuf, what: String },
+    Corrupt {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What cannot be read.
+        what: String,
+    },
     /// An adaptive run resumed from a checkpoint without the policy's state.
-    #[error("{0}: the checkpoint holds no adaptive-policy state (it was written by a run with another policy): resume with the run's own config")]
+    #[error(
+        "{0}: the checkpoint holds no adaptive-policy state (it was written by a run with another policy): resume with the run's own config"
+    )]
     NoPolicyState(PathBuf),
     /// Written by another format version.
     #[error("{path}: checkpoint format {found}, this build reads {expected}")]
-    Version { path: PathBuf, found: u32, expected: u32 },
+    Version {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Its format version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
 }
 
 /// A stable 64-bit FNV-1a hash (as hex) of `text`, for config hashes.
@@ -151,9 +185,8 @@ pub fn save<M: Module>(
 ) -> Result<PathBuf, CheckpointError> {
     let iteration = manifest.next_iteration;
     let fail = |err: String| {
-        let kept = complete_checkpoints(&cp.dir)
-            .last()
-            .map_or(" (none yet)".to_string(), |p| format!(" {}", p.display()));
+        let kept =
+            complete_checkpoints(&cp.dir).last().map_or(" (none yet)".to_string(), |p| format!(" {}", p.display()));
         CheckpointError::Write { iteration, dir: cp.dir.clone(), err, kept }
     };
     fs::create_dir_all(&cp.dir).map_err(|e| fail(e.to_string()))?;
@@ -168,7 +201,8 @@ pub fn save<M: Module>(
     optim.save(tmp.path().join(OPTIM)).map_err(|e| fail(format!("optimizer: {e}")))?;
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| fail(e.to_string()))?;
     fs::write(tmp.path().join(MANIFEST), json).map_err(|e| fail(e.to_string()))?;
-    for name in [MODEL, OPTIM, MANIFEST] {
+    fs::write(tmp.path().join(CONFIG), &cp.config).map_err(|e| fail(e.to_string()))?;
+    for name in [MODEL, OPTIM, MANIFEST, CONFIG] {
         File::open(tmp.path().join(name)).and_then(|f| f.sync_all()).map_err(|e| fail(e.to_string()))?;
     }
     File::create(tmp.path().join(MARKER)).and_then(|f| f.sync_all()).map_err(|e| fail(e.to_string()))?;
@@ -183,7 +217,7 @@ pub fn save<M: Module>(
         fail(e.to_string())
     })?;
     fsync_dir(&cp.dir);
-    rotate(&cp.dir, &cp.config_hash, cp.keep, &target);
+    rotate(&cp.dir, &cp.config_hash(), cp.keep, &target);
     Ok(target)
 }
 
@@ -208,6 +242,12 @@ fn read_manifest(path: &Path) -> Result<Manifest, CheckpointError> {
     serde_json::from_str(&text).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))
 }
 
+/// The config text checkpoint `path` was written for (`None` for checkpoints written before
+/// they kept one).
+pub fn config_of(path: &Path) -> Option<String> {
+    fs::read_to_string(path.join(CONFIG)).ok()
+}
+
 /// The newest complete checkpoint under `dir` and its manifest.
 pub fn latest(dir: &Path) -> Result<(PathBuf, Manifest), CheckpointError> {
     let path = complete_checkpoints(dir).pop().ok_or_else(|| CheckpointError::None(dir.to_path_buf()))?;
@@ -219,11 +259,7 @@ pub fn latest(dir: &Path) -> Result<(PathBuf, Manifest), CheckpointError> {
 }
 
 /// Loads the model and optimizer state of checkpoint `path` into `model` and `optim`.
-pub fn load<M: Module>(
-    path: &Path,
-    model: M,
-    optim: ModuleOptimizer,
-) -> Result<(M, ModuleOptimizer), CheckpointError> {
+pub fn load<M: Module>(path: &Path, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer), CheckpointError> {
     let corrupt = |what: String| CheckpointError::Corrupt { path: path.to_path_buf(), what };
     let model = model.try_load_file(path.join(MODEL)).map_err(|e| corrupt(format!("{MODEL}: {e}")))?;
     let optim = optim.load(path.join(OPTIM)).map_err(|e| corrupt(format!("{OPTIM}: {e}")))?;

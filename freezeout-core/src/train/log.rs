@@ -43,11 +43,7 @@ impl RunLog {
     pub fn create(dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
         let path = dir.join("log.jsonl");
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| with_path(e, &path))?;
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| with_path(e, &path))?;
         Ok(Self { dir: Some(dir.to_path_buf()), out: Some(BufWriter::new(file)), events: Vec::new() })
     }
 

@@ -70,7 +70,7 @@ fn verify_one(path: &Path, kind: CifarKind) -> anyhow::Result<()> {
         }
     }
     // Throughput of the augmented input pipeline (one epoch at batch 50, background thread).
-    let mut loader = Loader::new(cifar.train, cifar.test, kind.classes(), 50, 0);
+    let mut loader = Loader::new(cifar.train, cifar.test, 50, 0);
     let n = loader.train_len();
     let t = Instant::now();
     let images: usize = loader.train_epoch(0).map(|b| b.len()).sum();

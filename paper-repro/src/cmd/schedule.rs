@@ -62,18 +62,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (None, Some(n)) => ((0..n).map(|i| format!("unit{i}")).collect(), None),
         (None, None) => anyhow::bail!("give --units N (or --model NAME)"),
     };
-    let config = ScheduleConfig {
-        t0: args.t0,
-        scaling: args.scaling,
-        scale_lr: !args.no_scale_lr,
-        base_lr: args.lr,
-    };
+    let config = ScheduleConfig { t0: args.t0, scaling: args.scaling, scale_lr: !args.no_scale_lr, base_lr: args.lr };
     let total = args.epochs.checked_mul(args.iters_per_epoch).context("--epochs × --iters-per-epoch overflows")?;
     let schedule = Schedule::freezeout(config, names.len(), total)?;
     if let Some(w) = schedule.high_rate_warning(&names) {
         eprintln!("{w}");
     }
-    let reference_speedup = costs.as_deref().and_then(|c| schedule.reference_speedup(c));
+    let reference_speedup = costs.as_deref().and_then(|c| bench_harness::cost::reference_saving(&schedule, c));
     let rows: Vec<UnitRow> = schedule
         .units()
         .iter()
@@ -106,7 +101,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("{:>5}  {:<width$}  {:>10.6}  {:>14}  {:>12.7}", r.index, r.name, r.t, r.max_iter, r.lr0);
     }
     let head = schedule.head();
-    println!("{:>5}  {:<width$}  {:>10.6}  {:>14}  {:>12.7}  (never frozen)", head.index, "head", head.t, head.max_iter, head.lr0);
+    println!(
+        "{:>5}  {:<width$}  {:>10.6}  {:>14}  {:>12.7}  (never frozen)",
+        head.index, "head", head.t, head.max_iter, head.lr0
+    );
     match reference_speedup {
         Some(s) => println!("\nreference formula speed-up: {:.1}%", 100.0 * s),
         None => println!("\nreference formula speed-up: n/a (per-unit costs are known only for --model presets)"),

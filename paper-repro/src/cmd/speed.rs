@@ -1,7 +1,7 @@
 //! `paper-repro speed`: step time with 0/25/50/75% of units frozen on random data at full
 //! model size, and the default schedule's saving simulated from those.
 
-use bench_harness::speed::{self, SpeedConfig};
+use bench_harness::bench::speed::{self, SpeedConfig};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use std::path::PathBuf;

@@ -1,9 +1,8 @@
 //! `paper-repro table`: the paper's tables (runs or resumes the grid), plus the plots.
 
-use bench_harness::config::RunConfig;
-use bench_harness::run::{Estimate, estimate_seconds};
-use bench_harness::table::{self, CellState, GridEvent, TablePreset};
 use bench_harness::plot;
+use bench_harness::run::{Estimate, RunConfig, estimate_seconds};
+use bench_harness::table::{self, CellState, GridEvent, TablePreset};
 use freezeout_core::data;
 use freezeout_core::{Schedule, ScheduleConfig};
 use std::path::PathBuf;
@@ -52,7 +51,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let states = table::plan(&cells, &out, args.overwrite)?;
     let todo: Vec<&RunConfig> =
         cells.iter().zip(&states).filter(|(_, s)| !matches!(s, CellState::Done(_))).map(|(c, _)| c).collect();
-    println!("paper-repro table --preset {name}: {} runs into {} ({} to train)", cells.len(), out.display(), todo.len());
+    println!(
+        "paper-repro table --preset {name}: {} runs into {} ({} to train)",
+        cells.len(),
+        out.display(),
+        todo.len()
+    );
     for (c, state) in cells.iter().zip(&states) {
         let what = match state {
             CellState::Done(_) => " — finished earlier: kept",
@@ -60,8 +64,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             CellState::Conflict(_) => " — held another run: deleted (--overwrite) and run again",
             CellState::Fresh => "",
         };
-        println!("  {}  ({} epochs{}){what}", c.run_name(), c.epochs,
-            c.train_limit.map_or(String::new(), |n| format!(", first {n} train images")));
+        println!(
+            "  {}  ({} epochs{}){what}",
+            c.run_name(),
+            c.epochs,
+            c.train_limit.map_or(String::new(), |n| format!(", first {n} train images"))
+        );
         if let Some(w) = c.rate_warning() {
             eprintln!("{}: {w}", c.run_name());
         }
@@ -112,17 +120,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &cells[0];
     let spec = c.model.spec(c.dataset.classes());
     let schedule = Schedule::freezeout(ScheduleConfig::default(), spec.units.len(), rows[0].summary.total_iterations)?;
-    plot::lr_curves(&out.join("lr_curves.svg"), &schedule, &format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", c.model))?;
+    plot::lr_curves(
+        &out.join("lr_curves.svg"),
+        &schedule,
+        &format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", c.model),
+    )?;
     // The frozen fraction over time: a schedule's cells of the first seed (every seed freezes
     // alike), an adaptive policy's cells of every seed (each run decides for itself).
     let mut runs = Vec::new();
-    for row in rows.iter().filter(|r| r.config.seed == args.seeds[0] || r.config.adaptive.is_some()) {
+    for row in rows.iter().filter(|r| r.config.seed == args.seeds[0] || r.config.policy.adaptive().is_some()) {
         let dir = table::cell_dir(&out, &row.config);
         let n = row.summary.num_units.max(1) as f64;
         let t = row.summary.total_iterations.max(1) as f64;
-        let points = table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
-        let mut label = table::setting(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
-        if row.config.adaptive.is_some() && args.seeds.len() > 1 {
+        let points =
+            table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
+        let setting = table::t0_of(&row.config).or(table::threshold_of(&row.config));
+        let mut label = setting.map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        if row.config.policy.adaptive().is_some() && args.seeds.len() > 1 {
             label += &format!(" (seed {})", row.config.seed);
         }
         runs.push((label, points));

@@ -1,12 +1,13 @@
 //! `paper-repro train`: one run from flags and/or a TOML config.
 
-use bench_harness::config::RunConfig;
-use freezeout_core::Scaling;
+use bench_harness::run::RunConfig;
 use freezeout_core::data::{self, CifarKind};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use freezeout_core::train::OptimizerKind;
+use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling};
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 /// The `--policy` choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -19,90 +20,106 @@ pub enum PolicyKind {
     Baseline,
 }
 
-/// Options of `paper-repro train` (flags override the config file).
+/// The settings a run uses when neither a config file nor a flag sets them: [`RunConfig`]'s
+/// defaults, shown in `--help`.
+static DEFAULT: LazyLock<RunConfig> = LazyLock::new(RunConfig::default);
+
+/// The defaults of the adaptive policy's settings.
+static ADAPTIVE: LazyLock<AdaptiveConfig> = LazyLock::new(AdaptiveConfig::default);
+
+/// `text` with the value a run uses when no flag or config file sets it.
+fn with_default(text: &str, value: impl std::fmt::Display) -> String {
+    format!("{text} [default: {value}]")
+}
+
+/// Options of `paper-repro train` (flags override the config file, which overrides the defaults
+/// shown).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A TOML run config (fields as in the `config.toml` a run writes).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Model preset: densenet-bc-L-k, wrn-D-W or vgg16.
-    #[arg(long)]
+    #[arg(long, help = with_default("Model preset: densenet-bc-L-k, wrn-D-W or vgg16", DEFAULT.model))]
     pub model: Option<Preset>,
-    /// cifar10 or cifar100.
-    #[arg(long)]
+    #[arg(long, help = with_default("cifar10 or cifar100", DEFAULT.dataset.name()))]
     pub dataset: Option<CifarKind>,
-    /// Epochs.
-    #[arg(long)]
+    #[arg(long, help = with_default("Epochs", DEFAULT.epochs))]
     pub epochs: Option<usize>,
-    /// Batch size.
-    #[arg(long)]
+    #[arg(long, help = with_default("Batch size", DEFAULT.batch_size))]
     pub batch_size: Option<usize>,
-    /// Base learning rate.
-    #[arg(long)]
+    #[arg(long, help = with_default("Base learning rate α", DEFAULT.lr))]
     pub lr: Option<f64>,
-    /// FreezeOut t0 (pre-scaled).
-    #[arg(long)]
+    #[arg(long, help = with_default("FreezeOut t0 (pre-scaled: cubic 0.8 freezes the first unit at 0.512)", DEFAULT.t0))]
     pub t0: Option<f64>,
-    /// linear, squared or cubic.
-    #[arg(long)]
+    #[arg(long, help = with_default("FreezeOut's scaling of t_i: linear, squared or cubic", DEFAULT.scaling))]
     pub scaling: Option<Scaling>,
-    /// Same initial LR for every unit.
+    /// Same initial LR for every unit (default: α / t_i, FreezeOut's LR scaling).
     #[arg(long)]
     pub no_scale_lr: bool,
     /// No freezing: one global cosine schedule (the same as --policy baseline).
     #[arg(long)]
     pub baseline: bool,
-    /// What decides freezing: freezeout (the schedule of --t0/--scaling), adaptive (a unit
-    /// freezes when its gradient norm settles; see --threshold) or baseline (no freezing).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = with_default(
+        "What decides freezing: freezeout (the schedule of --t0/--scaling), adaptive (a unit freezes when its \
+         gradient norm settles; see --threshold) or baseline (no freezing)",
+        DEFAULT.policy.name(),
+    ))]
     pub policy: Option<PolicyKind>,
-    /// Adaptive policy: a unit may leave when the relative change of its window-mean gradient
-    /// norm is below this.
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "Adaptive policy: a unit may leave when the relative change of its window-mean gradient norm is below this",
+        ADAPTIVE.threshold,
+    ))]
     pub threshold: Option<f64>,
-    /// Adaptive policy: window length, as a fraction of the run.
-    #[arg(long)]
+    #[arg(long, help = with_default("Adaptive policy: window length, as a fraction of the run", ADAPTIVE.window))]
     pub window: Option<f64>,
-    /// Adaptive policy: iterations between gradient-norm samples.
-    #[arg(long)]
+    #[arg(long, help = with_default("Adaptive policy: iterations between gradient-norm samples", ADAPTIVE.sample_every))]
     pub sample_every: Option<u64>,
-    /// Adaptive policy: no unit starts to leave before this fraction of the run.
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "Adaptive policy: no unit starts to leave before this fraction of the run",
+        ADAPTIVE.min_fraction,
+    ))]
     pub min_fraction: Option<f64>,
-    /// Adaptive policy: length of a leaving unit's rate ramp to 0, as a fraction of the run.
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "Adaptive policy: length of a leaving unit's rate ramp to 0, as a fraction of the run",
+        ADAPTIVE.ramp,
+    ))]
     pub ramp: Option<f64>,
-    /// Optimizer: sgd (Nesterov momentum, the paper's), adam or adamw, each with FreezeOut's
-    /// per-unit rates (Adam and AdamW want a smaller --lr, e.g. 1e-3).
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "Optimizer: sgd (Nesterov momentum, the paper's), adam or adamw, each with FreezeOut's per-unit rates \
+         (Adam and AdamW want a smaller --lr, e.g. 1e-3)",
+        DEFAULT.optimizer,
+    ))]
     pub optimizer: Option<OptimizerKind>,
-    /// Seed.
-    #[arg(long)]
+    #[arg(long, help = with_default("Seed of initialisation, data order and dropout", DEFAULT.seed))]
     pub seed: Option<u64>,
-    /// Hold out the last N training images for evaluation (the reference: 5000).
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "Hold out the last N training images for evaluation (the reference: 5000; 0: evaluate on the test set)",
+        DEFAULT.val,
+    ))]
     pub val: Option<usize>,
-    /// Train on the first N training images only.
+    /// Train on the first N training images only [default: all].
     #[arg(long)]
     pub train_limit: Option<usize>,
-    /// Evaluate on the first N images only.
+    /// Evaluate on the first N images only [default: all].
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`;
-    /// wgpu: Burn's wgpu backend, `--features wgpu`).
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`; wgpu: Burn's wgpu \
+         backend, `--features wgpu`)",
+        DEFAULT.device,
+    ))]
     pub device: Option<DeviceKind>,
-    /// Float type of every tensor: f32 (default), flex32, bf16 or f16 (whole model, no f32
-    /// master weights).
-    #[arg(long)]
+    #[arg(long, help = with_default(
+        "Float type of every tensor: f32, flex32, bf16 or f16 (whole model, no f32 master weights)",
+        DEFAULT.float,
+    ))]
     pub float: Option<FloatKind>,
-    /// Data directory or archive (default $FREEZEOUT_DATA, else ./data).
+    /// Data directory or archive [default: $FREEZEOUT_DATA, else ./data].
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Checkpoint every N iterations (epoch ends always checkpoint).
-    #[arg(long)]
+    #[arg(long, help = with_default("Checkpoint every N iterations (epoch ends always checkpoint)", DEFAULT.checkpoint_every))]
     pub checkpoint_every: Option<u64>,
-    /// Run directory (default runs/<model>-<dataset>-<strategy>-e<epochs>-s<seed>-<config hash>).
+    /// Run directory [default: runs/<model>-<dataset>-<strategy>-e<epochs>-s<seed>-<config hash>].
     /// A directory that already holds a run is refused: --resume it, or --overwrite it.
     #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
@@ -111,7 +128,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
     /// Continue the run in this directory from its newest complete checkpoint (from iteration 0
-    /// if it has none yet), with the data it recorded unless --data is given.
+    /// if it has none yet), with the data it recorded unless --data is given. A finished run is
+    /// left as it is.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// With --resume: accept a config different from the run's.
@@ -125,12 +143,26 @@ impl Args {
         let mut c = match (&self.config, &self.resume) {
             (Some(path), _) => RunConfig::from_file(path)?,
             (None, Some(dir)) if dir.join("config.toml").is_file() => RunConfig::from_file(&dir.join("config.toml"))?,
-            _ => RunConfig::default(),
+            _ => DEFAULT.clone(),
         };
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
         }
-        set!(model, dataset, epochs, batch_size, lr, t0, scaling, optimizer, seed, val, device, float, checkpoint_every);
+        set!(
+            model,
+            dataset,
+            epochs,
+            batch_size,
+            lr,
+            t0,
+            scaling,
+            optimizer,
+            seed,
+            val,
+            device,
+            float,
+            checkpoint_every
+        );
         if self.train_limit.is_some() {
             c.train_limit = self.train_limit;
         }
@@ -138,17 +170,18 @@ impl Args {
             c.test_limit = self.test_limit;
         }
         c.scale_lr &= !self.no_scale_lr;
-        c.baseline |= self.baseline;
-        match (self.policy, self.baseline) {
-            (Some(PolicyKind::Adaptive), true) => anyhow::bail!("--baseline and --policy adaptive: pick one policy"),
-            (Some(PolicyKind::Baseline), _) => (c.baseline, c.adaptive) = (true, None),
-            (Some(PolicyKind::Freezeout), _) => (c.baseline, c.adaptive) = (false, None),
-            (Some(PolicyKind::Adaptive), _) => {
-                c.baseline = false;
-                c.adaptive = Some(c.adaptive.unwrap_or_default());
+        // --baseline is --policy baseline.
+        if let Some(kind) = self.policy.filter(|&k| self.baseline && k != PolicyKind::Baseline) {
+            let name = clap::ValueEnum::to_possible_value(&kind).map_or(String::new(), |v| v.get_name().to_string());
+            anyhow::bail!("--baseline and --policy {name}: pick one policy");
+        }
+        match self.policy.or(self.baseline.then_some(PolicyKind::Baseline)) {
+            Some(PolicyKind::Freezeout) => c.policy = PolicyConfig::FreezeOut,
+            Some(PolicyKind::Baseline) => c.policy = PolicyConfig::Baseline,
+            Some(PolicyKind::Adaptive) => {
+                c.policy = PolicyConfig::Adaptive(c.policy.adaptive().copied().unwrap_or_default())
             }
-            (None, true) => c.adaptive = None,
-            (None, false) => {}
+            None => {}
         }
         let flags = [
             ("--threshold", self.threshold.is_some()),
@@ -157,15 +190,15 @@ impl Args {
             ("--min-fraction", self.min_fraction.is_some()),
             ("--ramp", self.ramp.is_some()),
         ];
-        match &mut c.adaptive {
-            Some(a) => {
+        match &mut c.policy {
+            PolicyConfig::Adaptive(a) => {
                 a.threshold = self.threshold.unwrap_or(a.threshold);
                 a.window = self.window.unwrap_or(a.window);
                 a.sample_every = self.sample_every.unwrap_or(a.sample_every);
                 a.min_fraction = self.min_fraction.unwrap_or(a.min_fraction);
                 a.ramp = self.ramp.unwrap_or(a.ramp);
             }
-            None => {
+            _ => {
                 if let Some((flag, _)) = flags.iter().find(|f| f.1) {
                     anyhow::bail!("{flag} is a setting of the adaptive policy: add --policy adaptive");
                 }

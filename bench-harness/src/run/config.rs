@@ -1,18 +1,25 @@
 //! One run's settings: from a TOML file (`deny_unknown_fields`) and/or flags; the resolved
 //! config is written next to the run's results.
+//!
+//! [`RunConfig::default`] is the one block of defaults: the command line shows them in its
+//! help and applies its flags over them (or over a config file).
 
 use anyhow::{Context, bail};
 use freezeout_core::data::CifarKind;
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use freezeout_core::train::{OptimizerKind, TrainConfig};
-use freezeout_core::{AdaptiveConfig, Scaling, ScheduleConfig};
+use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Everything that decides one training run.
+///
+/// In TOML the policy is stored as run directories have always stored it: `baseline = true`
+/// for the baseline, an `[adaptive]` table for the adaptive policy, neither for FreezeOut; so
+/// earlier runs keep their names and hashes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(into = "RunConfigFile", try_from = "RunConfigFile")]
 pub struct RunConfig {
     /// Model preset (`densenet-bc-76-12`, `wrn-40-4`, `vgg16`, ...).
     pub model: Preset,
@@ -30,12 +37,9 @@ pub struct RunConfig {
     pub scaling: Scaling,
     /// Scale initial LRs by 1/t_i.
     pub scale_lr: bool,
-    /// No freezing (one global cosine).
-    pub baseline: bool,
-    /// The adaptive policy instead of FreezeOut's schedule (`[adaptive]` in TOML; absent: the
-    /// schedule). Not with `baseline`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adaptive: Option<AdaptiveConfig>,
+    /// What decides freezing: FreezeOut's schedule (`t0`, `scaling`, `scale_lr`), the
+    /// baseline or the adaptive policy.
+    pub policy: PolicyConfig,
     /// Seed of initialisation and data order.
     pub seed: u64,
     /// Hold out the last `val` training images and evaluate on them instead of the test set.
@@ -78,8 +82,7 @@ impl Default for RunConfig {
             t0: t.schedule.t0,
             scaling: t.schedule.scaling,
             scale_lr: t.schedule.scale_lr,
-            baseline: false,
-            adaptive: None,
+            policy: t.policy,
             seed: 0,
             val: 0,
             train_limit: None,
@@ -121,12 +124,7 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("dropout = {} must be in [0, 1)", self.dropout);
         }
-        if self.baseline && self.adaptive.is_some() {
-            bail!("baseline = true and an [adaptive] policy are both set: pick one (--policy baseline or --policy adaptive)");
-        }
-        if let Some(a) = &self.adaptive {
-            a.check_ranges()?;
-        }
+        self.policy.check_ranges()?;
         if self.keep_checkpoints == 0 {
             bail!("keep_checkpoints = 0: keep at least one checkpoint");
         }
@@ -141,8 +139,7 @@ impl RunConfig {
         TrainConfig {
             epochs: self.epochs,
             schedule: ScheduleConfig { t0: self.t0, scaling: self.scaling, scale_lr: self.scale_lr, base_lr: self.lr },
-            baseline: self.baseline,
-            adaptive: self.adaptive,
+            policy: self.policy,
             optimizer: self.optimizer,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
@@ -156,12 +153,12 @@ impl RunConfig {
     /// result ([`result_hash`](Self::result_hash)), so two different configs never share a
     /// directory.
     pub fn run_name(&self) -> String {
-        let mode = if self.baseline {
-            "baseline".to_string()
-        } else if let Some(a) = &self.adaptive {
-            format!("adaptive-th{}", a.threshold)
-        } else {
-            format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
+        let mode = match &self.policy {
+            PolicyConfig::Baseline => "baseline".to_string(),
+            PolicyConfig::Adaptive(a) => format!("adaptive-th{}", a.threshold),
+            PolicyConfig::FreezeOut => {
+                format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
+            }
         };
         let float = if self.float == FloatKind::F32 { String::new() } else { format!("-{}", self.float) };
         let optim = if self.optimizer == OptimizerKind::Sgd { String::new() } else { format!("-{}", self.optimizer) };
@@ -206,7 +203,7 @@ impl RunConfig {
     /// scaling with a tiny `t0`), naming the unit, for the model's real unit names; `None` for
     /// the paper's settings. `train` and `table` print it and go on.
     pub fn rate_warning(&self) -> Option<String> {
-        if self.baseline || self.adaptive.is_some() {
+        if self.policy != PolicyConfig::FreezeOut {
             return None;
         }
         let spec = self.model.spec(self.dataset.classes());
@@ -214,6 +211,155 @@ impl RunConfig {
         // The rates do not depend on T: any positive length gives the same α_i.
         let schedule = freezeout_core::Schedule::freezeout(self.train_config().schedule, names.len(), 1).ok()?;
         schedule.high_rate_warning(&names)
+    }
+}
+
+/// [`RunConfig`] as `config.toml` stores it: the field names, order and defaults run
+/// directories have always had (its TOML text is what a run's name and hash are made of).
+/// Destructured field by field below, so a setting added to one and not the other does not
+/// compile.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RunConfigFile {
+    model: Preset,
+    dataset: CifarKind,
+    epochs: usize,
+    batch_size: usize,
+    lr: f64,
+    t0: f64,
+    scaling: Scaling,
+    scale_lr: bool,
+    baseline: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adaptive: Option<AdaptiveConfig>,
+    seed: u64,
+    val: usize,
+    train_limit: Option<usize>,
+    test_limit: Option<usize>,
+    dropout: f64,
+    optimizer: OptimizerKind,
+    momentum: f64,
+    weight_decay: f64,
+    device: DeviceKind,
+    float: FloatKind,
+    checkpoint_every: u64,
+    keep_checkpoints: usize,
+    max_loss: Option<f64>,
+}
+
+impl Default for RunConfigFile {
+    fn default() -> Self {
+        RunConfig::default().into()
+    }
+}
+
+impl From<RunConfig> for RunConfigFile {
+    fn from(c: RunConfig) -> Self {
+        let RunConfig {
+            model,
+            dataset,
+            epochs,
+            batch_size,
+            lr,
+            t0,
+            scaling,
+            scale_lr,
+            policy,
+            seed,
+            val,
+            train_limit,
+            test_limit,
+            dropout,
+            optimizer,
+            momentum,
+            weight_decay,
+            device,
+            float,
+            checkpoint_every,
+            keep_checkpoints,
+            max_loss,
+        } = c;
+        let (baseline, adaptive) = policy.to_fields();
+        Self {
+            model,
+            dataset,
+            epochs,
+            batch_size,
+            lr,
+            t0,
+            scaling,
+            scale_lr,
+            baseline,
+            adaptive,
+            seed,
+            val,
+            train_limit,
+            test_limit,
+            dropout,
+            optimizer,
+            momentum,
+            weight_decay,
+            device,
+            float,
+            checkpoint_every,
+            keep_checkpoints,
+            max_loss,
+        }
+    }
+}
+
+impl TryFrom<RunConfigFile> for RunConfig {
+    type Error = freezeout_core::policy::PolicyClash;
+    fn try_from(f: RunConfigFile) -> Result<Self, Self::Error> {
+        let RunConfigFile {
+            model,
+            dataset,
+            epochs,
+            batch_size,
+            lr,
+            t0,
+            scaling,
+            scale_lr,
+            baseline,
+            adaptive,
+            seed,
+            val,
+            train_limit,
+            test_limit,
+            dropout,
+            optimizer,
+            momentum,
+            weight_decay,
+            device,
+            float,
+            checkpoint_every,
+            keep_checkpoints,
+            max_loss,
+        } = f;
+        Ok(Self {
+            model,
+            dataset,
+            epochs,
+            batch_size,
+            lr,
+            t0,
+            scaling,
+            scale_lr,
+            policy: PolicyConfig::from_fields(baseline, adaptive)?,
+            seed,
+            val,
+            train_limit,
+            test_limit,
+            dropout,
+            optimizer,
+            momentum,
+            weight_decay,
+            device,
+            float,
+            checkpoint_every,
+            keep_checkpoints,
+            max_loss,
+        })
     }
 }
 
@@ -234,8 +380,12 @@ mod tests {
             RunConfig { val: 5000, ..base.clone() },
             RunConfig { weight_decay: 5e-4, ..base.clone() },
             RunConfig { optimizer: OptimizerKind::AdamW, ..base.clone() },
-            RunConfig { adaptive: Some(AdaptiveConfig::default()), ..base.clone() },
-            RunConfig { adaptive: Some(AdaptiveConfig { min_fraction: 0.6, ..AdaptiveConfig::default() }), ..base.clone() },
+            RunConfig { policy: PolicyConfig::Adaptive(AdaptiveConfig::default()), ..base.clone() },
+            RunConfig {
+                policy: PolicyConfig::Adaptive(AdaptiveConfig { min_fraction: 0.6, ..AdaptiveConfig::default() }),
+                ..base.clone()
+            },
+            RunConfig { policy: PolicyConfig::Baseline, ..base.clone() },
         ];
         let mut names: Vec<String> = variants.iter().map(RunConfig::run_name).collect();
         names.push(base.run_name());
@@ -263,13 +413,110 @@ mod tests {
     #[test]
     fn an_adaptive_section_takes_defaults_for_missing_fields_and_refuses_unknown_ones() {
         let c: RunConfig = toml::from_str("[adaptive]\nthreshold = 0.1\n").unwrap();
-        assert_eq!(c.adaptive, Some(AdaptiveConfig { threshold: 0.1, ..AdaptiveConfig::default() }));
+        assert_eq!(c.policy, PolicyConfig::Adaptive(AdaptiveConfig { threshold: 0.1, ..AdaptiveConfig::default() }));
         c.validate().unwrap();
         let e = toml::from_str::<RunConfig>("[adaptive]\nthreshhold = 0.1\n").unwrap_err().to_string();
         assert!(e.contains("unknown field `threshhold`"), "{e}");
-        let both = RunConfig { baseline: true, ..c.clone() };
-        assert!(both.validate().unwrap_err().to_string().contains("pick one"));
-        let bad = RunConfig { adaptive: Some(AdaptiveConfig { ramp: 0.0, ..AdaptiveConfig::default() }), ..c };
+        let e = toml::from_str::<RunConfig>("baseline = true\n[adaptive]\nthreshold = 0.1\n").unwrap_err().to_string();
+        assert!(e.contains("pick one"), "{e}");
+        let bad = RunConfig {
+            policy: PolicyConfig::Adaptive(AdaptiveConfig { ramp: 0.0, ..AdaptiveConfig::default() }),
+            ..c
+        };
         assert!(bad.validate().unwrap_err().to_string().contains("ramp = 0"));
+    }
+
+    /// `config.toml` files written by `paper-repro train` before `PolicyConfig` existed (the
+    /// release of 2026-12-02, WRN-10-1 quick setting): they read back, serialize back byte for
+    /// byte, and keep the run names (and so the hashes) that release gave them.
+    #[test]
+    fn configs_written_before_the_policy_type_keep_their_text_names_and_hashes() {
+        const FREEZEOUT: &str = r#"model = "wrn-10-1"
+dataset = "cifar10"
+epochs = 5
+batch_size = 50
+lr = 0.1
+t0 = 0.8
+scaling = "cubic"
+scale_lr = true
+baseline = false
+seed = 0
+val = 0
+train_limit = 15000
+test_limit = 2000
+dropout = 0.0
+optimizer = "sgd"
+momentum = 0.9
+weight_decay = 0.0001
+device = "cpu"
+float = "f32"
+checkpoint_every = 1000
+keep_checkpoints = 2
+"#;
+        const BASELINE: &str = r#"model = "wrn-10-1"
+dataset = "cifar10"
+epochs = 5
+batch_size = 50
+lr = 0.1
+t0 = 0.8
+scaling = "cubic"
+scale_lr = true
+baseline = true
+seed = 0
+val = 0
+train_limit = 15000
+test_limit = 2000
+dropout = 0.0
+optimizer = "sgd"
+momentum = 0.9
+weight_decay = 0.0001
+device = "cpu"
+float = "f32"
+checkpoint_every = 1000
+keep_checkpoints = 2
+"#;
+        const ADAPTIVE: &str = r#"model = "wrn-10-1"
+dataset = "cifar10"
+epochs = 5
+batch_size = 50
+lr = 0.1
+t0 = 0.8
+scaling = "cubic"
+scale_lr = true
+baseline = false
+seed = 0
+val = 0
+train_limit = 15000
+test_limit = 2000
+dropout = 0.0
+optimizer = "sgd"
+momentum = 0.9
+weight_decay = 0.0001
+device = "cpu"
+float = "f32"
+checkpoint_every = 1000
+keep_checkpoints = 2
+
+[adaptive]
+threshold = 0.02
+window = 0.05
+sample_every = 5
+min_fraction = 0.4
+ramp = 0.05
+"#;
+        for (text, policy, name) in [
+            (FREEZEOUT, PolicyConfig::FreezeOut, "wrn-10-1-cifar10-cubic-t0.8-e5-s0-c718a542"),
+            (BASELINE, PolicyConfig::Baseline, "wrn-10-1-cifar10-baseline-e5-s0-cf969f55"),
+            (
+                ADAPTIVE,
+                PolicyConfig::Adaptive(AdaptiveConfig { threshold: 0.02, ..AdaptiveConfig::default() }),
+                "wrn-10-1-cifar10-adaptive-th0.02-e5-s0-3d40cd4a",
+            ),
+        ] {
+            let config: RunConfig = toml::from_str(text).unwrap();
+            assert_eq!(config.policy, policy);
+            assert_eq!(toml::to_string_pretty(&config).unwrap(), text, "written back byte for byte");
+            assert_eq!(config.run_name(), name);
+        }
     }
 }

@@ -5,16 +5,27 @@
 //! run refuses a directory that already holds any of them unless asked to overwrite, which
 //! deletes them first, so two runs' files are never mixed.
 
-use crate::config::RunConfig;
+mod config;
+mod estimate;
+
+pub use config::RunConfig;
+pub use estimate::{Estimate, estimate_seconds};
+
 use anyhow::{Context, bail};
 use freezeout_core::data::{self, Loader, Split};
 use freezeout_core::models::WithModel;
-use freezeout_core::train::{self, Checkpointing, Classification, FitOptions, Progress, RunLog, RunSummary, checkpoint};
+use freezeout_core::train::{
+    self, Checkpointing, Classification, FitOptions, Progress, RunLog, RunSummary, checkpoint,
+};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+/// Test hook of `paper-repro train`: abort the process (no unwinding, no flushing) after this
+/// iteration (0-based) and its checkpoint, as a `kill -9` would.
+pub const ABORT_ENV: &str = "FREEZEOUT_ABORT_AFTER_ITERATION";
 
 /// The files and directories that make a directory a run directory.
 pub const RUN_FILES: [&str; 5] = ["config.toml", "data.json", "log.jsonl", "checkpoints", "summary.json"];
@@ -71,7 +82,8 @@ pub fn run(config: &RunConfig, data_dir: &Path, out: &Path, overwrite: bool) -> 
 fn record_data(out: &Path, data_dir: &Path) -> anyhow::Result<()> {
     let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let bytes = serde_json::to_vec_pretty(&DataRecord { data })?;
-    train::write_atomic(&out.join("data.json"), &bytes).with_context(|| format!("{}: cannot write data.json", out.display()))
+    train::write_atomic(&out.join("data.json"), &bytes)
+        .with_context(|| format!("{}: cannot write data.json", out.display()))
 }
 
 /// The data location for resuming the run in `dir`: `explicit` (`--data`) if given, else the
@@ -84,11 +96,15 @@ pub fn resume_data(dir: &Path, explicit: Option<PathBuf>) -> anyhow::Result<Path
     let record_path = dir.join("data.json");
     let Ok(text) = std::fs::read_to_string(&record_path) else {
         let path = data::data_dir(None);
-        eprintln!("{} has no data.json (an older run): using the default data location {}", dir.display(), path.display());
+        eprintln!(
+            "{} has no data.json (an older run): using the default data location {}",
+            dir.display(),
+            path.display()
+        );
         return Ok(path);
     };
-    let record: DataRecord =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a data record; pass --data PATH", record_path.display()))?;
+    let record: DataRecord = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a data record; pass --data PATH", record_path.display()))?;
     if !record.data.exists() {
         bail!(
             "{}: the run's data was at {}, which is gone: pass --data PATH to say where it is now",
@@ -109,6 +125,18 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
         bail!("{}: missing: {} is not a run directory (it has no config.toml)", saved_path.display(), dir.display());
     }
     let saved = RunConfig::from_file(&saved_path)?;
+    if let Some(summary) = finished(dir) {
+        if requested.is_some_and(|r| *r != saved) {
+            bail!(
+                "{} is a finished run ({}): it cannot continue with another config ({}); start a new run with --out",
+                dir.display(),
+                summary.status,
+                saved.diff(requested.expect("checked")).join(", ")
+            );
+        }
+        eprintln!("{} is a finished run ({}): nothing to continue, nothing changed", dir.display(), summary.status);
+        return Ok(summary);
+    }
     let config = match requested {
         Some(r) if *r != saved && !force => bail!(
             "the requested config differs from {} ({}): pass --force to resume with the new one",
@@ -130,7 +158,17 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
         && manifest.config_hash != checkpoint::hash_text(&toml::to_string_pretty(&saved)?)
         && !force
     {
-        bail!("{}: written for another config than {} (hash differs): pass --force to resume anyway", path.display(), saved_path.display());
+        // The checkpoint keeps a copy of the config it was written for: name what differs.
+        let differs = match checkpoint::config_of(path).map(|text| toml::from_str::<RunConfig>(&text)) {
+            Some(Ok(theirs)) => theirs.diff(&saved).join(", "),
+            _ => "its config hash differs".to_string(),
+        };
+        bail!(
+            "{}: written for another config than {} ({differs}): restore those settings, or pass --force to resume \
+             anyway",
+            path.display(),
+            saved_path.display()
+        );
     }
     if config != saved {
         train::write_atomic(&saved_path, resolved.as_bytes())?;
@@ -148,14 +186,33 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     };
     // The log continues from the checkpoint: lines of the interrupted attempt after it go.
     let log_path = dir.join("log.jsonl");
-    let file = std::fs::OpenOptions::new().write(true).open(&log_path).with_context(|| format!("{}: cannot open", log_path.display()))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log_path)
+        .with_context(|| format!("{}: cannot open", log_path.display()))?;
     if file.metadata()?.len() < manifest.log_bytes {
-        bail!("{}: shorter than the checkpoint says ({} bytes): the log was edited or lost", log_path.display(), manifest.log_bytes);
+        bail!(
+            "{}: shorter than the checkpoint says ({} bytes): the log was edited or lost",
+            log_path.display(),
+            manifest.log_bytes
+        );
     }
     file.set_len(manifest.log_bytes)?;
     file.sync_all()?;
-    eprintln!("resuming {} from {} (iteration {}, {} units frozen)", dir.display(), path.display(), manifest.next_iteration, manifest.frozen_units);
+    eprintln!(
+        "resuming {} from {} (iteration {}, {} units frozen)",
+        dir.display(),
+        path.display(),
+        manifest.next_iteration,
+        manifest.frozen_units
+    );
     execute(&config, &resolved, cifar, dir, Some((path, manifest)))
+}
+
+/// The summary of the run in `dir` if it has ended (finished, or stopped as diverged).
+fn finished(dir: &Path) -> Option<RunSummary> {
+    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
+    serde_json::from_str::<RunSummary>(&text).ok().filter(|s| s.status == "finished" || s.status == "diverged")
 }
 
 /// Deletes the run files `names` (files or directories) in `dir`; missing ones are fine.
@@ -183,14 +240,14 @@ fn execute(
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
     let (train, eval) = splits(config, cifar.train, cifar.test)?;
-    let loader = Loader::new(train, eval, config.dataset.classes(), config.batch_size, config.seed);
+    let loader = Loader::new(train, eval, config.batch_size, config.seed);
     let mut log = RunLog::create(out)?;
     let options = FitOptions {
         checkpoint: Some(Checkpointing {
             dir: out.join("checkpoints"),
             every: config.checkpoint_every,
             keep: config.keep_checkpoints,
-            config_hash: checkpoint::hash_text(resolved),
+            config: resolved.to_string(),
         }),
         resume,
     };
@@ -249,116 +306,52 @@ impl WithModel for Train<'_> {
             bar
         });
         let mut last_print = std::time::Instant::now();
-        let out = train::fit_with(model, &mut self.loader, &Classification, &tc, self.device, self.log, self.options, |p, _| match p {
-            Progress::Step { iter, total, epoch, loss, step_ms, frozen } => match &bar {
-                Some(bar) => {
-                    bar.set_length(total);
-                    bar.set_position(iter + 1);
-                    bar.set_message(format!("epoch {epoch} loss {loss:.3} {step_ms:.0} ms/step, {frozen} frozen"));
+        let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
+        let out = train::fit_with(
+            model,
+            &mut self.loader,
+            &Classification,
+            &tc,
+            self.device,
+            self.log,
+            self.options,
+            |p, _| match p {
+                Progress::Step { iter, .. } if abort_after == Some(iter) => std::process::abort(),
+                Progress::Step { iter, total, epoch, loss, step_ms, frozen } => match &bar {
+                    Some(bar) => {
+                        bar.set_length(total);
+                        bar.set_position(iter + 1);
+                        bar.set_message(format!("epoch {epoch} loss {loss:.3} {step_ms:.0} ms/step, {frozen} frozen"));
+                    }
+                    None if last_print.elapsed().as_secs() >= 10 || iter == 0 => {
+                        last_print = std::time::Instant::now();
+                        eprintln!(
+                            "{name}: iter {}/{total} epoch {epoch} loss {loss:.4} {step_ms:.1} ms/step frozen {frozen}",
+                            iter + 1
+                        );
+                    }
+                    None => {}
+                },
+                Progress::Epoch(e) => {
+                    let line = format!(
+                        "{name}: epoch {} train loss {:.4} train err {:.2}% test err {} ({:.1} s, {} frozen)",
+                        e.epoch,
+                        e.train_loss,
+                        100.0 * e.train_error,
+                        e.test_error.map_or("n/a".into(), |t| format!("{:.2}%", 100.0 * t)),
+                        e.wall_seconds,
+                        e.frozen_units
+                    );
+                    match &bar {
+                        Some(bar) => bar.println(line),
+                        None => eprintln!("{line}"),
+                    }
                 }
-                None if last_print.elapsed().as_secs() >= 10 || iter == 0 => {
-                    last_print = std::time::Instant::now();
-                    eprintln!("{name}: iter {}/{total} epoch {epoch} loss {loss:.4} {step_ms:.1} ms/step frozen {frozen}", iter + 1);
-                }
-                None => {}
             },
-            Progress::Epoch(e) => {
-                let line = format!(
-                    "{name}: epoch {} train loss {:.4} train err {:.2}% test err {} ({:.1} s, {} frozen)",
-                    e.epoch,
-                    e.train_loss,
-                    100.0 * e.train_error,
-                    e.test_error.map_or("n/a".into(), |t| format!("{:.2}%", 100.0 * t)),
-                    e.wall_seconds,
-                    e.frozen_units
-                );
-                match &bar {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
-                }
-            }
-        });
+        );
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
         Ok(out?.summary)
-    }
-}
-
-/// Training throughput assumed for time estimates before anything was measured here, in
-/// multiply-accumulates per second of a full training step (forward + backward ≈ 3× forward):
-/// a 2-core CPU with the release build (bench-harness/PERF.md); the GPU figure is a rough
-/// placeholder. [`Estimate`] corrects it with what this machine measures.
-fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
-    use freezeout_core::device::DeviceKind;
-    match device {
-        DeviceKind::Cpu | DeviceKind::Ndarray | DeviceKind::Tch => 20e9,
-        DeviceKind::Cuda | DeviceKind::TchCuda | DeviceKind::Wgpu => 2e12,
-    }
-}
-
-/// Wall-clock estimate of a run (training steps and evaluations) from the model's forward cost
-/// at the assumed throughput, uncalibrated; [`Estimate::seconds`] calibrates it.
-pub fn estimate_seconds(config: &RunConfig) -> f64 {
-    let spec = config.model.spec(config.dataset.classes());
-    let fwd = spec.macs();
-    let train = config.train_limit.unwrap_or(50_000 - config.val) as f64;
-    let eval = config.test_limit.unwrap_or(if config.val > 0 { config.val } else { 10_000 }) as f64;
-    let macs = config.epochs as f64 * (3.0 * train + eval) * fwd as f64;
-    macs / macs_per_second(config.device)
-}
-
-/// Run-time estimates calibrated on the machine they run on: the cost model's estimate times
-/// the ratio of what this machine measured to what the model assumed.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Estimate {
-    /// Measured time ÷ assumed time.
-    pub factor: f64,
-}
-
-impl Estimate {
-    /// Step time (ms) the cost model assumes for `config`'s model at its batch size.
-    pub fn assumed_step_ms(config: &RunConfig) -> f64 {
-        let macs = config.model.spec(config.dataset.classes()).macs() as f64;
-        1e3 * 3.0 * macs * config.batch_size as f64 / macs_per_second(config.device)
-    }
-
-    /// Calibrated from one timed step of `config`'s model and batch on this machine.
-    pub fn from_step(config: &RunConfig, measured_ms: f64) -> Self {
-        Self { factor: measured_ms / Self::assumed_step_ms(config) }
-    }
-
-    /// Recalibrated from whole runs: runs the cost model put at `assumed` seconds (uncalibrated,
-    /// [`estimate_seconds`]) took `actual` seconds.
-    pub fn from_runs(assumed: f64, actual: f64) -> Self {
-        Self { factor: actual / assumed }
-    }
-
-    /// The calibrated estimate of `config`'s run, in seconds.
-    pub fn seconds(&self, config: &RunConfig) -> f64 {
-        self.factor * estimate_seconds(config)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_estimate_scales_with_what_this_machine_measured() {
-        let config = RunConfig {
-            model: freezeout_core::models::Preset::Wrn { depth: 10, width: 1 },
-            epochs: 5,
-            train_limit: Some(15_000),
-            test_limit: Some(2_000),
-            ..RunConfig::default()
-        };
-        let assumed = Estimate::assumed_step_ms(&config);
-        // A machine twice as slow as assumed doubles the estimate.
-        let e = Estimate::from_step(&config, 2.0 * assumed);
-        assert!((e.seconds(&config) / estimate_seconds(&config) - 2.0).abs() < 1e-12);
-        // Whole runs that took 3× their estimate recalibrate to 3×.
-        let e = Estimate::from_runs(100.0, 300.0);
-        assert!((e.seconds(&config) - 3.0 * estimate_seconds(&config)).abs() < 1e-9);
     }
 }

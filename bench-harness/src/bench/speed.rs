@@ -2,16 +2,16 @@
 //! as the trainer, with 0%, 25%, 50%, 75% (or any fractions) of the units frozen, and the
 //! saving of a whole schedule simulated from those step times.
 
-use crate::cost::{CostModel, MeasuredCost};
-use crate::scheduled::{self, ScheduledRun};
+use super::Reporter;
+use super::scheduled::{self, ScheduledRun};
+use crate::cost::{self, CostModel, MeasuredCost};
+use crate::stats::{mean, median};
+use burn::tensor::{Distribution, Int, Tensor};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::train::{Classification, Stepper, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig};
-use burn::tensor::{Distribution, Int, Tensor};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use std::io::IsTerminal;
 use std::time::Instant;
 
 /// What to measure.
@@ -36,7 +36,7 @@ pub struct SpeedConfig {
     /// Print every step's time to stderr (to see compilation/autotune stalls as they happen).
     pub verbose: bool,
     /// After the points, train with the default schedule for this many iterations and measure
-    /// its saving ([`crate::scheduled`]); 0: skip.
+    /// its saving ([`super::scheduled`]); 0: skip.
     pub schedule_iters: u64,
 }
 
@@ -103,7 +103,12 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     let frozen: Vec<usize> =
         config.fractions.iter().map(|&fraction| ((fraction * n as f64).round() as usize).min(n)).collect();
     device.seed(0);
-    let timings = config.model.build(config.classes, 0.0, &device, Points { config, frozen: &frozen, device: &device, report: &report });
+    let timings = config.model.build(
+        config.classes,
+        0.0,
+        &device,
+        Points { config, frozen: &frozen, device: &device, report: &report },
+    );
     // The models and their optimizer states are dropped: give the pool's pages back.
     device.memory_cleanup();
     let rss_after_mib = resident_mib();
@@ -134,8 +139,8 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     let mut measured: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, p.mean_ms)).collect();
     measured.sort_by_key(|p| p.0);
     measured.dedup_by_key(|p| p.0);
-    let measured = (measured.first().map(|p| p.0) == Some(0) && measured.len() >= 2)
-        .then_some(MeasuredCost { points: measured });
+    let measured =
+        (measured.first().map(|p| p.0) == Some(0) && measured.len() >= 2).then_some(MeasuredCost { points: measured });
     let scheduled = match (&measured, config.schedule_iters) {
         (_, 0) => None,
         (Some(cost), iters) => {
@@ -164,7 +169,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         points,
         flop_saving: costs.predicted_saving(&schedule),
         measured_saving: measured.map(|cost| cost.predicted_saving(&schedule)),
-        reference_formula: schedule.reference_speedup(&costs.forward_costs()),
+        reference_formula: cost::reference_saving(&schedule, &costs.forward_costs()),
         scheduled,
     })
 }
@@ -184,19 +189,9 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// Resident memory of this process (MiB), from `/proc/self/status`; `None` elsewhere.
 fn resident_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib / 1024.0)
-}
-
-/// Median of a non-empty list.
-pub(crate) fn median(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
-/// Mean of a non-empty list.
-pub(crate) fn mean(times: &[f64]) -> f64 {
-    times.iter().sum::<f64>() / times.len() as f64
 }
 
 /// All points of one model and batch, stepped in turn (one step of each point, then the next
@@ -223,51 +218,6 @@ struct Lane<M> {
     peak: Option<u64>,
 }
 
-/// Where step times go while measuring: one line per step on stderr (`--verbose`; the GPU
-/// script parses them), else a progress bar when stderr is a terminal, else nowhere.
-pub struct Reporter {
-    verbose: bool,
-    bar: Option<ProgressBar>,
-}
-
-impl Reporter {
-    /// `steps` steps to come, shown under `label`.
-    pub fn new(verbose: bool, steps: u64, label: String) -> Self {
-        let bar = (!verbose && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(steps);
-            bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-            bar.set_prefix(label);
-            bar
-        });
-        Self { verbose, bar }
-    }
-
-    /// Reports nothing.
-    pub fn silent() -> Self {
-        Self { verbose: false, bar: None }
-    }
-
-    /// One step: `what` names it (`step <model> <i> frozen <k>`).
-    pub fn step(&self, what: std::fmt::Arguments, ms: f64, loss: f32) {
-        if self.verbose {
-            eprintln!("{what}: {ms:.1} ms (loss {loss:.3})");
-        } else if let Some(bar) = &self.bar {
-            bar.inc(1);
-            bar.set_message(format!("{what}: {ms:.0} ms"));
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 impl WithModel for Points<'_> {
     type Output = Vec<Timings>;
     fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> Self::Output {
@@ -282,21 +232,36 @@ impl WithModel for Points<'_> {
             .map(|&frozen| {
                 let model = model.clone().freeze_units(frozen);
                 let stepper = Stepper::new(&train, device);
-                let driver = FreezeOutDriver::with_schedule(&model, schedule.clone()).expect("the schedule has the model's units");
-                Lane { frozen, model: Some(model), stepper, driver, times: Vec::new(), forward: Vec::new(), first: 0.0, peak: None }
+                let driver = FreezeOutDriver::with_schedule(&model, schedule.clone())
+                    .expect("the schedule has the model's units");
+                Lane {
+                    frozen,
+                    model: Some(model),
+                    stepper,
+                    driver,
+                    times: Vec::new(),
+                    forward: Vec::new(),
+                    first: 0.0,
+                    peak: None,
+                }
             })
             .collect();
         drop(model);
         for i in 0..c.warmup + c.iters {
             for lane in &mut lanes {
                 let model = lane.model.take().expect("a lane holds its model between steps");
-                let (next, r) = lane.stepper.step(model, &Classification, (images.clone(), targets.clone()), &mut lane.driver);
+                let (next, r) =
+                    lane.stepper.step(model, &Classification, (images.clone(), targets.clone()), &mut lane.driver);
                 lane.driver.advance();
                 lane.model = Some(next);
                 if let Some(usage) = device.memory_pool_usage() {
                     lane.peak = Some(lane.peak.unwrap_or(0).max(usage.bytes_reserved));
                 }
-                self.report.step(format_args!("step {} {} frozen {}", c.model, i, lane.frozen), r.seconds * 1e3, r.loss);
+                self.report.step(
+                    format_args!("step {} {} frozen {}", c.model, i, lane.frozen),
+                    r.seconds * 1e3,
+                    r.loss,
+                );
                 match i {
                     0 => lane.first = r.seconds * 1e3,
                     i if i >= c.warmup => lane.times.push(r.seconds * 1e3),

@@ -1,0 +1,8 @@
+//! Step-time benchmarks: one step per frozen fraction ([`speed`]) and a whole scheduled run
+//! ([`scheduled`]), reported through a [`Reporter`].
+
+mod report;
+pub mod scheduled;
+pub mod speed;
+
+pub use report::Reporter;

@@ -1,0 +1,89 @@
+//! The grids of runs: which cells a preset holds.
+
+use crate::run::RunConfig;
+use freezeout_core::data::CifarKind;
+use freezeout_core::models::Preset;
+use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling};
+
+/// Which grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TablePreset {
+    /// Small enough for a 2-core CPU in about 45 minutes of runs (machines differ by up to 3×;
+    /// the job calibrates its estimate): WRN-10-1 on the first 15,000 CIFAR-10 training images
+    /// for 5 epochs (test: first 2,000 test images), the baseline and FreezeOut (cubic scaled,
+    /// linear unscaled) at t0 ∈ {0.5, 0.7, 0.9}.
+    Quick,
+    /// The paper: DenseNet-BC-76-12, WRN-40-4, VGG-16 on CIFAR-10 and CIFAR-100, 100 epochs,
+    /// batch 50, {linear, cubic} × {scaled, unscaled} × t0 ∈ {0.5, …, 0.9} + baseline.
+    Paper,
+    /// Freezing policies compared in the quick setting (WRN-10-1, first 15,000 CIFAR-10
+    /// images, 5 epochs): the baseline, FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0
+    /// 0.9, and the adaptive policy at thresholds [`POLICY_THRESHOLDS`] (about 25 minutes of
+    /// runs per seed on a 2-core CPU).
+    Policies,
+}
+
+/// The adaptive policy's thresholds in [`TablePreset::Policies`].
+pub const POLICY_THRESHOLDS: [f64; 3] = [0.02, 0.05, 0.1];
+
+/// The settings of every cell of a grid, baselines first.
+pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
+    let mut cells = Vec::new();
+    type Strategy = (Scaling, bool);
+    let (models, datasets, strategies, t0s, base): (Vec<Preset>, Vec<CifarKind>, Vec<Strategy>, Vec<f64>, RunConfig) =
+        match preset {
+            TablePreset::Quick => (
+                vec![Preset::Wrn { depth: 10, width: 1 }],
+                vec![CifarKind::Cifar10],
+                vec![(Scaling::Cubic, true), (Scaling::Linear, false)],
+                vec![0.5, 0.7, 0.9],
+                RunConfig { epochs: 5, train_limit: Some(15_000), test_limit: Some(2_000), ..RunConfig::default() },
+            ),
+            TablePreset::Paper => (
+                vec![Preset::DenseNetBc { depth: 76, growth: 12 }, Preset::Wrn { depth: 40, width: 4 }, Preset::Vgg16],
+                vec![CifarKind::Cifar10, CifarKind::Cifar100],
+                vec![
+                    (Scaling::Linear, true),
+                    (Scaling::Linear, false),
+                    (Scaling::Cubic, true),
+                    (Scaling::Cubic, false),
+                ],
+                vec![0.5, 0.6, 0.7, 0.8, 0.9],
+                RunConfig::default(),
+            ),
+            TablePreset::Policies => {
+                let base = RunConfig {
+                    model: Preset::Wrn { depth: 10, width: 1 },
+                    epochs: 5,
+                    train_limit: Some(15_000),
+                    test_limit: Some(2_000),
+                    ..RunConfig::default()
+                };
+                for &seed in seeds {
+                    let cell = RunConfig { seed, ..base.clone() };
+                    cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
+                    cells.push(RunConfig { scaling: Scaling::Cubic, scale_lr: true, t0: 0.8, ..cell.clone() });
+                    cells.push(RunConfig { scaling: Scaling::Linear, scale_lr: false, t0: 0.9, ..cell.clone() });
+                    for threshold in POLICY_THRESHOLDS {
+                        let adaptive = AdaptiveConfig { threshold, ..AdaptiveConfig::default() };
+                        cells.push(RunConfig { policy: PolicyConfig::Adaptive(adaptive), ..cell.clone() });
+                    }
+                }
+                return cells;
+            }
+        };
+    for &model in &models {
+        for &dataset in &datasets {
+            for &seed in seeds {
+                let cell = RunConfig { model, dataset, seed, ..base.clone() };
+                cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
+                for &(scaling, scale_lr) in &strategies {
+                    for &t0 in &t0s {
+                        cells.push(RunConfig { scaling, scale_lr, t0, ..cell.clone() });
+                    }
+                }
+            }
+        }
+    }
+    cells
+}

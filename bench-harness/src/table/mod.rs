@@ -1,0 +1,167 @@
+//! The paper's tables: a grid of runs (model × dataset × strategy × t0, plus the baseline),
+//! resumable cell by cell, written as `results.md`, `results.csv` and `results.json`.
+//!
+//! * [`grid`]: which cells a preset holds;
+//! * cells ([`plan`], [`run_grid`]): what each cell's directory holds, running or continuing
+//!   it, and each finished cell's [`Row`] (measured and predicted savings);
+//! * the report ([`lines`], [`claims`], [`write`]): rows aggregated over seeds, beside the
+//!   paper's claims.
+
+mod cells;
+mod grid;
+mod report;
+
+pub use crate::stats::Stat;
+pub use cells::{
+    CellState, GridEvent, IterRecord, Row, cell_dir, cell_state, iterations, own_saving, plan, predictions, run_grid,
+    strategy, t0_of, threshold_of, warm_up,
+};
+pub use grid::{POLICY_THRESHOLDS, TablePreset, grid};
+pub use report::{Claim, Line, claims, lines, write};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::CostModel;
+    use crate::run::RunConfig;
+    use freezeout_core::train::RunSummary;
+    use freezeout_core::{AdaptiveConfig, PolicyConfig};
+    use std::path::Path;
+
+    fn summary(config: &RunConfig) -> RunSummary {
+        RunSummary {
+            status: "finished".into(),
+            config: config.train_config(),
+            num_units: 5,
+            total_iterations: 10,
+            test_error: Some(0.5),
+            step_seconds: 1.0,
+            wall_seconds: 2.0,
+            epochs: Vec::new(),
+        }
+    }
+
+    fn write_run(dir: &Path, config: &RunConfig, finished: bool) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("config.toml"), toml::to_string_pretty(config).unwrap()).unwrap();
+        std::fs::write(dir.join("log.jsonl"), "").unwrap();
+        if finished {
+            std::fs::write(dir.join("summary.json"), serde_json::to_vec(&summary(config)).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_cell_holding_another_configs_run_is_not_done_and_refused_without_overwrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cells = grid(TablePreset::Quick, &[0]);
+        let (done, unfinished, conflict) = (&cells[0], &cells[1], &cells[2]);
+        write_run(&cell_dir(tmp.path(), done), done, true);
+        write_run(&cell_dir(tmp.path(), unfinished), unfinished, false);
+        // The third cell's directory holds a finished run with 2 epochs instead of 5.
+        let other = RunConfig { epochs: 2, ..conflict.clone() };
+        write_run(&cell_dir(tmp.path(), conflict), &other, true);
+
+        let e = plan(&cells, tmp.path(), false).unwrap_err().to_string();
+        let dir = cell_dir(tmp.path(), conflict);
+        assert!(
+            e.contains(&dir.display().to_string()) && e.contains("epochs: 5 → 2") && e.contains("--overwrite"),
+            "{e}"
+        );
+        assert!(dir.join("summary.json").is_file(), "nothing deleted without --overwrite");
+
+        let states = plan(&cells, tmp.path(), true).unwrap();
+        assert!(matches!(states[0], CellState::Done(_)));
+        assert!(matches!(states[1], CellState::Unfinished));
+        assert!(matches!(&states[2], CellState::Conflict(why) if why.contains("epochs")));
+        assert!(states[3..].iter().all(|s| matches!(s, CellState::Fresh)));
+    }
+
+    #[test]
+    fn the_policies_grid_holds_each_policy_and_the_quick_grid_is_unchanged() {
+        let quick = grid(TablePreset::Quick, &[0]);
+        assert_eq!(quick.len(), 7, "baseline + 2 strategies × 3 t0");
+        assert!(quick.iter().all(|c| c.policy.adaptive().is_none()));
+        let cells = grid(TablePreset::Policies, &[0, 1]);
+        let named: Vec<(String, Option<f64>, u64)> =
+            cells.iter().map(|c| (strategy(c), t0_of(c).or(threshold_of(c)), c.seed)).collect();
+        let mut expected = Vec::new();
+        for seed in [0, 1] {
+            expected.push(("baseline".to_string(), None, seed));
+            expected.push(("cubic-scaled".to_string(), Some(0.8), seed));
+            expected.push(("linear-unscaled".to_string(), Some(0.9), seed));
+            for t in POLICY_THRESHOLDS {
+                expected.push(("adaptive".to_string(), Some(t), seed));
+            }
+        }
+        assert_eq!(named, expected);
+        // The same setting as the quick preset's cells.
+        assert!(cells.iter().all(
+            |c| (c.model, c.epochs, c.train_limit, c.test_limit) == (quick[0].model, 5, Some(15_000), Some(2_000))
+        ));
+    }
+
+    #[test]
+    fn an_adaptive_runs_prediction_follows_the_prefix_it_froze() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = RunConfig {
+            policy: PolicyConfig::Adaptive(AdaptiveConfig::default()),
+            ..grid(TablePreset::Quick, &[0])[0].clone()
+        };
+        let events = [(0, 0), (1, 0), (2, 1), (3, 2)]
+            .map(|(j, k)| format!("{{\"event\":\"iter\",\"iter\":{j},\"frozen\":{k},\"step_ms\":1.0}}\n"))
+            .concat();
+        std::fs::write(tmp.path().join("log.jsonl"), format!("{{\"event\":\"start\"}}\n{events}")).unwrap();
+        let (reference, predicted) = predictions(&config, &summary(&config), tmp.path()).unwrap();
+        let costs = CostModel::from_spec(&config.model.spec(10));
+        let expected = 1.0 - (2.0 * costs.step(0) + costs.step(1) + costs.step(2)) / (4.0 * costs.step(0));
+        assert_eq!(reference, None, "no formula predicts an adaptive run");
+        assert!((predicted - expected).abs() < 1e-12 && predicted > 0.0, "{predicted} vs {expected}");
+        std::fs::write(tmp.path().join("log.jsonl"), "{\"event\":\"iter\"}\n").unwrap();
+        let e = predictions(&config, &summary(&config), tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("log.jsonl:1") && e.contains("iter/frozen"), "{e}");
+    }
+
+    /// The cells of the quick and policies grids keep the directory names the release before
+    /// `PolicyConfig` gave them (printed by its `paper-repro table --preset P --seeds 0 1`), so
+    /// a grid run before continues where it stopped.
+    #[test]
+    fn grid_cells_keep_the_run_names_of_earlier_releases() {
+        let names = |preset| grid(preset, &[0, 1]).iter().map(RunConfig::run_name).collect::<Vec<_>>();
+        assert_eq!(
+            names(TablePreset::Quick),
+            [
+                "wrn-10-1-cifar10-baseline-e5-s0-cf969f55",
+                "wrn-10-1-cifar10-cubic-t0.5-e5-s0-8b0a41a9",
+                "wrn-10-1-cifar10-cubic-t0.7-e5-s0-6eff4037",
+                "wrn-10-1-cifar10-cubic-t0.9-e5-s0-d9018dec",
+                "wrn-10-1-cifar10-linear-unscaled-t0.5-e5-s0-f53062c5",
+                "wrn-10-1-cifar10-linear-unscaled-t0.7-e5-s0-1634e4e4",
+                "wrn-10-1-cifar10-linear-unscaled-t0.9-e5-s0-6a4011b4",
+                "wrn-10-1-cifar10-baseline-e5-s1-f380aa49",
+                "wrn-10-1-cifar10-cubic-t0.5-e5-s1-a81411cc",
+                "wrn-10-1-cifar10-cubic-t0.7-e5-s1-0fd50391",
+                "wrn-10-1-cifar10-cubic-t0.9-e5-s1-c01f5211",
+                "wrn-10-1-cifar10-linear-unscaled-t0.5-e5-s1-b65513e3",
+                "wrn-10-1-cifar10-linear-unscaled-t0.7-e5-s1-58852942",
+                "wrn-10-1-cifar10-linear-unscaled-t0.9-e5-s1-ad17f2ed"
+            ]
+        );
+        assert_eq!(
+            names(TablePreset::Policies),
+            [
+                "wrn-10-1-cifar10-baseline-e5-s0-cf969f55",
+                "wrn-10-1-cifar10-cubic-t0.8-e5-s0-c718a542",
+                "wrn-10-1-cifar10-linear-unscaled-t0.9-e5-s0-6a4011b4",
+                "wrn-10-1-cifar10-adaptive-th0.02-e5-s0-3d40cd4a",
+                "wrn-10-1-cifar10-adaptive-th0.05-e5-s0-5b66a565",
+                "wrn-10-1-cifar10-adaptive-th0.1-e5-s0-9479a012",
+                "wrn-10-1-cifar10-baseline-e5-s1-f380aa49",
+                "wrn-10-1-cifar10-cubic-t0.8-e5-s1-dffae11d",
+                "wrn-10-1-cifar10-linear-unscaled-t0.9-e5-s1-ad17f2ed",
+                "wrn-10-1-cifar10-adaptive-th0.02-e5-s1-87e5ff67",
+                "wrn-10-1-cifar10-adaptive-th0.05-e5-s1-0d370d6a",
+                "wrn-10-1-cifar10-adaptive-th0.1-e5-s1-825458d3"
+            ]
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! A grid's results aggregated over seeds, set beside the paper's claims, and written as
+//! `results.md`, `results.csv` and `results.json`.
+
+use super::{Row, t0_of, threshold_of};
+use crate::stats::Stat;
+use freezeout_core::train::write_atomic;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One line of the table: a cell aggregated over seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Line {
+    /// Model.
+    pub model: String,
+    /// Dataset.
+    pub dataset: String,
+    /// Strategy.
+    pub strategy: String,
+    /// FreezeOut's t0 (FreezeOut lines only).
+    pub t0: Option<f64>,
+    /// The adaptive policy's threshold (adaptive lines only).
+    pub threshold: Option<f64>,
+    /// Test error.
+    pub test_error: Stat,
+    /// Test error minus the baseline's (same model, dataset; means).
+    pub delta_error: Option<f64>,
+    /// Δ error relative to the baseline's error.
+    pub delta_error_relative: Option<f64>,
+    /// Reference formula saving.
+    pub reference_saving: Option<f64>,
+    /// Our FLOP-model saving (mean over the seeds).
+    pub predicted_saving: f64,
+    /// `1 − step time / baseline step time` (seconds of training steps, device-synchronised).
+    pub measured_saving: Option<Stat>,
+    /// The run's saving against its own unfrozen step time ([`Row::own_saving`]).
+    pub own_saving: Option<Stat>,
+    /// Wall-clock seconds of the run (data and evaluation included).
+    pub wall_seconds: Stat,
+}
+
+impl Line {
+    /// The line's knob along its strategy: t0 or the threshold (`None` for the baseline).
+    pub fn setting(&self) -> Option<f64> {
+        self.t0.or(self.threshold)
+    }
+}
+
+/// Aggregates rows over seeds and compares each with its baseline.
+pub fn lines(rows: &[Row]) -> Vec<Line> {
+    let mut groups: BTreeMap<(String, String, String, String), Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        let t0 = t0_of(&r.config).or(threshold_of(&r.config)).map_or(String::new(), |t| format!("{t}"));
+        groups
+            .entry((r.config.model.to_string(), r.config.dataset.name().to_string(), r.strategy.clone(), t0))
+            .or_default()
+            .push(r);
+    }
+    let baseline_of = |model: &str, dataset: &str, seed: u64| {
+        rows.iter().find(|r| {
+            r.config.policy.is_baseline()
+                && r.config.model.to_string() == model
+                && r.config.dataset.name() == dataset
+                && r.config.seed == seed
+        })
+    };
+    let mut out = Vec::new();
+    for ((model, dataset, strategy, _), rs) in groups {
+        let errors: Vec<f64> = rs.iter().filter_map(|r| r.summary.test_error).collect();
+        let test_error = Stat::of(&errors).unwrap_or(Stat { mean: f64::NAN, std: 0.0, n: 0 });
+        let base_errors: Vec<f64> =
+            rs.iter().filter_map(|r| baseline_of(&model, &dataset, r.config.seed)?.summary.test_error).collect();
+        let base = Stat::of(&base_errors);
+        let savings: Vec<f64> = rs
+            .iter()
+            .filter_map(|r| {
+                let b = baseline_of(&model, &dataset, r.config.seed)?;
+                Some(1.0 - r.summary.step_seconds / b.summary.step_seconds)
+            })
+            .collect();
+        let walls: Vec<f64> = rs.iter().map(|r| r.summary.wall_seconds).collect();
+        let own: Vec<f64> = rs.iter().filter_map(|r| r.own_saving).collect();
+        let first = rs[0];
+        out.push(Line {
+            model,
+            dataset,
+            strategy,
+            t0: t0_of(&first.config),
+            threshold: threshold_of(&first.config),
+            delta_error: base.map(|b| test_error.mean - b.mean),
+            delta_error_relative: base.filter(|b| b.mean > 0.0).map(|b| (test_error.mean - b.mean) / b.mean),
+            test_error,
+            reference_saving: first.reference_saving,
+            // A schedule's prediction is the same for every seed; an adaptive run's follows
+            // the prefix that seed's run froze: the mean.
+            predicted_saving: rs.iter().map(|r| r.predicted_saving).sum::<f64>() / rs.len() as f64,
+            measured_saving: Stat::of(&savings),
+            own_saving: Stat::of(&own),
+            wall_seconds: Stat::of(&walls).expect("at least one row"),
+        });
+    }
+    out
+}
+
+/// A claim of the paper and what this grid says about it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Claim {
+    /// The paper's statement.
+    pub claim: &'static str,
+    /// Our numbers.
+    pub ours: String,
+}
+
+/// Sets our numbers beside the paper's claims.
+pub fn claims(lines: &[Line]) -> Vec<Claim> {
+    let best = |filter: &dyn Fn(&Line) -> bool, ok: &dyn Fn(&Line) -> bool| -> String {
+        let cands: Vec<&Line> = lines.iter().filter(|l| l.t0.is_some() && filter(l)).collect();
+        if cands.is_empty() {
+            return "not measured (no such cells in this grid)".into();
+        }
+        let saving = |l: &Line| l.own_saving.map_or(f64::NEG_INFINITY, |s| s.mean);
+        let describe = |l: &Line| {
+            format!(
+                "{:.1}% measured saving (own) with {} t0 {} ({} {}): Δ error {:+.2} pts ({:+.1}% relative), n = {}",
+                100.0 * saving(l),
+                l.strategy,
+                l.t0.unwrap_or(1.0),
+                l.model,
+                l.dataset,
+                100.0 * l.delta_error.unwrap_or(f64::NAN),
+                100.0 * l.delta_error_relative.unwrap_or(f64::NAN),
+                l.test_error.n
+            )
+        };
+        match cands.iter().filter(|l| ok(l)).max_by(|a, b| saving(a).total_cmp(&saving(b))) {
+            Some(l) => format!("best: {}", describe(l)),
+            None => {
+                let delta = |l: &Line| l.delta_error.unwrap_or(f64::INFINITY);
+                let closest = cands.iter().min_by(|a, b| delta(a).total_cmp(&delta(b))).expect("non-empty");
+                format!("no cell meets the error condition; closest: {}", describe(closest))
+            }
+        }
+    };
+    let rel = |l: &Line| l.delta_error_relative.unwrap_or(f64::INFINITY);
+    let abs = |l: &Line| l.delta_error.unwrap_or(f64::INFINITY);
+    vec![
+        Claim {
+            claim: "DenseNet: up to 20% saving within 3% relative error increase",
+            ours: best(&|l| l.model.starts_with("densenet"), &|l| rel(l) <= 0.03),
+        },
+        Claim {
+            claim: "WRN: 20% saving with no loss in accuracy",
+            ours: best(&|l| l.model.starts_with("wrn"), &|l| abs(l) <= 0.0),
+        },
+        Claim {
+            claim: "VGG: no gain (no saving without an error cost)",
+            ours: best(&|l| l.model.starts_with("vgg"), &|l| abs(l) <= 0.0),
+        },
+        Claim {
+            claim: "~10% saving at no error cost for scaled cubic and unscaled linear",
+            ours: best(&|l| l.strategy == "cubic-scaled" || l.strategy == "linear-unscaled", &|l| abs(l) <= 0.0),
+        },
+    ]
+}
+
+fn opt_pct(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{:.1}", 100.0 * v))
+}
+
+/// Writes `results.md`, `results.csv` and `results.json` into `out` (atomically).
+pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>> {
+    let lines = lines(rows);
+    let claims = claims(&lines);
+    let mut md = format!(
+        "# {title}\n\nErrors and savings in %. Savings are 1 − time / time without freezing, over the \
+        device-synchronised seconds of the training steps. `vs baseline`: against the baseline run (same seed, data order, \
+        device; sensitive to drift between runs on a shared machine). `own`: against the run's own unfrozen steps \
+        (mean), which cancels that drift. `reference`: the reference code's formula; `predicted`: our FLOP model. \
+        n = seeds. `t0 / θ`: FreezeOut's t0, or the adaptive policy's threshold.\n\n"
+    );
+    md += "| model | dataset | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |\n";
+    md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record([
+        "model",
+        "dataset",
+        "strategy",
+        "t0",
+        "threshold",
+        "test_error",
+        "test_error_std",
+        "delta_error",
+        "delta_error_relative",
+        "reference_saving",
+        "predicted_saving",
+        "own_saving",
+        "own_saving_std",
+        "measured_saving",
+        "measured_saving_std",
+        "wall_seconds",
+        "n",
+    ])?;
+    for l in &lines {
+        md += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |\n",
+            l.model,
+            l.dataset,
+            l.strategy,
+            l.setting().map_or("—".into(), |t| format!("{t}")),
+            if l.test_error.n == 0 { "diverged".into() } else { l.test_error.pct() },
+            l.delta_error.map_or("—".into(), |d| format!("{:+.2}", 100.0 * d)),
+            l.delta_error_relative.map_or("—".into(), |d| format!("{:+.1}", 100.0 * d)),
+            opt_pct(l.reference_saving),
+            100.0 * l.predicted_saving,
+            l.own_saving.map_or("n/a".into(), |s| s.pct()),
+            l.measured_saving.map_or("n/a".into(), |s| s.pct()),
+            l.wall_seconds.mean,
+            l.test_error.n
+        );
+        let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+        csv.write_record([
+            l.model.clone(),
+            l.dataset.clone(),
+            l.strategy.clone(),
+            f(l.t0),
+            f(l.threshold),
+            format!("{}", l.test_error.mean),
+            format!("{}", l.test_error.std),
+            f(l.delta_error),
+            f(l.delta_error_relative),
+            f(l.reference_saving),
+            format!("{}", l.predicted_saving),
+            f(l.own_saving.map(|s| s.mean)),
+            f(l.own_saving.map(|s| s.std)),
+            f(l.measured_saving.map(|s| s.mean)),
+            f(l.measured_saving.map(|s| s.std)),
+            format!("{}", l.wall_seconds.mean),
+            format!("{}", l.test_error.n),
+        ])?;
+    }
+    md += "\n## Beside the paper's claims\n\n| the paper | this grid |\n|---|---|\n";
+    for c in &claims {
+        md += &format!("| {} | {} |\n", c.claim, c.ours);
+    }
+    write_atomic(&out.join("results.md"), md.as_bytes())?;
+    write_atomic(&out.join("results.csv"), &csv.into_inner()?)?;
+    let json = serde_json::json!({ "title": title, "lines": lines, "claims": claims, "runs": rows });
+    write_atomic(&out.join("results.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    Ok(lines)
+}

@@ -1,0 +1,99 @@
+//! Which policy a run follows, as its config holds it: the one type that the command line,
+//! `RunConfig` and [`TrainConfig`](crate::train::TrainConfig) carry, and the one place
+//! ([`PolicyConfig::build`]) where it becomes a [`Policy`].
+
+use super::{Adaptive, AdaptiveConfig, Policy};
+use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
+
+/// The freezing policy of a run, with its settings. FreezeOut's own settings (`t0`, scaling,
+/// LR scaling, `base_lr`) live in the run's [`ScheduleConfig`]; `base_lr` is every policy's rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum PolicyConfig {
+    /// FreezeOut's schedule (the paper's; the default).
+    #[default]
+    FreezeOut,
+    /// No freezing: every unit follows one global cosine from `base_lr`.
+    Baseline,
+    /// Freezing decided during the run from each unit's gradient norm.
+    Adaptive(AdaptiveConfig),
+}
+
+/// A config that sets both `baseline = true` and an adaptive policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "baseline = true and an [adaptive] policy are both set: pick one policy (--policy baseline or --policy adaptive)"
+)]
+pub struct PolicyClash;
+
+impl PolicyConfig {
+    /// The names on the command line and in run names, in [`Self::name`]'s order.
+    pub const NAMES: [&'static str; 3] = ["freezeout", "baseline", "adaptive"];
+
+    /// The policy of a config file's two fields (`baseline`, `[adaptive]`), the form run
+    /// directories have always stored; both set is a [`PolicyClash`].
+    pub fn from_fields(baseline: bool, adaptive: Option<AdaptiveConfig>) -> Result<Self, PolicyClash> {
+        match (baseline, adaptive) {
+            (true, Some(_)) => Err(PolicyClash),
+            (true, None) => Ok(PolicyConfig::Baseline),
+            (false, Some(a)) => Ok(PolicyConfig::Adaptive(a)),
+            (false, None) => Ok(PolicyConfig::FreezeOut),
+        }
+    }
+
+    /// The two fields a config file stores (the inverse of [`from_fields`](Self::from_fields)).
+    pub fn to_fields(self) -> (bool, Option<AdaptiveConfig>) {
+        match self {
+            PolicyConfig::FreezeOut => (false, None),
+            PolicyConfig::Baseline => (true, None),
+            PolicyConfig::Adaptive(a) => (false, Some(a)),
+        }
+    }
+
+    /// `freezeout`, `baseline` or `adaptive`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicyConfig::FreezeOut => Self::NAMES[0],
+            PolicyConfig::Baseline => Self::NAMES[1],
+            PolicyConfig::Adaptive(_) => Self::NAMES[2],
+        }
+    }
+
+    /// Whether this is the baseline (nothing freezes).
+    pub fn is_baseline(&self) -> bool {
+        matches!(self, PolicyConfig::Baseline)
+    }
+
+    /// The adaptive policy's settings, if it is one.
+    pub fn adaptive(&self) -> Option<&AdaptiveConfig> {
+        match self {
+            PolicyConfig::Adaptive(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Checks the settings that do not depend on the run's length.
+    pub fn check_ranges(&self) -> Result<(), ScheduleError> {
+        self.adaptive().map_or(Ok(()), AdaptiveConfig::check_ranges)
+    }
+
+    /// The schedule fixed before the run (FreezeOut's or the baseline's) of `num_units` units
+    /// over `total` iterations; an adaptive policy has none.
+    pub fn schedule(&self, schedule: ScheduleConfig, num_units: usize, total: u64) -> Result<Schedule, ScheduleError> {
+        match self {
+            PolicyConfig::FreezeOut => Schedule::freezeout(schedule, num_units, total),
+            PolicyConfig::Baseline => Schedule::baseline(schedule.base_lr, num_units, total),
+            PolicyConfig::Adaptive(_) => Err(ScheduleError::Adaptive(
+                "an adaptive policy decides during the run: it has no schedule fixed before it".into(),
+            )),
+        }
+    }
+
+    /// The policy of a run of `num_units` units and `total` iterations: the one place where a
+    /// config becomes a [`Policy`].
+    pub fn build(&self, schedule: ScheduleConfig, num_units: usize, total: u64) -> Result<Policy, ScheduleError> {
+        match self {
+            PolicyConfig::Adaptive(a) => Ok(Adaptive::new(*a, schedule.base_lr, num_units, total)?.into()),
+            _ => Ok(self.schedule(schedule, num_units, total)?.into()),
+        }
+    }
+}
