@@ -268,3 +268,6 @@ fn unit_gradient_norms<M: FreezeOut>(model: &M, grads: &GradientsParams) -> Vec<
     }
     norms
 }
+
+#[cfg(test)]
+mod tests;
