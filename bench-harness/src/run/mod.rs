@@ -126,12 +126,12 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     }
     let saved = RunConfig::from_file(&saved_path)?;
     if let Some(summary) = finished(dir) {
-        if requested.is_some_and(|r| *r != saved) {
+        if let Some(r) = requested.filter(|r| **r != saved) {
             bail!(
                 "{} is a finished run ({}): it cannot continue with another config ({}); start a new run with --out",
                 dir.display(),
                 summary.status,
-                saved.diff(requested.expect("checked")).join(", ")
+                saved.diff(r).join(", ")
             );
         }
         eprintln!("{} is a finished run ({}): nothing to continue, nothing changed", dir.display(), summary.status);
@@ -155,20 +155,9 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
         Err(e) => return Err(e.into()),
     };
     if let Some((path, manifest)) = &latest
-        && manifest.config_hash != checkpoint::hash_text(&toml::to_string_pretty(&saved)?)
         && !force
     {
-        // The checkpoint keeps a copy of the config it was written for: name what differs.
-        let differs = match checkpoint::config_of(path).map(|text| toml::from_str::<RunConfig>(&text)) {
-            Some(Ok(theirs)) => theirs.diff(&saved).join(", "),
-            _ => "its config hash differs".to_string(),
-        };
-        bail!(
-            "{}: written for another config than {} ({differs}): restore those settings, or pass --force to resume \
-             anyway",
-            path.display(),
-            saved_path.display()
-        );
+        check_written_for(path, manifest, &saved, &saved_path)?;
     }
     if config != saved {
         train::write_atomic(&saved_path, resolved.as_bytes())?;
@@ -184,7 +173,42 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
             .context("cannot clear the run's files for the restart")?;
         return execute(&config, &resolved, cifar, dir, None);
     };
-    // The log continues from the checkpoint: lines of the interrupted attempt after it go.
+    truncate_log(dir, &manifest)?;
+    eprintln!(
+        "resuming {} from {} (iteration {}, {} units frozen)",
+        dir.display(),
+        path.display(),
+        manifest.next_iteration,
+        manifest.frozen_units
+    );
+    execute(&config, &resolved, cifar, dir, Some((path, manifest)))
+}
+
+/// Refuses checkpoint `path` if it was written for another config than `saved` (the run's
+/// `config.toml`, hand-edited say), naming the fields that differ from the copy it keeps.
+fn check_written_for(
+    path: &Path,
+    manifest: &checkpoint::Manifest,
+    saved: &RunConfig,
+    saved_path: &Path,
+) -> anyhow::Result<()> {
+    if manifest.config_hash == checkpoint::hash_text(&toml::to_string_pretty(saved)?) {
+        return Ok(());
+    }
+    let differs = match checkpoint::config_of(path).map(|text| toml::from_str::<RunConfig>(&text)) {
+        Some(Ok(theirs)) => theirs.diff(saved).join(", "),
+        _ => "its config hash differs".to_string(),
+    };
+    bail!(
+        "{}: written for another config than {} ({differs}): restore those settings, or pass --force to resume anyway",
+        path.display(),
+        saved_path.display()
+    )
+}
+
+/// Cuts the run's log back to the checkpoint's length: the lines of the interrupted attempt
+/// after it go.
+fn truncate_log(dir: &Path, manifest: &checkpoint::Manifest) -> anyhow::Result<()> {
     let log_path = dir.join("log.jsonl");
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -199,14 +223,7 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     }
     file.set_len(manifest.log_bytes)?;
     file.sync_all()?;
-    eprintln!(
-        "resuming {} from {} (iteration {}, {} units frozen)",
-        dir.display(),
-        path.display(),
-        manifest.next_iteration,
-        manifest.frozen_units
-    );
-    execute(&config, &resolved, cifar, dir, Some((path, manifest)))
+    Ok(())
 }
 
 /// The summary of the run in `dir` if it has ended (finished, or stopped as diverged).

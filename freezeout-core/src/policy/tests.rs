@@ -178,3 +178,86 @@ fn fractions_of_the_run_are_the_typed_decimals() {
     let starts: Vec<u64> = p.decisions().iter().map(|d| d.iteration).collect();
     assert_eq!(starts, vec![825, 825]);
 }
+
+/// `Policy` hands every call to the policy it holds: driven through `Policy`, an adaptive policy
+/// ends with the same decisions, state and rates as the same policy driven directly, and a
+/// schedule policy answers exactly as its schedule.
+#[test]
+fn a_policy_delegates_every_call_to_what_it_holds() {
+    let mut direct = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+    let mut wrapped: Policy = direct.clone().into();
+    assert_eq!((wrapped.num_units(), wrapped.total_iterations()), (3, 100));
+    for j in 0..100 {
+        direct.begin(j);
+        wrapped.begin(j);
+        assert_eq!(wrapped.wants_gradient_norms(j), direct.wants_sample(j), "iteration {j}");
+        if direct.wants_sample(j) {
+            let norms: Vec<f64> = (0..3).map(|i| trace(j, i)).collect();
+            direct.observe(j, &norms);
+            wrapped.observe_gradient_norms(j, &norms);
+        }
+        assert_eq!(wrapped.frozen_prefix(j), direct.frozen_prefix(j), "iteration {j}");
+        for i in 0..=3 {
+            assert_eq!(wrapped.lr(i, j), direct.lr(i, j), "unit {i} at {j}");
+        }
+    }
+    assert!(direct.frozen_prefix(99) > 0, "the trace freezes units");
+    assert_eq!(wrapped.adaptive(), Some(&direct));
+    assert_eq!(wrapped.schedule(), None);
+    assert_eq!(wrapped.state(), Some(direct.state()));
+    // Restoring through `Policy` restores the policy it holds.
+    let mut fresh: Policy = Adaptive::new(config(), 0.1, 3, 100).unwrap().into();
+    fresh.restore(direct.state());
+    assert_eq!(fresh.state(), Some(direct.state()));
+
+    let schedule = Schedule::freezeout(crate::ScheduleConfig::default(), 3, 100).unwrap();
+    let mut policy: Policy = schedule.clone().into();
+    assert_eq!((policy.num_units(), policy.total_iterations()), (3, 100));
+    for j in 0..100 {
+        policy.begin(j);
+        assert!(!policy.wants_gradient_norms(j));
+        assert_eq!(policy.frozen_prefix(j), schedule.frozen_prefix(j));
+        assert!((0..=3).all(|i| policy.lr(i, j) == schedule.lr(i, j)));
+    }
+    assert_eq!(schedule.frozen_prefix(99), 3);
+    assert_eq!((policy.schedule(), policy.adaptive(), policy.state()), (Some(&schedule), None, None));
+}
+
+/// The one place where a config becomes a policy: each `PolicyConfig` builds its own kind, with
+/// the run's rate and length; names, field forms and ranges per policy.
+#[test]
+fn a_policy_config_builds_its_policy_and_round_trips_through_its_fields() {
+    use crate::ScheduleConfig;
+    let schedule = ScheduleConfig { base_lr: 0.05, ..ScheduleConfig::default() };
+    let adaptive = config();
+    let cases = [
+        (PolicyConfig::FreezeOut, "freezeout", (false, None)),
+        (PolicyConfig::Baseline, "baseline", (true, None)),
+        (PolicyConfig::Adaptive(adaptive), "adaptive", (false, Some(adaptive))),
+    ];
+    for (policy, name, fields) in cases {
+        assert_eq!(policy.name(), name);
+        assert!(PolicyConfig::NAMES.contains(&name));
+        assert_eq!(policy.to_fields(), fields);
+        assert_eq!(PolicyConfig::from_fields(fields.0, fields.1), Ok(policy));
+        assert_eq!(policy.is_baseline(), name == "baseline");
+        assert_eq!(policy.adaptive(), fields.1.as_ref());
+        policy.check_ranges().unwrap();
+    }
+    assert_eq!(PolicyConfig::from_fields(true, Some(adaptive)), Err(PolicyClash));
+    assert_eq!(
+        PolicyConfig::FreezeOut.build(schedule, 3, 100).unwrap(),
+        Policy::Schedule(Schedule::freezeout(schedule, 3, 100).unwrap())
+    );
+    assert_eq!(
+        PolicyConfig::Baseline.build(schedule, 3, 100).unwrap(),
+        Policy::Schedule(Schedule::baseline(0.05, 3, 100).unwrap())
+    );
+    assert_eq!(
+        PolicyConfig::Adaptive(adaptive).build(schedule, 3, 100).unwrap(),
+        Policy::Adaptive(Adaptive::new(adaptive, 0.05, 3, 100).unwrap())
+    );
+    assert!(PolicyConfig::Adaptive(adaptive).schedule(schedule, 3, 100).is_err(), "no schedule before the run");
+    let bad = PolicyConfig::Adaptive(AdaptiveConfig { ramp: 0.0, ..adaptive });
+    assert!(bad.check_ranges().unwrap_err().to_string().contains("ramp = 0"));
+}

@@ -172,3 +172,36 @@ fn a_tiny_t0_with_lr_scaling_is_flagged_and_the_paper_settings_are_not() {
     }
     assert!(Schedule::baseline(0.1, 4, 1000).unwrap().high_rate_warning(&[]).is_none());
 }
+
+#[test]
+fn scalings_print_as_the_command_line_names_them() {
+    let names: Vec<String> = Scaling::ALL.iter().map(|s| s.to_string()).collect();
+    assert_eq!(names, ["linear", "squared", "cubic"]);
+    assert!(Scaling::ALL.iter().all(|s| s.to_string().parse::<Scaling>() == Ok(*s)));
+}
+
+#[test]
+fn a_freeze_iteration_is_reported_only_inside_the_run() {
+    // Linear t0 = 0.5 over 2 units and T = 8: budgets 4 and 6, frozen from 5 and 7 (both < 8).
+    let cfg = ScheduleConfig { t0: 0.5, scaling: Scaling::Linear, ..ScheduleConfig::default() };
+    let s = Schedule::freezeout(cfg, 2, 8).unwrap();
+    assert_eq!((s.freeze_iteration(0), s.freeze_iteration(1), s.freeze_iteration(2)), (Some(5), Some(7), None));
+    // T = 7: unit 1's budget is 5.25, so it is first frozen at iteration 6 = T − 1, still inside.
+    assert_eq!(Schedule::freezeout(cfg, 2, 7).unwrap().freeze_iteration(1), Some(6));
+    let t1 = Schedule::freezeout(cfg, 1, 2).unwrap();
+    // One unit, t = 0.5, T = 2: budget 1, frozen from 2 = T: never within the run.
+    assert_eq!(t1.freeze_iteration(0), None);
+    assert!(!s.is_baseline() && Schedule::baseline(0.1, 2, 8).unwrap().is_baseline());
+}
+
+#[test]
+fn high_initial_rates_are_those_strictly_above_the_factor() {
+    // Linear t0 = 0.5, scaled, over 2 units: α_0 = α/0.5 = 2α and α_1 = α/0.75 = 4α/3.
+    let cfg = ScheduleConfig { t0: 0.5, scaling: Scaling::Linear, base_lr: 0.1, ..ScheduleConfig::default() };
+    let s = Schedule::freezeout(cfg, 2, 100).unwrap();
+    let high = |factor: f64| s.high_initial_rates(factor).iter().map(|p| p.index).collect::<Vec<_>>();
+    assert_eq!(high(2.0), Vec::<usize>::new(), "exactly 2α is not above 2α");
+    assert_eq!(high(1.9), [0]);
+    assert_eq!(high(1.3), [0, 1]);
+    assert_eq!(high(1.4), [0]);
+}

@@ -5,7 +5,7 @@ use bench_harness::run::{Estimate, RunConfig, estimate_seconds};
 use bench_harness::table::{self, CellState, GridEvent, TablePreset};
 use freezeout_core::data;
 use freezeout_core::{Schedule, ScheduleConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Options of `paper-repro table`.
 #[derive(clap::Args, Debug)]
@@ -57,23 +57,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out.display(),
         todo.len()
     );
-    for (c, state) in cells.iter().zip(&states) {
-        let what = match state {
-            CellState::Done(_) => " — finished earlier: kept",
-            CellState::Unfinished => " — unfinished: continued from its newest checkpoint",
-            CellState::Conflict(_) => " — held another run: deleted (--overwrite) and run again",
-            CellState::Fresh => "",
-        };
-        println!(
-            "  {}  ({} epochs{}){what}",
-            c.run_name(),
-            c.epochs,
-            c.train_limit.map_or(String::new(), |n| format!(", first {n} train images"))
-        );
-        if let Some(w) = c.rate_warning() {
-            eprintln!("{}: {w}", c.run_name());
-        }
-    }
+    print_plan(&cells, &states);
     // Calibrated on this machine before the first run, then from the runs themselves.
     let mut estimate = Estimate { factor: 1.0 };
     if let Some(first) = todo.first() {
@@ -116,36 +100,66 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     })?;
     let lines = table::write(&out, &format!("FreezeOut, preset {name}"), &rows)?;
-    plot::design_curve(&out.join("design_curve.svg"), &lines)?;
-    let c = &cells[0];
-    let spec = c.model.spec(c.dataset.classes());
-    let schedule = Schedule::freezeout(ScheduleConfig::default(), spec.units.len(), rows[0].summary.total_iterations)?;
-    plot::lr_curves(
-        &out.join("lr_curves.svg"),
-        &schedule,
-        &format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", c.model),
-    )?;
-    // The frozen fraction over time: a schedule's cells of the first seed (every seed freezes
-    // alike), an adaptive policy's cells of every seed (each run decides for itself).
-    let mut runs = Vec::new();
-    for row in rows.iter().filter(|r| r.config.seed == args.seeds[0] || r.config.policy.adaptive().is_some()) {
-        let dir = table::cell_dir(&out, &row.config);
-        let n = row.summary.num_units.max(1) as f64;
-        let t = row.summary.total_iterations.max(1) as f64;
-        let points =
-            table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
-        let setting = table::t0_of(&row.config).or(table::threshold_of(&row.config));
-        let mut label = setting.map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
-        if row.config.policy.adaptive().is_some() && args.seeds.len() > 1 {
-            label += &format!(" (seed {})", row.config.seed);
-        }
-        runs.push((label, points));
-    }
-    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &format!("Units frozen over the run, {}", c.model), &runs)?;
+    write_plots(&out, &cells[0], &rows, &lines, args.seeds[0], args.seeds.len() > 1)?;
     println!("{}", std::fs::read_to_string(out.join("results.md"))?);
     println!(
         "wrote {0}/results.md, results.csv, results.json, design_curve.svg, lr_curves.svg, frozen_fraction.svg",
         out.display()
     );
     Ok(())
+}
+
+/// Each cell's name, and what happens to it (kept, continued, run again), with any rate warning.
+fn print_plan(cells: &[RunConfig], states: &[CellState]) {
+    for (c, state) in cells.iter().zip(states) {
+        let what = match state {
+            CellState::Done(_) => " — finished earlier: kept",
+            CellState::Unfinished => " — unfinished: continued from its newest checkpoint",
+            CellState::Conflict(_) => " — held another run: deleted (--overwrite) and run again",
+            CellState::Fresh => "",
+        };
+        println!(
+            "  {}  ({} epochs{}){what}",
+            c.run_name(),
+            c.epochs,
+            c.train_limit.map_or(String::new(), |n| format!(", first {n} train images"))
+        );
+        if let Some(w) = c.rate_warning() {
+            eprintln!("{}: {w}", c.run_name());
+        }
+    }
+}
+
+/// The design curve, the LR curves of the default schedule on the grid's model, and the frozen
+/// fraction over time: a schedule's cells of the first seed (every seed freezes alike), an
+/// adaptive policy's cells of every seed (each run decides for itself).
+fn write_plots(
+    out: &Path,
+    first: &RunConfig,
+    rows: &[table::Row],
+    lines: &[table::Line],
+    seed: u64,
+    several_seeds: bool,
+) -> anyhow::Result<()> {
+    plot::design_curve(&out.join("design_curve.svg"), lines)?;
+    let spec = first.model.spec(first.dataset.classes());
+    let schedule = Schedule::freezeout(ScheduleConfig::default(), spec.units.len(), rows[0].summary.total_iterations)?;
+    let title = format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", first.model);
+    plot::lr_curves(&out.join("lr_curves.svg"), &schedule, &title)?;
+    let mut runs = Vec::new();
+    for row in rows.iter().filter(|r| r.config.seed == seed || r.config.policy.adaptive().is_some()) {
+        let dir = table::cell_dir(out, &row.config);
+        let n = row.summary.num_units.max(1) as f64;
+        let t = row.summary.total_iterations.max(1) as f64;
+        let points =
+            table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
+        let setting = table::t0_of(&row.config).or(table::threshold_of(&row.config));
+        let mut label = setting.map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        if row.config.policy.adaptive().is_some() && several_seeds {
+            label += &format!(" (seed {})", row.config.seed);
+        }
+        runs.push((label, points));
+    }
+    let title = format!("Units frozen over the run, {}", first.model);
+    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &title, &runs)
 }
