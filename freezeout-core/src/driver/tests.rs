@@ -57,6 +57,7 @@ fn it_freezes_each_unit_after_its_budget_and_records_the_freeze_with_every_rate(
     let device = Device::flex().autodiff();
     let mut model = Mlp::new(&device);
     let mut driver = FreezeOutDriver::new(&model, config(), T).unwrap();
+    assert_eq!(driver.num_units(), 3);
     let mut prefixes = Vec::new();
     for j in 0..T {
         assert_eq!(driver.iteration(), j);
@@ -161,6 +162,11 @@ fn only_an_adaptive_policy_is_handed_gradient_norms_and_only_when_it_samples() {
     // Samples at iterations 0 and 3 fell in the first window (0..6): two per unit.
     let state = driver.policy_state().expect("an adaptive policy has state");
     assert!(state.units.iter().all(|u| u.samples == 2 && u.sum > 0.0), "{state:?}");
+    // Restored into a fresh driver, the policy's state is the one saved.
+    let mut restored =
+        FreezeOutDriver::with_policy(&Mlp::new(&device), Adaptive::new(adaptive, ALPHA, 3, T).unwrap().into()).unwrap();
+    restored.restore_policy_state(state.clone());
+    assert_eq!(restored.policy_state(), Some(state));
     // A schedule has no state and takes no samples.
     let mut schedule = FreezeOutDriver::new(&model, config(), T).unwrap();
     schedule.observe_gradients(&model, &grads(&model));
@@ -176,4 +182,26 @@ fn debug_shows_the_position_not_every_parameter_id() {
     assert_eq!(shown, "FreezeOutDriver { policy: \"freezeout\", units: 3, iteration: 0, frozen_units: 0, freezes: 0 }");
     let baseline = FreezeOutDriver::with_schedule(&model, Schedule::baseline(ALPHA, 3, T).unwrap()).unwrap();
     assert!(format!("{baseline:?}").contains("\"baseline\""));
+}
+
+#[test]
+fn a_sampled_norm_is_the_units_l2_norm_over_all_its_parameters() {
+    let device = Device::flex().autodiff();
+    let adaptive = AdaptiveConfig { threshold: 0.05, window: 0.5, sample_every: 3, min_fraction: 0.0, ramp: 0.1 };
+    let model = Mlp::new(&device);
+    let mut driver =
+        FreezeOutDriver::with_policy(&model, Adaptive::new(adaptive, ALPHA, 3, T).unwrap().into()).unwrap();
+    let model = driver.freeze(model);
+    let x = Tensor::<2>::random([8, 4], Distribution::Normal(0.0, 1.0), &device);
+    let grads = GradientsParams::from_grads(model.forward(x).sum().backward(), &model);
+    driver.observe_gradients(&model, &grads);
+    let squares = |values: Vec<f32>| values.iter().map(|&v| v as f64 * v as f64).sum::<f64>();
+    let state = driver.policy_state().unwrap();
+    for (i, layer) in model.layers.iter().enumerate() {
+        let w = grads.get::<2>(layer.weight.id).unwrap().into_data().to_vec::<f32>().unwrap();
+        let b = grads.get::<1>(layer.bias.as_ref().unwrap().id).unwrap().into_data().to_vec::<f32>().unwrap();
+        let expected = (squares(w) + squares(b)).sqrt();
+        let got = state.units[i].sum;
+        assert!(expected > 0.0 && (got - expected).abs() <= 1e-5 * expected, "unit {i}: {got} vs {expected}");
+    }
 }

@@ -103,17 +103,21 @@ fn a_resumed_policy_decides_exactly_as_an_uninterrupted_one() {
 #[test]
 fn bad_settings_are_refused_with_the_field_named() {
     let cases = [
-        (AdaptiveConfig { threshold: -1.0, ..config() }, "threshold"),
-        (AdaptiveConfig { window: 0.0, ..config() }, "window"),
-        (AdaptiveConfig { ramp: 1.5, ..config() }, "ramp"),
-        (AdaptiveConfig { min_fraction: 2.0, ..config() }, "min_fraction"),
-        (AdaptiveConfig { sample_every: 0, ..config() }, "sample_every"),
+        (AdaptiveConfig { threshold: -1.0, ..config() }, "threshold = -1"),
+        (AdaptiveConfig { window: 0.0, ..config() }, "window = 0 must be in (0, 1]"),
+        (AdaptiveConfig { window: 1.5, ..config() }, "window = 1.5 must be in (0, 1]"),
+        (AdaptiveConfig { ramp: 1.5, ..config() }, "ramp = 1.5"),
+        (AdaptiveConfig { min_fraction: 2.0, ..config() }, "min_fraction = 2"),
+        (AdaptiveConfig { sample_every: 0, ..config() }, "sample_every = 0"),
         (AdaptiveConfig { sample_every: 20, ..config() }, "raise window or lower sample_every"),
     ];
     for (c, field) in cases {
         let err = Adaptive::new(c, 0.1, 3, 100).unwrap_err().to_string();
         assert!(err.contains(field), "{err}");
     }
+    // A window of exactly `sample_every` iterations holds one sample: accepted, as given.
+    let tight = AdaptiveConfig { window: 0.05, sample_every: 5, ..config() };
+    assert_eq!(Adaptive::new(tight, 0.1, 3, 100).unwrap().config(), &tight);
 }
 
 proptest! {
@@ -260,4 +264,35 @@ fn a_policy_config_builds_its_policy_and_round_trips_through_its_fields() {
     assert!(PolicyConfig::Adaptive(adaptive).schedule(schedule, 3, 100).is_err(), "no schedule before the run");
     let bad = PolicyConfig::Adaptive(AdaptiveConfig { ramp: 0.0, ..adaptive });
     assert!(bad.check_ranges().unwrap_err().to_string().contains("ramp = 0"));
+}
+
+/// A unit whose gradient norm was 0 in a window has no relative change in the next (not an
+/// infinite or NaN one), so its signal reads "none" and it never leaves on it.
+#[test]
+fn a_change_against_a_zero_norm_is_none() {
+    let zero_then_one = |j: u64, i: usize| if i == 0 && j < 10 { 0.0 } else { 1.0 };
+    let mut p = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+    drive(&mut p, 0, 21, &zero_then_one);
+    let second = &p.signals()[1];
+    assert_eq!(second.iteration, 20);
+    assert_eq!(second.norms[0], Some(1.0));
+    assert_eq!(second.changes[0], None, "{second:?}");
+    assert_eq!(second.changes[1], Some(0.0));
+}
+
+/// A leaving unit's rate is a half cosine from the global rate at its start to 0 over the ramp:
+/// the values at each step of the ramp, against the formula.
+#[test]
+fn a_leaving_units_rate_follows_its_ramp_step_by_step() {
+    let mut p = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+    drive(&mut p, 0, 100, &trace);
+    let d = p.decisions()[0].clone();
+    let (s, r) = (d.iteration, p.ramp_iterations());
+    let start_rate = p.lr(3, s); // the head follows the global cosine
+    for k in 0..=r {
+        let expected = start_rate * 0.5 * (1.0 + (PI * k as f64 / r as f64).cos());
+        let got = p.lr(d.unit, s + k);
+        assert!((got - expected).abs() < 1e-15, "step {k} of the ramp: {got} vs {expected}");
+    }
+    assert!(p.lr(d.unit, s + 1) < start_rate && p.lr(d.unit, s + r + 1) == 0.0);
 }
