@@ -281,13 +281,15 @@ fn a_change_against_a_zero_norm_is_none() {
 }
 
 /// A leaving unit's rate is a half cosine from the global rate at its start to 0 over the ramp:
-/// the values at each step of the ramp, against the formula.
+/// the values at each step of the ramp, against the formula (a ramp of 4 iterations, so that
+/// its start is no multiple of it).
 #[test]
 fn a_leaving_units_rate_follows_its_ramp_step_by_step() {
-    let mut p = Adaptive::new(config(), 0.1, 3, 100).unwrap();
+    let mut p = Adaptive::new(AdaptiveConfig { ramp: 0.04, ..config() }, 0.1, 3, 100).unwrap();
     drive(&mut p, 0, 100, &trace);
     let d = p.decisions()[0].clone();
     let (s, r) = (d.iteration, p.ramp_iterations());
+    assert!(r == 4 && s % r != 0, "ramp {r} from {s}");
     let start_rate = p.lr(3, s); // the head follows the global cosine
     for k in 0..=r {
         let expected = start_rate * 0.5 * (1.0 + (PI * k as f64 / r as f64).cos());
