@@ -198,8 +198,8 @@ fn a_sampled_norm_is_the_units_l2_norm_over_all_its_parameters() {
     let squares = |values: Vec<f32>| values.iter().map(|&v| v as f64 * v as f64).sum::<f64>();
     let state = driver.policy_state().unwrap();
     for (i, layer) in model.layers.iter().enumerate() {
-        let w = grads.get::<2>(layer.weight.id).unwrap().into_data().to_vec::<f32>().unwrap();
-        let b = grads.get::<1>(layer.bias.as_ref().unwrap().id).unwrap().into_data().to_vec::<f32>().unwrap();
+        let w = grads.get::<2>(layer.weight.id).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let b = grads.get::<1>(layer.bias.as_ref().unwrap().id).unwrap().into_data().try_to_vec::<f32>().unwrap();
         let expected = (squares(w) + squares(b)).sqrt();
         let got = state.units[i].sum;
         assert!(expected > 0.0 && (got - expected).abs() <= 1e-5 * expected, "unit {i}: {got} vs {expected}");
