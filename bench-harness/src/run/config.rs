@@ -216,8 +216,6 @@ impl RunConfig {
 
 /// [`RunConfig`] as `config.toml` stores it: the field names, order and defaults run
 /// directories have always had (its TOML text is what a run's name and hash are made of).
-/// Destructured field by field below, so a setting added to one and not the other does not
-/// compile.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RunConfigFile {
@@ -253,115 +251,50 @@ impl Default for RunConfigFile {
     }
 }
 
-impl From<RunConfig> for RunConfigFile {
-    fn from(c: RunConfig) -> Self {
-        let RunConfig {
-            model,
-            dataset,
-            epochs,
-            batch_size,
-            lr,
-            t0,
-            scaling,
-            scale_lr,
-            policy,
-            seed,
-            val,
-            train_limit,
-            test_limit,
-            dropout,
-            optimizer,
-            momentum,
-            weight_decay,
-            device,
-            float,
-            checkpoint_every,
-            keep_checkpoints,
-            max_loss,
-        } = c;
-        let (baseline, adaptive) = policy.to_fields();
-        Self {
-            model,
-            dataset,
-            epochs,
-            batch_size,
-            lr,
-            t0,
-            scaling,
-            scale_lr,
-            baseline,
-            adaptive,
-            seed,
-            val,
-            train_limit,
-            test_limit,
-            dropout,
-            optimizer,
-            momentum,
-            weight_decay,
-            device,
-            float,
-            checkpoint_every,
-            keep_checkpoints,
-            max_loss,
+/// The conversions between [`RunConfig`] and [`RunConfigFile`]: every field but the policy is
+/// copied as it is (the list is written once; a field missing from it, or from either struct,
+/// does not compile), the policy goes to and from `baseline` + `adaptive`.
+macro_rules! file_form {
+    ($($field:ident),* $(,)?) => {
+        impl From<RunConfig> for RunConfigFile {
+            fn from(c: RunConfig) -> Self {
+                let (baseline, adaptive) = c.policy.to_fields();
+                Self { baseline, adaptive, $($field: c.$field),* }
+            }
         }
-    }
+
+        impl TryFrom<RunConfigFile> for RunConfig {
+            type Error = freezeout_core::policy::PolicyClash;
+            fn try_from(f: RunConfigFile) -> Result<Self, Self::Error> {
+                Ok(Self { policy: PolicyConfig::from_fields(f.baseline, f.adaptive)?, $($field: f.$field),* })
+            }
+        }
+    };
 }
 
-impl TryFrom<RunConfigFile> for RunConfig {
-    type Error = freezeout_core::policy::PolicyClash;
-    fn try_from(f: RunConfigFile) -> Result<Self, Self::Error> {
-        let RunConfigFile {
-            model,
-            dataset,
-            epochs,
-            batch_size,
-            lr,
-            t0,
-            scaling,
-            scale_lr,
-            baseline,
-            adaptive,
-            seed,
-            val,
-            train_limit,
-            test_limit,
-            dropout,
-            optimizer,
-            momentum,
-            weight_decay,
-            device,
-            float,
-            checkpoint_every,
-            keep_checkpoints,
-            max_loss,
-        } = f;
-        Ok(Self {
-            model,
-            dataset,
-            epochs,
-            batch_size,
-            lr,
-            t0,
-            scaling,
-            scale_lr,
-            policy: PolicyConfig::from_fields(baseline, adaptive)?,
-            seed,
-            val,
-            train_limit,
-            test_limit,
-            dropout,
-            optimizer,
-            momentum,
-            weight_decay,
-            device,
-            float,
-            checkpoint_every,
-            keep_checkpoints,
-            max_loss,
-        })
-    }
-}
+file_form!(
+    model,
+    dataset,
+    epochs,
+    batch_size,
+    lr,
+    t0,
+    scaling,
+    scale_lr,
+    seed,
+    val,
+    train_limit,
+    test_limit,
+    dropout,
+    optimizer,
+    momentum,
+    weight_decay,
+    device,
+    float,
+    checkpoint_every,
+    keep_checkpoints,
+    max_loss,
+);
 
 #[cfg(test)]
 mod tests {
