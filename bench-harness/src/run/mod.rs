@@ -227,7 +227,7 @@ fn truncate_log(dir: &Path, manifest: &checkpoint::Manifest) -> anyhow::Result<(
 }
 
 /// The summary of the run in `dir` if it has ended (finished, or stopped as diverged).
-fn finished(dir: &Path) -> Option<RunSummary> {
+pub fn finished(dir: &Path) -> Option<RunSummary> {
     let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
     serde_json::from_str::<RunSummary>(&text).ok().filter(|s| s.status == "finished" || s.status == "diverged")
 }

@@ -92,6 +92,12 @@ pub fn threshold_of(c: &RunConfig) -> Option<f64> {
     c.policy.adaptive().map(|a| a.threshold)
 }
 
+/// A cell's knob along its strategy's line: [`t0_of`] or [`threshold_of`] (none for the
+/// baseline).
+pub fn setting_of(c: &RunConfig) -> Option<f64> {
+    t0_of(c).or(threshold_of(c))
+}
+
 /// Predictions of a cell from its schedule (same units and iterations as the run); an
 /// adaptive run's from the frozen prefix it took, iteration by iteration (its `log.jsonl` in
 /// `run_dir`), which no formula gives before the run.
@@ -151,11 +157,7 @@ pub fn cell_state(dir: &Path, config: &RunConfig) -> CellState {
     if saved != *config {
         return CellState::Conflict(format!("made with another config ({})", config.diff(&saved).join(", ")));
     }
-    let summary = std::fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
-        .filter(|s| s.status == "finished" || s.status == "diverged");
-    match summary {
+    match crate::run::finished(dir) {
         Some(summary) => CellState::Done(Box::new(summary)),
         None => CellState::Unfinished,
     }

@@ -14,7 +14,7 @@ mod report;
 pub use crate::stats::Stat;
 pub use cells::{
     CellState, GridEvent, IterRecord, Row, cell_dir, cell_state, iterations, own_saving, plan, predictions, run_grid,
-    strategy, t0_of, threshold_of, warm_up,
+    setting_of, strategy, t0_of, threshold_of, warm_up,
 };
 pub use grid::{POLICY_THRESHOLDS, TablePreset, grid};
 pub use report::{Claim, Line, claims, lines, write};
@@ -83,7 +83,7 @@ mod tests {
         assert!(quick.iter().all(|c| c.policy.adaptive().is_none()));
         let cells = grid(TablePreset::Policies, &[0, 1]);
         let named: Vec<(String, Option<f64>, u64)> =
-            cells.iter().map(|c| (strategy(c), t0_of(c).or(threshold_of(c)), c.seed)).collect();
+            cells.iter().map(|c| (strategy(c), setting_of(c), c.seed)).collect();
         let mut expected = Vec::new();
         for seed in [0, 1] {
             expected.push(("baseline".to_string(), None, seed));

@@ -1,7 +1,7 @@
 //! A grid's results aggregated over seeds, set beside the paper's claims, and written as
 //! `results.md`, `results.csv` and `results.json`.
 
-use super::{Row, t0_of, threshold_of};
+use super::{Row, setting_of, t0_of, threshold_of};
 use crate::stats::Stat;
 use freezeout_core::train::write_atomic;
 use serde::Serialize;
@@ -50,7 +50,7 @@ impl Line {
 pub fn lines(rows: &[Row]) -> Vec<Line> {
     let mut groups: BTreeMap<(String, String, String, String), Vec<&Row>> = BTreeMap::new();
     for r in rows {
-        let t0 = t0_of(&r.config).or(threshold_of(&r.config)).map_or(String::new(), |t| format!("{t}"));
+        let t0 = setting_of(&r.config).map_or(String::new(), |t| format!("{t}"));
         groups
             .entry((r.config.model.to_string(), r.config.dataset.name().to_string(), r.strategy.clone(), t0))
             .or_default()

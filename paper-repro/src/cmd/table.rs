@@ -153,8 +153,8 @@ fn write_plots(
         let t = row.summary.total_iterations.max(1) as f64;
         let points =
             table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
-        let setting = table::t0_of(&row.config).or(table::threshold_of(&row.config));
-        let mut label = setting.map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        let mut label =
+            table::setting_of(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
         if row.config.policy.adaptive().is_some() && several_seeds {
             label += &format!(" (seed {})", row.config.seed);
         }
