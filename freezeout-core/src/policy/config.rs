@@ -7,6 +7,19 @@ use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 
 /// The freezing policy of a run, with its settings. FreezeOut's own settings (`t0`, scaling,
 /// LR scaling, `base_lr`) live in the run's [`ScheduleConfig`]; `base_lr` is every policy's rate.
+///
+/// ```
+/// use freezeout_core::train::TrainConfig;
+/// use freezeout_core::{AdaptiveConfig, Policy, PolicyConfig};
+///
+/// // `fit` with the adaptive policy instead of FreezeOut's schedule:
+/// let adaptive = AdaptiveConfig { threshold: 0.1, ..AdaptiveConfig::default() };
+/// let config = TrainConfig { epochs: 5, policy: PolicyConfig::Adaptive(adaptive), ..TrainConfig::default() };
+/// // What a run of 4 units and 1500 iterations follows (a driver takes it: `FreezeOutDriver::with_policy`).
+/// let policy = config.policy(4, 1500).unwrap();
+/// assert!(matches!(policy, Policy::Adaptive(_)));
+/// assert_eq!(PolicyConfig::Baseline.name(), "baseline");
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum PolicyConfig {
     /// FreezeOut's schedule (the paper's; the default).
