@@ -35,11 +35,11 @@ struct ItemBatcher;
 impl Batcher<Item, ImageBatch> for ItemBatcher {
     fn batch(&self, items: Vec<Item>, device: &Device) -> ImageBatch {
         let n = items.len();
-        let batch = HostBatch {
-            images: items.iter().flat_map(|i| i.pixels.iter().copied()).collect(),
-            shape: [n, 3, 32, 32],
-            labels: items.iter().map(|i| i.label).collect(),
-        };
+        let batch = HostBatch::new(
+            items.iter().flat_map(|i| i.pixels.iter().copied()).collect(),
+            [n, 3, 32, 32],
+            items.iter().map(|i| i.label).collect(),
+        );
         let (images, targets) = batch.to_device(device);
         ImageBatch { images, targets }
     }
@@ -49,11 +49,11 @@ fn random_batch(device: &Device) -> HostBatch {
     let plain = device.clone().without_autodiff();
     let images = Tensor::<4>::random([BATCH, 3, 32, 32], Distribution::Normal(0.0, 1.0), &plain);
     let labels = Tensor::<1, Int>::random([BATCH], Distribution::Uniform(0.0, CLASSES as f64), &plain);
-    HostBatch {
-        images: images.into_data().iter::<f32>().collect(),
-        shape: [BATCH, 3, 32, 32],
-        labels: labels.into_data().iter::<i64>().collect(),
-    }
+    HostBatch::new(
+        images.into_data().iter::<f32>().collect(),
+        [BATCH, 3, 32, 32],
+        labels.into_data().iter::<i64>().collect(),
+    )
 }
 
 fn items(batch: &HostBatch, times: usize) -> Vec<Item> {

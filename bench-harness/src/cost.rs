@@ -165,6 +165,87 @@ impl MeasuredCost {
     }
 }
 
+/// Step costs for the prefix cache's prediction, each a function of the frozen prefix `k`:
+/// without a cache, with the prefix skipped (its output given: the limit), and through the
+/// cache with every sample a hit at the boundary.
+pub struct CacheCosts<'a> {
+    /// The step without a cache.
+    pub uncached: &'a dyn Fn(usize) -> f64,
+    /// The step fed the prefix's output (a frozen unit costs nothing).
+    pub skipped: &'a dyn Fn(usize) -> f64,
+    /// The step through the cache, every sample a hit at the boundary.
+    pub cached: &'a dyn Fn(usize) -> f64,
+}
+
+/// How a simulated cache builds its entries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CacheBuild {
+    /// `exact` / `reuse`: every visit stores the entry at the boundary (its cost is the
+    /// forward the step runs anyway).
+    Always,
+    /// `shift`: every sample's frozen prefix runs on its padded image, `factor` (its area over
+    /// the image's) times the forward, and the map is stored.
+    Padded {
+        /// Padded area / image area (`(40/32)² = 1.5625` for CIFAR).
+        factor: f64,
+    },
+}
+
+/// Predicted savings with a prefix cache, against the unfrozen uncached step.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct CachePrediction {
+    /// Without a cache (FreezeOut alone).
+    pub uncached: f64,
+    /// With the cache.
+    pub cached: f64,
+    /// If a frozen unit cost nothing: the limit.
+    pub limit: f64,
+}
+
+/// Simulates a run of `schedule` over `samples` training samples in batches of `batch`, each
+/// epoch visiting every sample once: at iteration `j` with prefix `k` a batch costs
+/// `cached(k)` plus, for each sample whose entry stops at `b < k`, `(1/n)·(F(k) − F(b))` (its
+/// prefix from `b` on; `F(k) = uncached(k) − skipped(k)`, the frozen prefix's forward), times the
+/// build factor of `shift`. Samples are visited in the same order every epoch
+/// (the real order is shuffled; the mean cost is the same).
+pub fn cached_saving(
+    schedule: &Schedule,
+    samples: usize,
+    batch: usize,
+    costs: &CacheCosts,
+    build: CacheBuild,
+) -> CachePrediction {
+    let per_epoch = samples.div_ceil(batch).max(1) as u64;
+    let total = schedule.total_iterations;
+    let forward = |k: usize| (costs.uncached)(k) - (costs.skipped)(k);
+    let mut entry = vec![0usize; samples];
+    let (mut plain, mut cached, mut limit) = (0.0, 0.0, 0.0);
+    for j in 0..total {
+        let k = schedule.frozen_prefix(j);
+        plain += (costs.uncached)(k);
+        limit += (costs.skipped)(k);
+        if k == 0 {
+            cached += (costs.uncached)(0);
+            continue;
+        }
+        let b0 = (j % per_epoch) as usize * batch;
+        let rows = b0..(b0 + batch).min(samples);
+        let n = rows.len() as f64;
+        let mut step = (costs.cached)(k);
+        let factor = match build {
+            CacheBuild::Always => 1.0,
+            CacheBuild::Padded { factor } => factor,
+        };
+        for s in rows {
+            step += factor * (forward(k) - forward(entry[s])) / n;
+            entry[s] = k;
+        }
+        cached += step;
+    }
+    let base = total as f64 * (costs.uncached)(0);
+    CachePrediction { uncached: 1.0 - plain / base, cached: 1.0 - cached / base, limit: 1.0 - limit / base }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +287,32 @@ mod tests {
         // Freezing more never costs more, and training everything is about 3× the forward.
         assert!((0..n).all(|k| model.step(k + 1) <= model.step(k)));
         assert!(all > 2.5 * fwd && all < 3.1 * fwd, "{all} vs {fwd}");
+    }
+
+    /// Worked by hand: 2 units, 4 samples in batches of 2 (2 iterations per epoch), 4 epochs;
+    /// linear t0 0.5 freezes unit 0 from iteration 5 and unit 1 from 7 (budgets 4 and 6).
+    #[test]
+    fn the_cache_prediction_pays_each_frozen_unit_once_per_sample() {
+        let cfg = ScheduleConfig { t0: 0.5, scaling: Scaling::Linear, ..Default::default() };
+        let s = Schedule::freezeout(cfg, 2, 8).unwrap();
+        assert_eq!((0..8).map(|j| s.frozen_prefix(j)).collect::<Vec<_>>(), [0, 0, 0, 0, 0, 1, 1, 2]);
+        // Step 10 unfrozen; frozen, unit 0's forward costs 2 and unit 1's 1 (the rest of the
+        // step 3 and 0); a hit costs 0.5 more than a skipped prefix.
+        let uncached = |k: usize| [10.0, 5.0, 3.0][k];
+        let skipped = |k: usize| [10.0, 3.0, 0.0][k];
+        let cached = |k: usize| skipped(k) + 0.5 * (k > 0) as u8 as f64;
+        let costs = CacheCosts { uncached: &uncached, skipped: &skipped, cached: &cached };
+        let p = cached_saving(&s, 4, 2, &costs, CacheBuild::Always);
+        // Iterations 0-4: 10 each. 5 (k 1, samples 2, 3 new): 3.5 + 2. 6 (k 1, samples 0, 1
+        // new): 3.5 + 2. 7 (k 2, samples 2, 3 at 1): 0.5 + (3 − 2) = 1.5.
+        let expected = 1.0 - (50.0 + 5.5 + 5.5 + 1.5) / 80.0;
+        assert!((p.cached - expected).abs() < 1e-12, "{p:?}");
+        assert!((p.uncached - (1.0 - (50.0 + 5.0 + 5.0 + 3.0) / 80.0)).abs() < 1e-12);
+        assert!((p.limit - (1.0 - (50.0 + 3.0 + 3.0) / 80.0)).abs() < 1e-12);
+        // `shift`: each frozen forward on the padded image, 1.5625 times the cost.
+        let p = cached_saving(&s, 4, 2, &costs, CacheBuild::Padded { factor: 1.5625 });
+        let expected = 1.0 - (50.0 + 2.0 * (3.5 + 1.5625 * 2.0) + 0.5 + 1.5625) / 80.0;
+        assert!((p.cached - expected).abs() < 1e-12, "{p:?}");
     }
 
     #[test]

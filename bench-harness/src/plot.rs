@@ -224,6 +224,8 @@ mod tests {
             measured_saving: None,
             own_saving: Stat::of(own),
             wall_seconds: Stat::of(&[1.0]).unwrap(),
+            cache_mib: None,
+            hit_rate: None,
         }
     }
 

@@ -47,6 +47,22 @@ pub trait FreezeOut: Module + Sized {
 pub trait FreezeOutForward<const I: usize, const O: usize>: FreezeOut {
     /// Units (frozen prefix untracked), then the head.
     fn forward_freezeout(&self, x: Tensor<I>) -> Tensor<O>;
+
+    /// Only the units of `range` on `x`, the input of unit `range.start` (frozen ones
+    /// untracked): the output is the input of unit `range.end`. The prefix cache
+    /// ([`crate::cache`]) computes and advances its entries with it. `None` where the forward
+    /// is hand-written (`#[freezeout(manual)]`): the cache cannot split it.
+    fn forward_unit_range(&self, x: Tensor<I>, range: std::ops::Range<usize>) -> Option<Tensor<I>> {
+        let _ = (x, range);
+        None
+    }
+
+    /// The forward from unit `unit` on, `x` being that unit's input (a cache entry): units
+    /// `unit..N` (frozen ones untracked), then the head. `None` with a hand-written forward.
+    fn forward_from(&self, x: Tensor<I>, unit: usize) -> Option<Tensor<O>> {
+        let _ = (x, unit);
+        None
+    }
 }
 
 /// Ids of the head's parameters: every trainable parameter that belongs to no unit.
@@ -196,25 +212,35 @@ pub mod private {
     /// `valid()` copy on `x.inner()`, so its ops record nothing at all (not even the empty
     /// backward steps Burn keeps for untracked ops) and keep no activations; the prefix's output
     /// re-enters autodiff untracked. Without autodiff (evaluation) every unit just runs.
+    ///
+    /// [`Chain::range`] runs only some units: `x` is the input of the range's first unit, and
+    /// the output (the input of the unit after the range) is on `x`'s kind of device.
     pub struct Chain<const D: usize> {
         x: Option<Tensor<D>>,
         next: usize,
         frozen: usize,
         autodiff: bool,
+        range: std::ops::Range<usize>,
     }
 
     impl<const D: usize> Chain<D> {
         pub fn new(frozen: usize, x: Tensor<D>) -> Self {
+            Self::range(frozen, x, 0..usize::MAX)
+        }
+        pub fn range(frozen: usize, x: Tensor<D>, range: std::ops::Range<usize>) -> Self {
             let autodiff = x.is_autodiff();
-            Self { x: Some(x), next: 0, frozen, autodiff }
+            Self { x: Some(x), next: 0, frozen, autodiff, range }
         }
         pub fn step<M: Module>(&mut self, unit: &M, forward: impl FnOnce(&M, Tensor<D>) -> Tensor<D>) {
-            let x = self.x.take().expect("chain holds a tensor between steps");
             let index = self.next;
             self.next += 1;
+            if !self.range.contains(&index) {
+                return;
+            }
+            let x = self.x.take().expect("chain holds a tensor between steps");
             let y = if self.autodiff && index < self.frozen {
                 let y = forward(&unit.valid(), x.inner());
-                if index + 1 == self.frozen { y.autodiff() } else { y }
+                if index + 1 == self.frozen || index + 1 == self.range.end { y.autodiff() } else { y }
             } else {
                 freeze_point(self.frozen, index, forward(unit, x))
             };

@@ -78,14 +78,43 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
             /// Runs the units in forward order: the frozen prefix on the inner backend (no
             /// autodiff at all, BatchNorm in inference mode), the active units with autodiff.
             pub fn forward_units(&self, x: #tensor<#input>) -> #tensor<#input> {
+                self.forward_unit_range(x, 0..usize::MAX)
+            }
+            /// Runs only the units of `range` on `x`, the input of unit `range.start` (the
+            /// frozen ones as in `forward_units`); the output is the input of unit `range.end`.
+            /// The prefix cache computes and advances its entries with it.
+            pub fn forward_unit_range(
+                &self,
+                x: #tensor<#input>,
+                range: ::std::ops::Range<usize>,
+            ) -> #tensor<#input> {
                 let frozen = #fo::FreezeOut::frozen_units(self);
-                let mut __chain = #fo::__private::Chain::new(frozen, x);
+                let mut __chain = #fo::__private::Chain::range(frozen, x, range);
                 #(#steps)*
                 __chain.finish()
             }
         }
     };
+    // The cache's entry points exist where the forward is generated (not with `manual`).
+    let range_methods = |head: &syn::Ident| {
+        if args.manual.is_some() {
+            return quote!();
+        }
+        quote! {
+            fn forward_unit_range(
+                &self,
+                x: #tensor<#input>,
+                range: ::std::ops::Range<usize>,
+            ) -> ::std::option::Option<#tensor<#input>> {
+                ::std::option::Option::Some(self.forward_unit_range(x, range))
+            }
+            fn forward_from(&self, x: #tensor<#input>, unit: usize) -> ::std::option::Option<#tensor<#output>> {
+                ::std::option::Option::Some(self.#head(self.forward_unit_range(x, unit..usize::MAX)))
+            }
+        }
+    };
     let head = args.head.as_ref().map(|head| {
+        let range_methods = range_methods(head);
         quote! {
             impl #impl_g #name #ty_g #where_c {
                 /// Freeze-aware forward: the units (see `forward_units`), then the head.
@@ -97,6 +126,7 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
                 fn forward_freezeout(&self, x: #tensor<#input>) -> #tensor<#output> {
                     self.forward(x)
                 }
+                #range_methods
             }
         }
     });

@@ -573,3 +573,60 @@ fn train_help_shows_the_defaults_a_run_uses() {
         assert!(help.contains(shown), "{shown} missing from:\n{help}");
     }
 }
+
+/// A cached run killed after the first freeze resumes exactly, its cache (not in the
+/// checkpoint) rebuilt: `reuse` replays the draws of the first freeze's epoch, `shift`'s
+/// entries depend on the sample alone. 6 epochs of 6 iterations: unit 0 freezes at iteration
+/// ⌊0.512 · 36⌋ + 1 = 19 (epoch 3); killed after 25, the run resumes from its checkpoint at 24
+/// (epoch 4) with an empty cache.
+#[test]
+fn a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt() {
+    fn as_str(a: &[String]) -> Vec<&str> {
+        a.iter().map(String::as_str).collect()
+    }
+    let data = archive();
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for mode in ["reuse", "shift"] {
+        let (full, killed) = (tmp.path().join(format!("{mode}-full")), tmp.path().join(format!("{mode}-killed")));
+        let args = |out: &Path| {
+            let mut a: Vec<String> = train_args(out.to_str().unwrap(), data).into_iter().map(String::from).collect();
+            a[4] = "6".into(); // --epochs
+            a.extend(["--cache", mode].map(String::from));
+            a
+        };
+        let (full_args, killed_args) = (args(&full), args(&killed));
+        let o = repro(&as_str(&full_args), &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("cache: {mode} mode, f32 entries in host memory")), "{}", stderr(&o));
+        let o = repro(&as_str(&killed_args), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "25")]);
+        assert!(!o.status.success(), "the run must have been killed");
+        let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (a, b) = (iterations(&full), iterations(&killed));
+        assert_eq!(a.len(), 36);
+        assert_eq!(a, b, "{mode}: same losses and frozen units, iteration by iteration");
+        // The cache was used: the epoch after the first freeze hits entries made in it.
+        let epochs: Vec<serde_json::Value> = fs::read_to_string(full.join("log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "epoch")
+            .collect();
+        assert!(epochs[4]["cache"]["hits"].as_u64().unwrap() > 0, "{mode}: {}", epochs[4]);
+        assert!(epochs[2]["cache"]["lookups"].as_u64() == Some(0), "nothing frozen before epoch 3");
+    }
+
+    // What the cache cannot do is refused before anything is written, naming the flag.
+    let out = tmp.path().join("refused");
+    let exact = [train_args(out.to_str().unwrap(), data), vec!["--cache", "exact"]].concat();
+    let o = repro(&exact, &[]);
+    assert!(stderr(&o).contains("--cache exact: the training inputs are randomly augmented"), "{}", stderr(&o));
+    assert!(!out.exists(), "a refused run writes nothing");
+    let o = repro(&["train", "--cache", "reuse", "--cache-mem", "0"], &[]);
+    assert!(stderr(&o).contains("--cache-mem: a budget of 0 bytes"), "{}", stderr(&o));
+    let o = repro(&["train", "--cache-float", "bf16"], &[]);
+    assert!(stderr(&o).contains("--cache-float is a setting of the prefix cache"), "{}", stderr(&o));
+    let o = repro(&["train", "--cache", "on"], &[]);
+    assert!(stderr(&o).contains("unknown cache mode `on`: expected off, exact, reuse, shift"), "{}", stderr(&o));
+}

@@ -118,7 +118,7 @@ pub fn quadrant_task(batches: usize, batch: usize, side: usize, seed: u64) -> Ve
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let half = side / 2;
     (0..batches)
-        .map(|_| {
+        .map(|b| {
             let mut images = Vec::with_capacity(batch * 3 * side * side);
             let mut labels = Vec::with_capacity(batch);
             for _ in 0..batch {
@@ -135,7 +135,9 @@ pub fn quadrant_task(batches: usize, batch: usize, side: usize, seed: u64) -> Ve
                     }
                 }
             }
-            HostBatch { images, shape: [batch, 3, side, side], labels }
+            // Ids: the image's place in the task (what the prefix cache keys on).
+            let ids = (0..batch as u64).map(|i| (b * batch) as u64 + i).collect();
+            HostBatch::new(images, [batch, 3, side, side], labels).with_ids(ids)
         })
         .collect()
 }

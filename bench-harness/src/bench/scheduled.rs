@@ -80,11 +80,11 @@ fn random_batch(batch: usize, classes: usize, device: &Device) -> HostBatch {
     let plain = device.clone().without_autodiff();
     let images = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &plain);
     let labels = Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, classes as f64), &plain);
-    HostBatch {
-        images: images.into_data().iter::<f32>().collect(),
-        shape: [batch, 3, 32, 32],
-        labels: labels.into_data().iter::<i64>().collect(),
-    }
+    HostBatch::new(
+        images.into_data().iter::<f32>().collect(),
+        [batch, 3, 32, 32],
+        labels.into_data().iter::<i64>().collect(),
+    )
 }
 
 /// The same batch `times` times: one epoch of `times` iterations, nothing held out.

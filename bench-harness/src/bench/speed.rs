@@ -4,13 +4,17 @@
 
 use super::Reporter;
 use super::scheduled::{self, ScheduledRun};
-use crate::cost::{self, CostModel, MeasuredCost};
+use crate::cost::{self, CacheBuild, CacheCosts, CachePrediction, CostModel, MeasuredCost};
 use crate::stats::{mean, median};
+use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Distribution, Int, Tensor};
+use freezeout_core::cache::{CacheConfig, CacheMode, PrefixCache};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{Classification, Stepper, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig};
+use freezeout_core::train::{
+    CacheStep, Classification, DataSource, HostBatch, InMemory, Stepper, Task, TaskOutput, TrainConfig,
+};
+use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -55,6 +59,12 @@ pub struct SpeedPoint {
     /// Median time of the training-mode forward pass alone (ms), timed after the steps with the
     /// same model and batch; `median_ms - forward_ms` is backward plus optimizer.
     pub forward_ms: f64,
+    /// Mean step time (ms) when the frozen prefix costs nothing: the step fed the prefix's
+    /// output, precomputed once (the physical limit of any cache).
+    pub skip_mean_ms: f64,
+    /// Mean step time (ms) with the prefix cache (`exact`, every sample a hit at the
+    /// boundary): the limit plus the cache's own lookups and copies.
+    pub cached_mean_ms: f64,
     /// The first step (ms): includes kernel compilation / autotuning on a GPU.
     pub first_ms: f64,
     /// FLOP-model cost of the step relative to nothing frozen.
@@ -89,6 +99,67 @@ pub struct SpeedReport {
     pub reference_formula: Option<f64>,
     /// The default schedule actually run, if asked for.
     pub scheduled: Option<ScheduledRun>,
+    /// Savings predicted with the prefix cache from the measured points (all three step
+    /// times interpolated between them), for the schedules and run lengths of `CACHE.md`.
+    pub cache: Vec<CacheLine>,
+}
+
+/// One predicted run with the prefix cache.
+#[derive(Clone, Debug, Serialize)]
+pub struct CacheLine {
+    /// The schedule (`cubic t0 0.8`, `linear unscaled t0 0.9`).
+    pub schedule: String,
+    /// Training samples and epochs of the run.
+    pub samples: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// `exact/reuse` or `shift`.
+    pub mode: String,
+    /// The savings.
+    pub prediction: CachePrediction,
+}
+
+/// The schedules and run lengths the cache is predicted for: the quick setting (15,000
+/// images, 5 epochs) and the paper's (50,000, 100 epochs), FreezeOut's default and linear
+/// unscaled t0 0.9.
+fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint]) -> anyhow::Result<Vec<CacheLine>> {
+    let interpolated = |f: fn(&SpeedPoint) -> f64| {
+        let mut p: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, f(p))).collect();
+        p.sort_by_key(|p| p.0);
+        p.dedup_by_key(|p| p.0);
+        MeasuredCost { points: p }
+    };
+    if points.iter().all(|p| p.frozen != 0) || points.len() < 2 {
+        return Ok(Vec::new());
+    }
+    // With nothing frozen the three steps are one computation: one time (the uncached one's)
+    // for all three, so the points' noise does not enter the savings.
+    let (uncached, mut skipped, mut cached) =
+        (interpolated(|p| p.mean_ms), interpolated(|p| p.skip_mean_ms), interpolated(|p| p.cached_mean_ms));
+    skipped.points[0].1 = uncached.points[0].1;
+    cached.points[0].1 = uncached.points[0].1;
+    let costs =
+        CacheCosts { uncached: &|k| uncached.step(k), skipped: &|k| skipped.step(k), cached: &|k| cached.step(k) };
+    let schedules = [
+        ("cubic t0 0.8", ScheduleConfig::default()),
+        (
+            "linear unscaled t0 0.9",
+            ScheduleConfig { t0: 0.9, scaling: Scaling::Linear, scale_lr: false, ..Default::default() },
+        ),
+    ];
+    let mut lines = Vec::new();
+    for (samples, epochs) in [(15_000usize, 5usize), (50_000, 100)] {
+        for (name, config) in schedules {
+            let total = (epochs * samples.div_ceil(batch)) as u64;
+            let schedule = Schedule::freezeout(config, n, total)?;
+            for (mode, build) in [("exact/reuse", CacheBuild::Always), ("shift", CacheBuild::Padded { factor: 1.5625 })]
+            {
+                let prediction = cost::cached_saving(&schedule, samples, batch, &costs, build);
+                lines.push(CacheLine { schedule: name.into(), samples, epochs, mode: mode.into(), prediction });
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// Runs the benchmark.
@@ -118,7 +189,8 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         .iter()
         .zip(&frozen)
         .zip(timings)
-        .map(|((&fraction, &frozen), Timings { median_ms, mean_ms, forward_ms, first_ms, peak_mib })| {
+        .map(|((&fraction, &frozen), t)| {
+            let Timings { median_ms, mean_ms, forward_ms, skip_mean_ms, cached_mean_ms, first_ms, peak_mib } = t;
             let flop_ratio = costs.step(frozen) / costs.step(0);
             SpeedPoint {
                 fraction,
@@ -126,6 +198,8 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
                 median_ms,
                 mean_ms,
                 forward_ms,
+                skip_mean_ms,
+                cached_mean_ms,
                 first_ms,
                 flop_ratio,
                 peak_mib,
@@ -163,6 +237,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         ),
     };
     report.finish();
+    let cache = cache_lines(n, config.batch, &points)?;
     Ok(SpeedReport {
         config: config.clone(),
         units: n,
@@ -171,6 +246,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         measured_saving: measured.map(|cost| cost.predicted_saving(&schedule)),
         reference_formula: cost::reference_saving(&schedule, &costs.forward_costs()),
         scheduled,
+        cache,
     })
 }
 
@@ -179,6 +255,8 @@ struct Timings {
     median_ms: f64,
     mean_ms: f64,
     forward_ms: f64,
+    skip_mean_ms: f64,
+    cached_mean_ms: f64,
     first_ms: f64,
     peak_mib: Option<f64>,
 }
@@ -214,6 +292,12 @@ struct Lane<M> {
     driver: FreezeOutDriver,
     times: Vec<f64>,
     forward: Vec<f64>,
+    /// The prefix's output for the batch, and the steps fed it.
+    features: Tensor<4>,
+    skip: Vec<f64>,
+    /// An `exact` cache holding the batch, and the steps through it.
+    cache: PrefixCache,
+    cached: Vec<f64>,
     first: f64,
     peak: Option<u64>,
 }
@@ -226,6 +310,13 @@ impl WithModel for Points<'_> {
         let schedule = Schedule::baseline(0.01, model.num_units(), 1_000_000).expect("valid baseline");
         let images = Tensor::<4>::random([c.batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
         let targets = Tensor::<1, Int>::random([c.batch], Distribution::Uniform(0.0, c.classes as f64), device);
+        let host = HostBatch::new(
+            images.clone().into_data().iter::<f32>().collect(),
+            [c.batch, 3, 32, 32],
+            targets.clone().into_data().iter::<i64>().collect(),
+        )
+        .with_ids((0..c.batch as u64).collect());
+        let samples = InMemory { train: vec![host.clone()], eval: vec![] }.samples();
         let mut lanes: Vec<Lane<M>> = self
             .frozen
             .iter()
@@ -234,6 +325,8 @@ impl WithModel for Points<'_> {
                 let stepper = Stepper::new(&train, device);
                 let driver = FreezeOutDriver::with_schedule(&model, schedule.clone())
                     .expect("the schedule has the model's units");
+                let features = model.forward_unit_range(images.clone(), 0..frozen).expect("a generated forward");
+                let cache = PrefixCache::new(CacheConfig::new(CacheMode::Exact).with_mem(1 << 30)).expect("1 GiB");
                 Lane {
                     frozen,
                     model: Some(model),
@@ -241,6 +334,10 @@ impl WithModel for Points<'_> {
                     driver,
                     times: Vec::new(),
                     forward: Vec::new(),
+                    features,
+                    skip: Vec::new(),
+                    cache,
+                    cached: Vec::new(),
                     first: 0.0,
                     peak: None,
                 }
@@ -267,6 +364,21 @@ impl WithModel for Points<'_> {
                     i if i >= c.warmup => lane.times.push(r.seconds * 1e3),
                     _ => {}
                 }
+                // The same step with the prefix skipped, and through the cache.
+                let model = lane.model.take().expect("a lane holds its model between steps");
+                let skip = Skip { unit: lane.frozen };
+                let (model, r) =
+                    lane.stepper.step(model, &skip, (lane.features.clone(), targets.clone()), &mut lane.driver);
+                let step = CacheStep { cache: &mut lane.cache, samples: samples.as_deref(), epoch: 0, device };
+                let (model, cached) = lane
+                    .stepper
+                    .step_cached(model, &Classification, host.clone(), step, &mut lane.driver)
+                    .expect("an exact cache of a batch with ids");
+                lane.model = Some(model);
+                if i >= c.warmup {
+                    lane.skip.push(r.seconds * 1e3);
+                    lane.cached.push(cached.seconds * 1e3);
+                }
             }
         }
         // The forward pass alone, in turn as well: the graph is built (training mode, as in a
@@ -290,10 +402,33 @@ impl WithModel for Points<'_> {
                 mean_ms: if lane.times.is_empty() { lane.first } else { mean(&lane.times) },
                 median_ms: if lane.times.is_empty() { lane.first } else { median(lane.times) },
                 forward_ms: median(lane.forward),
+                skip_mean_ms: mean(&lane.skip),
+                cached_mean_ms: mean(&lane.cached),
                 first_ms: lane.first,
                 peak_mib: lane.peak.map(|b| b as f64 / MIB),
             })
             .collect()
+    }
+}
+
+/// The step fed the prefix's output: the units from `unit` on and the head (cross-entropy).
+struct Skip {
+    unit: usize,
+}
+
+impl<M: FreezeOutForward<4, 2>> Task<M> for Skip {
+    type Batch = HostBatch;
+    type Input = (Tensor<4>, Tensor<1, Int>);
+    fn batch_len(&self, batch: &HostBatch) -> usize {
+        batch.len()
+    }
+    fn to_device(&self, batch: HostBatch, device: &burn::tensor::Device) -> Self::Input {
+        batch.to_device(device)
+    }
+    fn forward(&self, model: &M, (x, targets): Self::Input) -> TaskOutput {
+        let logits = model.forward_from(x, self.unit).expect("a generated forward");
+        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets);
+        TaskOutput { metric: loss.clone().detach(), loss }
     }
 }
 
@@ -304,18 +439,20 @@ pub fn render(report: &SpeedReport) -> String {
         "{} (N = {} units), batch {}, {} on {} in {}: median of {} steps after {} warm-up\n",
         c.model, report.units, c.batch, "random data", c.device, c.float, c.iters, c.warmup
     );
-    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  first step ms  peak MiB  RSS after MiB  in use after MiB\n";
+    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  skipped ms  cached ms  first step ms  peak MiB  RSS after MiB  in use after MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
     for p in &report.points {
         let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
         out += &format!(
-            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>13.1}  {:>8}  {:>13}  {:>16}\n",
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>10.1}  {:>9.1}  {:>13.1}  {:>8}  {:>13}  {:>16}\n",
             100.0 * p.fraction,
             p.frozen,
             p.median_ms,
             ratio,
             p.flop_ratio,
             p.forward_ms,
+            p.skip_mean_ms,
+            p.cached_mean_ms,
             p.first_ms,
             p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
             p.rss_after_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
@@ -328,6 +465,23 @@ pub fn render(report: &SpeedReport) -> String {
         report.measured_saving.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
         report.reference_formula.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
     );
+    if !report.cache.is_empty() {
+        out += "with the prefix cache (from the measured uncached / skipped / cached step times): saving without, with, limit (a frozen unit costs nothing), with/limit\n";
+    }
+    for l in &report.cache {
+        let p = l.prediction;
+        out += &format!(
+            "  {:<23} {:>6} samples {:>3} epochs  {:<11}  {:>5.1}%  {:>5.1}%  {:>5.1}%  {:.3}\n",
+            l.schedule,
+            l.samples,
+            l.epochs,
+            l.mode,
+            100.0 * p.uncached,
+            100.0 * p.cached,
+            100.0 * p.limit,
+            p.cached / p.limit
+        );
+    }
     if let Some(r) = &report.scheduled {
         out += &format!(
             "scheduled run ({} iterations, {} frozen at the end): measured saving {:.1}% vs {:.1}% predicted from the step times above (ratio {:.3}); unfrozen step {:.1} ms\n",

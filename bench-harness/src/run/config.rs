@@ -5,6 +5,7 @@
 //! help and applies its flags over them (or over a config file).
 
 use anyhow::{Context, bail};
+use freezeout_core::cache::{CacheConfig, CacheMode};
 use freezeout_core::data::CifarKind;
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
@@ -67,6 +68,9 @@ pub struct RunConfig {
     pub keep_checkpoints: usize,
     /// Stop as diverged when a batch loss exceeds this (non-finite losses always stop).
     pub max_loss: Option<f64>,
+    /// The frozen-prefix cache (`off`: the paper's behaviour; in TOML a `[cache]` table, only
+    /// when on).
+    pub cache: CacheConfig,
 }
 
 impl Default for RunConfig {
@@ -96,6 +100,7 @@ impl Default for RunConfig {
             checkpoint_every: 1000,
             keep_checkpoints: 2,
             max_loss: None,
+            cache: t.cache,
         }
     }
 }
@@ -131,6 +136,13 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.momentum) || self.weight_decay < 0.0 {
             bail!("momentum must be in [0, 1) and weight_decay ≥ 0");
         }
+        if !self.cache.is_off() {
+            self.cache.budget()?;
+        }
+        if self.cache.mode == CacheMode::Exact {
+            // The CLI's CIFAR pipeline always augments (random crop and flip).
+            return Err(freezeout_core::cache::CacheError::NotRepeating.into());
+        }
         Ok(())
     }
 
@@ -145,6 +157,7 @@ impl RunConfig {
             weight_decay: self.weight_decay,
             seed: self.seed,
             max_loss: self.max_loss,
+            cache: self.cache,
         }
     }
 
@@ -162,11 +175,16 @@ impl RunConfig {
         };
         let float = if self.float == FloatKind::F32 { String::new() } else { format!("-{}", self.float) };
         let optim = if self.optimizer == OptimizerKind::Sgd { String::new() } else { format!("-{}", self.optimizer) };
+        let cache = match self.cache.mode {
+            CacheMode::Off => String::new(),
+            mode => format!("-cache-{mode}"),
+        };
         format!(
-            "{}-{}-{}{}{}-e{}-s{}-{}",
+            "{}-{}-{}{}{}{}-e{}-s{}-{}",
             self.model,
             self.dataset.name(),
             mode,
+            cache,
             optim,
             float,
             self.epochs,
@@ -243,6 +261,8 @@ struct RunConfigFile {
     checkpoint_every: u64,
     keep_checkpoints: usize,
     max_loss: Option<f64>,
+    #[serde(skip_serializing_if = "CacheConfig::is_off")]
+    cache: CacheConfig,
 }
 
 impl Default for RunConfigFile {
@@ -294,11 +314,13 @@ file_form!(
     checkpoint_every,
     keep_checkpoints,
     max_loss,
+    cache,
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use freezeout_core::cache::CacheFloat;
 
     #[test]
     fn configs_that_compute_differently_get_different_run_names() {
@@ -319,6 +341,9 @@ mod tests {
                 ..base.clone()
             },
             RunConfig { policy: PolicyConfig::Baseline, ..base.clone() },
+            RunConfig { cache: CacheConfig::new(CacheMode::Reuse), ..base.clone() },
+            RunConfig { cache: CacheConfig::new(CacheMode::Shift), ..base.clone() },
+            RunConfig { cache: CacheConfig::new(CacheMode::Shift).with_float(CacheFloat::Bf16), ..base.clone() },
         ];
         let mut names: Vec<String> = variants.iter().map(RunConfig::run_name).collect();
         names.push(base.run_name());
@@ -327,9 +352,19 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "{names:?}");
         assert!(base.run_name().starts_with("wrn-10-1-cifar10-cubic-t0.8-e2-s0-"), "{}", base.run_name());
-        // A config without a policy section hashes as before the adaptive policy existed, so
-        // earlier runs keep their directories.
+        // A config without a policy section (or a cache) hashes as before the adaptive policy
+        // (and the cache) existed, so earlier runs keep their directories.
         assert!(!toml::to_string(&base).unwrap().contains("adaptive"));
+        assert!(!toml::to_string(&base).unwrap().contains("cache"));
+        let cached = RunConfig { cache: CacheConfig::new(CacheMode::Reuse), ..base.clone() };
+        assert!(
+            cached.run_name().starts_with("wrn-10-1-cifar10-cubic-t0.8-cache-reuse-e2-s0-"),
+            "{}",
+            cached.run_name()
+        );
+        let text = toml::to_string_pretty(&cached).unwrap();
+        assert!(text.ends_with("[cache]\nmode = \"reuse\"\nfloat = \"f32\"\n"), "{text}");
+        assert_eq!(toml::from_str::<RunConfig>(&text).unwrap(), cached);
         // How often a run checkpoints does not change its result, nor its name.
         let same = RunConfig { checkpoint_every: 7, keep_checkpoints: 5, ..base.clone() };
         assert_eq!(same.run_name(), base.run_name());

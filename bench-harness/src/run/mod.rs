@@ -12,6 +12,7 @@ pub use config::RunConfig;
 pub use estimate::{Estimate, estimate_seconds};
 
 use anyhow::{Context, bail};
+use freezeout_core::cache::{CacheConfig, PrefixCache, bytes_text};
 use freezeout_core::data::{self, Loader, Split};
 use freezeout_core::models::WithModel;
 use freezeout_core::train::{
@@ -322,6 +323,11 @@ impl WithModel for Train<'_> {
             bar.set_prefix(name.clone());
             bar
         });
+        if !tc.cache.is_off() {
+            for line in cache_plan(&tc.cache, &model, &self.loader, self.device)? {
+                eprintln!("{line}");
+            }
+        }
         let mut last_print = std::time::Instant::now();
         let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
         let out = train::fit_with(
@@ -350,8 +356,17 @@ impl WithModel for Train<'_> {
                     None => {}
                 },
                 Progress::Epoch(e) => {
+                    let cache = e.cache.map_or(String::new(), |c| {
+                        format!(
+                            "; cache at unit {}: {} entries, {}, hit rate {:.1}%",
+                            c.boundary,
+                            c.entries,
+                            bytes_text(c.bytes),
+                            100.0 * c.hit_rate()
+                        )
+                    });
                     let line = format!(
-                        "{name}: epoch {} train loss {:.4} train err {:.2}% test err {} ({:.1} s, {} frozen)",
+                        "{name}: epoch {} train loss {:.4} train err {:.2}% test err {} ({:.1} s, {} frozen{cache})",
                         e.epoch,
                         e.train_loss,
                         100.0 * e.train_error,
@@ -371,4 +386,34 @@ impl WithModel for Train<'_> {
         }
         Ok(out?.summary)
     }
+}
+
+/// The cache's predicted size at each boundary, as lines to print before the run.
+fn cache_plan<M: FreezeOutForward<4, 2>>(
+    cache: &CacheConfig,
+    model: &M,
+    loader: &Loader,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Vec<String>> {
+    let samples = loader.train_len() as u64;
+    let plans = PrefixCache::plan(cache, model, [3, 32, 32], data::PAD, samples, device)?;
+    let names: Vec<String> = model.units().into_iter().map(|u| u.name).collect();
+    let mut lines = vec![format!(
+        "cache: {} mode, {} entries in host memory, budget {}; predicted size per boundary ({samples} samples):",
+        cache.mode,
+        cache.float,
+        bytes_text(cache.budget()?)
+    )];
+    for p in plans {
+        let fits = if p.fits == samples { "all fit".to_string() } else { format!("{} fit", p.fits) };
+        lines.push(format!(
+            "  after unit {} ({}): {:?} per sample, {} per entry, {} in all, {fits}",
+            p.boundary - 1,
+            names[p.boundary - 1],
+            p.shape,
+            bytes_text(p.entry_bytes),
+            bytes_text(p.total_bytes)
+        ));
+    }
+    Ok(lines)
 }

@@ -4,6 +4,7 @@
 use crate::cost::{self, CostModel};
 use crate::run::RunConfig;
 use freezeout_core::PolicyConfig;
+use freezeout_core::cache::{CacheFloat, CacheMode};
 use freezeout_core::train::RunSummary;
 use serde::Serialize;
 use std::path::Path;
@@ -73,12 +74,17 @@ pub fn own_saving(iterations: &[IterRecord]) -> Option<f64> {
     Some(1.0 - total / (iterations.len() as f64 * mean_unfrozen))
 }
 
-/// Name of a cell's strategy.
+/// Name of a cell's strategy, with its prefix cache if any (`cubic-scaled+cache-reuse`).
 pub fn strategy(c: &RunConfig) -> String {
-    match c.policy {
+    let policy = match c.policy {
         PolicyConfig::Baseline => "baseline".into(),
         PolicyConfig::Adaptive(_) => "adaptive".into(),
         PolicyConfig::FreezeOut => format!("{}-{}", c.scaling, if c.scale_lr { "scaled" } else { "unscaled" }),
+    };
+    match (c.cache.mode, c.cache.float) {
+        (CacheMode::Off, _) => policy,
+        (mode, CacheFloat::F32) => format!("{policy}+cache-{mode}"),
+        (mode, float) => format!("{policy}+cache-{mode}-{float}"),
     }
 }
 

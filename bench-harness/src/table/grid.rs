@@ -1,6 +1,7 @@
 //! The grids of runs: which cells a preset holds.
 
 use crate::run::RunConfig;
+use freezeout_core::cache::{CacheConfig, CacheMode};
 use freezeout_core::data::CifarKind;
 use freezeout_core::models::Preset;
 use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling};
@@ -21,6 +22,13 @@ pub enum TablePreset {
     /// 0.9, and the adaptive policy at thresholds [`POLICY_THRESHOLDS`] (about 25 minutes of
     /// runs per seed on a 2-core CPU).
     Policies,
+    /// The frozen-prefix cache in the quick setting (WRN-10-1, first 15,000 CIFAR-10 images,
+    /// 5 epochs): the baseline, and FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0 0.9
+    /// each with the cache off, `reuse` and `shift` (about 25 minutes of runs per seed).
+    Cache,
+    /// The cache on a short DenseNet-BC-40-12 setting (first 1,000 CIFAR-10 images, 4
+    /// epochs; test: first 1,000): the same cells as `cache` (about 25 minutes per seed).
+    CacheDensenet,
 }
 
 /// The adaptive policy's thresholds in [`TablePreset::Policies`].
@@ -51,6 +59,35 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                 vec![0.5, 0.6, 0.7, 0.8, 0.9],
                 RunConfig::default(),
             ),
+            TablePreset::Cache | TablePreset::CacheDensenet => {
+                let base = match preset {
+                    TablePreset::Cache => RunConfig {
+                        model: Preset::Wrn { depth: 10, width: 1 },
+                        epochs: 5,
+                        train_limit: Some(15_000),
+                        test_limit: Some(2_000),
+                        ..RunConfig::default()
+                    },
+                    _ => RunConfig {
+                        model: Preset::DenseNetBc { depth: 40, growth: 12 },
+                        epochs: 4,
+                        train_limit: Some(1_000),
+                        test_limit: Some(1_000),
+                        ..RunConfig::default()
+                    },
+                };
+                for &seed in seeds {
+                    let cell = RunConfig { seed, ..base.clone() };
+                    cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
+                    for (scaling, scale_lr, t0) in [(Scaling::Cubic, true, 0.8), (Scaling::Linear, false, 0.9)] {
+                        for mode in [CacheMode::Off, CacheMode::Reuse, CacheMode::Shift] {
+                            let cache = CacheConfig { mode, ..cell.cache };
+                            cells.push(RunConfig { scaling, scale_lr, t0, cache, ..cell.clone() });
+                        }
+                    }
+                }
+                return cells;
+            }
             TablePreset::Policies => {
                 let base = RunConfig {
                     model: Preset::Wrn { depth: 10, width: 1 },

@@ -3,6 +3,7 @@
 
 use super::{Row, setting_of, t0_of, threshold_of};
 use crate::stats::Stat;
+use freezeout_core::cache::CacheStats;
 use freezeout_core::train::write_atomic;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -37,6 +38,10 @@ pub struct Line {
     pub own_saving: Option<Stat>,
     /// Wall-clock seconds of the run (data and evaluation included).
     pub wall_seconds: Stat,
+    /// The prefix cache's largest size at an epoch's end (MiB; cached lines only).
+    pub cache_mib: Option<Stat>,
+    /// The prefix cache's hits per lookup over the run (cached lines only).
+    pub hit_rate: Option<Stat>,
 }
 
 impl Line {
@@ -80,6 +85,18 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             .collect();
         let walls: Vec<f64> = rs.iter().map(|r| r.summary.wall_seconds).collect();
         let own: Vec<f64> = rs.iter().filter_map(|r| r.own_saving).collect();
+        let caches: Vec<Vec<CacheStats>> =
+            rs.iter().map(|r| r.summary.epochs.iter().filter_map(|e| e.cache).collect()).collect();
+        let peaks: Vec<f64> = caches
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.iter().map(|s| s.bytes).max().unwrap_or(0) as f64 / (1u64 << 20) as f64)
+            .collect();
+        let rates: Vec<f64> = caches
+            .iter()
+            .filter(|c| c.iter().any(|s| s.lookups > 0))
+            .map(|c| c.iter().map(|s| s.hits).sum::<u64>() as f64 / c.iter().map(|s| s.lookups).sum::<u64>() as f64)
+            .collect();
         let first = rs[0];
         out.push(Line {
             model,
@@ -97,6 +114,8 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             measured_saving: Stat::of(&savings),
             own_saving: Stat::of(&own),
             wall_seconds: Stat::of(&walls).expect("at least one row"),
+            cache_mib: Stat::of(&peaks),
+            hit_rate: Stat::of(&rates),
         });
     }
     out
@@ -178,8 +197,11 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
         (mean), which cancels that drift. `reference`: the reference code's formula; `predicted`: our FLOP model. \
         n = seeds. `t0 / θ`: FreezeOut's t0, or the adaptive policy's threshold.\n\n"
     );
-    md += "| model | dataset | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |\n";
-    md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    let cached = lines.iter().any(|l| l.cache_mib.is_some());
+    md += "| model | dataset | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |";
+    md += if cached { " cache MiB | hit rate |\n" } else { "\n" };
+    md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    md += if cached { "---|---|\n" } else { "\n" };
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([
         "model",
@@ -199,10 +221,12 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
         "measured_saving_std",
         "wall_seconds",
         "n",
+        "cache_mib",
+        "hit_rate",
     ])?;
     for l in &lines {
         md += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |",
             l.model,
             l.dataset,
             l.strategy,
@@ -217,6 +241,11 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             l.wall_seconds.mean,
             l.test_error.n
         );
+        if cached {
+            let mib = l.cache_mib.map_or("—".into(), |m| format!("{:.0}", m.mean));
+            md += &format!(" {mib} | {} |", l.hit_rate.map_or("—".into(), |r| r.pct()));
+        }
+        md += "\n";
         let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
         csv.write_record([
             l.model.clone(),
@@ -236,6 +265,8 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             f(l.measured_saving.map(|s| s.std)),
             format!("{}", l.wall_seconds.mean),
             format!("{}", l.test_error.n),
+            f(l.cache_mib.map(|s| s.mean)),
+            f(l.hit_rate.map(|s| s.mean)),
         ])?;
     }
     md += "\n## Beside the paper's claims\n\n| the paper | this grid |\n|---|---|\n";

@@ -4,7 +4,7 @@
 //! the training step never waits for them.
 
 use super::cifar::{IMAGE_BYTES, Split};
-use crate::train::{DataSource, HostBatch};
+use crate::train::{Crop, DataSource, HostBatch, Samples};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 const SIDE: usize = 32;
-const PAD: usize = 4;
+/// Padding of the random crop (pixels on each side).
+pub const PAD: usize = 4;
 /// Batches prepared ahead of the training step.
 const PREFETCH: usize = 4;
 
@@ -97,21 +98,42 @@ impl Loader {
         order
     }
 
-    /// Builds training batch `b` of `epoch` (deterministic for the seed).
+    /// Builds training batch `b` of `epoch` (deterministic for the seed); its ids are the
+    /// images' indices in the training split, its crops the augmentation drawn for each.
     pub fn train_batch(&self, epoch: usize, b: usize, order: &[u32]) -> HostBatch {
         let idx = &order[b * self.batch..((b + 1) * self.batch).min(order.len())];
+        let crops = self.crops(epoch, b, idx.len());
+        self.images_of(idx.iter().map(|&i| i as usize), &crops)
+    }
+
+    /// The augmentations of the first `n` images of batch `b` of `epoch`, drawn in order from
+    /// the batch's own stream.
+    fn crops(&self, epoch: usize, b: usize, n: usize) -> Vec<Crop> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, epoch as u64, b as u64));
+        let centre = Crop { dx: PAD as u8, dy: PAD as u8, flip: false };
+        (0..n)
+            .map(|_| match self.augment {
+                true => Crop {
+                    dx: rng.random_range(0..=2 * PAD) as u8,
+                    dy: rng.random_range(0..=2 * PAD) as u8,
+                    flip: rng.random_bool(0.5),
+                },
+                false => centre,
+            })
+            .collect()
+    }
+
+    /// Training images `idx` with augmentations `crops`, as a batch (ids: the indices).
+    fn images_of(&self, idx: impl ExactSizeIterator<Item = usize>, crops: &[Crop]) -> HostBatch {
         let mut images = vec![0f32; idx.len() * IMAGE_BYTES];
-        for (out, &i) in images.chunks_exact_mut(IMAGE_BYTES).zip(idx) {
-            let (dx, dy, flip) = if self.augment {
-                (rng.random_range(0..=2 * PAD), rng.random_range(0..=2 * PAD), rng.random_bool(0.5))
-            } else {
-                (PAD, PAD, false)
-            };
-            write_image(out, self.train.image(i as usize), dx, dy, flip, &self.norm);
+        let mut batch = HostBatch::default();
+        for ((out, i), c) in images.chunks_exact_mut(IMAGE_BYTES).zip(idx).zip(crops) {
+            write_image(out, self.train.image(i), c.dx as usize, c.dy as usize, c.flip, &self.norm);
+            batch.labels.push(self.train.labels[i] as i64);
+            batch.ids.push(i as u64);
         }
-        let labels = idx.iter().map(|&i| self.train.labels[i as usize] as i64).collect();
-        HostBatch { images, shape: [idx.len(), 3, SIDE, SIDE], labels }
+        let shape = [batch.ids.len(), 3, SIDE, SIDE];
+        HostBatch { images, shape, crops: if self.augment { crops.to_vec() } else { Vec::new() }, ..batch }
     }
 
     fn eval_batch(&self, start: usize) -> HostBatch {
@@ -121,7 +143,55 @@ impl Loader {
             write_image(out, self.eval.image(i), PAD, PAD, false, &self.norm);
         }
         let labels = self.eval.labels[start..end].iter().map(|&l| l as i64).collect();
-        HostBatch { images, shape: [end - start, 3, SIDE, SIDE], labels }
+        HostBatch::new(images, [end - start, 3, SIDE, SIDE], labels)
+    }
+}
+
+/// The loader's [`Samples`]: a sample's draw in any epoch (its place in that epoch's order, its
+/// batch's stream), and the zero-padded images for the `shift` cache.
+impl Samples for Loader {
+    fn repeats_exactly(&self) -> bool {
+        !self.augment
+    }
+
+    fn drawn(&self, epoch: usize, ids: &[u64]) -> HostBatch {
+        let mut place = vec![0usize; self.train.len()];
+        for (p, &i) in self.order(epoch).iter().enumerate() {
+            place[i as usize] = p;
+        }
+        let crops: Vec<Crop> = ids
+            .iter()
+            .map(|&id| {
+                let p = place[id as usize];
+                self.crops(epoch, p / self.batch, p % self.batch + 1)[p % self.batch]
+            })
+            .collect();
+        self.images_of(ids.iter().map(|&i| i as usize), &crops)
+    }
+
+    fn padded(&self, ids: &[u64]) -> Option<(HostBatch, usize)> {
+        if !self.augment {
+            return None;
+        }
+        const WIDE: usize = SIDE + 2 * PAD;
+        let mut batch = HostBatch { shape: [ids.len(), 3, WIDE, WIDE], ..HostBatch::default() };
+        batch.images = vec![0f32; ids.len() * 3 * WIDE * WIDE];
+        for (out, &id) in batch.images.chunks_exact_mut(3 * WIDE * WIDE).zip(ids) {
+            let src = self.train.image(id as usize);
+            for c in 0..3 {
+                let (scale, shift) = (1.0 / (255.0 * self.norm.std[c]), -self.norm.mean[c] / self.norm.std[c]);
+                let plane = &mut out[c * WIDE * WIDE..(c + 1) * WIDE * WIDE];
+                plane.fill(shift);
+                for y in 0..SIDE {
+                    for x in 0..SIDE {
+                        plane[(y + PAD) * WIDE + x + PAD] = src[c * SIDE * SIDE + y * SIDE + x] as f32 * scale + shift;
+                    }
+                }
+            }
+            batch.labels.push(self.train.labels[id as usize] as i64);
+            batch.ids.push(id);
+        }
+        Some((batch, PAD))
     }
 }
 
@@ -179,6 +249,10 @@ impl DataSource for Loader {
             }
         });
         Box::new(rx.into_iter())
+    }
+
+    fn samples(&self) -> Option<Box<dyn Samples>> {
+        Some(Box::new(self.clone()))
     }
 
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = HostBatch> + '_> {

@@ -1,6 +1,7 @@
 //! [`TrainConfig`]: everything that decides a run besides the model and the data.
 
 use super::OptimizerKind;
+use crate::cache::CacheConfig;
 use crate::policy::{AdaptiveConfig, Policy, PolicyConfig};
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 use burn::optim::decay::WeightDecayConfig;
@@ -32,6 +33,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Stop as diverged when a batch loss exceeds this (a non-finite loss always stops).
     pub max_loss: Option<f64>,
+    /// The frozen-prefix cache ([`crate::cache`]; default: off, the paper's behaviour).
+    pub cache: CacheConfig,
 }
 
 impl Default for TrainConfig {
@@ -46,6 +49,7 @@ impl Default for TrainConfig {
             weight_decay: 1e-4,
             seed: 0,
             max_loss: None,
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -95,23 +99,35 @@ struct TrainConfigFile {
     seed: u64,
     #[serde(default)]
     max_loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "CacheConfig::is_off")]
+    cache: CacheConfig,
 }
 
 impl From<TrainConfig> for TrainConfigFile {
     fn from(c: TrainConfig) -> Self {
-        let TrainConfig { epochs, schedule, policy, optimizer, momentum, weight_decay, seed, max_loss } = c;
+        let TrainConfig { epochs, schedule, policy, optimizer, momentum, weight_decay, seed, max_loss, cache } = c;
         let (baseline, adaptive) = policy.to_fields();
-        Self { epochs, schedule, baseline, adaptive, optimizer, momentum, weight_decay, seed, max_loss }
+        Self { epochs, schedule, baseline, adaptive, optimizer, momentum, weight_decay, seed, max_loss, cache }
     }
 }
 
 impl TryFrom<TrainConfigFile> for TrainConfig {
     type Error = crate::policy::PolicyClash;
     fn try_from(f: TrainConfigFile) -> Result<Self, Self::Error> {
-        let TrainConfigFile { epochs, schedule, baseline, adaptive, optimizer, momentum, weight_decay, seed, max_loss } =
-            f;
+        let TrainConfigFile {
+            epochs,
+            schedule,
+            baseline,
+            adaptive,
+            optimizer,
+            momentum,
+            weight_decay,
+            seed,
+            max_loss,
+            cache,
+        } = f;
         let policy = PolicyConfig::from_fields(baseline, adaptive)?;
-        Ok(Self { epochs, schedule, policy, optimizer, momentum, weight_decay, seed, max_loss })
+        Ok(Self { epochs, schedule, policy, optimizer, momentum, weight_decay, seed, max_loss, cache })
     }
 }
 

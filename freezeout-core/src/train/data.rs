@@ -2,8 +2,9 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// One batch on the host: images NCHW as `f32` (already normalised) and class labels.
-#[derive(Clone, Debug, PartialEq)]
+/// One batch on the host: images NCHW as `f32` (already normalised) and class labels; for the
+/// prefix cache ([`crate::cache`]) also each image's sample id and augmentation.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostBatch {
     /// `n · c · h · w` values, NCHW.
     pub images: Vec<f32>,
@@ -11,9 +12,36 @@ pub struct HostBatch {
     pub shape: [usize; 4],
     /// `n` labels in `0..classes`.
     pub labels: Vec<i64>,
+    /// `n` sample ids (the training set's index of each image: the cache's key), or empty (a
+    /// source without ids; the cache refuses it).
+    pub ids: Vec<u64>,
+    /// `n` augmentations drawn for the images, or empty (not augmented, or not said).
+    pub crops: Vec<Crop>,
+}
+
+/// The random augmentation of one training image: a crop of the zero-padded image at offset
+/// `(dx, dy)` (the padding itself being the centre) and an optional horizontal flip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Crop {
+    /// Column offset of the crop in the padded image, `0..=2·pad`.
+    pub dx: u8,
+    /// Row offset of the crop in the padded image, `0..=2·pad`.
+    pub dy: u8,
+    /// Flipped left to right after the crop.
+    pub flip: bool,
 }
 
 impl HostBatch {
+    /// A batch without sample ids or augmentations.
+    pub fn new(images: Vec<f32>, shape: [usize; 4], labels: Vec<i64>) -> Self {
+        Self { images, shape, labels, ids: Vec::new(), crops: Vec::new() }
+    }
+
+    /// With these sample ids (one per image).
+    pub fn with_ids(self, ids: Vec<u64>) -> Self {
+        Self { ids, ..self }
+    }
+
     /// Number of examples.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -51,9 +79,29 @@ pub trait DataSource<B: 'static = HostBatch> {
     }
     /// The held-out batches (no augmentation), or none.
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = B> + '_>;
+    /// For the prefix cache ([`crate::cache`]): a handle that rebuilds training samples by id.
+    /// `None` (the default): the cache can run only in `reuse` mode without exact resume.
+    fn samples(&self) -> Option<Box<dyn Samples>> {
+        None
+    }
 }
 
-/// Fixed batches in memory, the same every epoch (for tests and synthetic benchmarks).
+/// Training samples rebuilt by id, for the prefix cache: what its modes need beyond the batch
+/// itself. Owned (not borrowing the source), so the loop can use it inside an epoch.
+pub trait Samples: Send {
+    /// Whether a sample's input is the same in every epoch (no random augmentation): what the
+    /// `exact` mode requires.
+    fn repeats_exactly(&self) -> bool;
+    /// The samples `ids`, in that order, as epoch `epoch` drew them (their augmentation of that
+    /// epoch): `reuse` replays one epoch's draws with it, so a resumed run replays the same.
+    fn drawn(&self, epoch: usize, ids: &[u64]) -> HostBatch;
+    /// The samples `ids` unaugmented, zero-padded by the crop's range on each side, and that
+    /// padding (`shift` mode); `None` when the source has no random crop.
+    fn padded(&self, ids: &[u64]) -> Option<(HostBatch, usize)>;
+}
+
+/// Fixed batches in memory, the same every epoch (for tests and synthetic benchmarks). With
+/// sample ids in its image batches, the prefix cache can run on it in every mode but `shift`.
 #[derive(Clone, Debug)]
 pub struct InMemory<B = HostBatch> {
     /// Training batches.
@@ -71,5 +119,52 @@ impl<B: Clone + 'static> DataSource<B> for InMemory<B> {
     }
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = B> + '_> {
         Box::new(self.eval.iter().cloned())
+    }
+    fn samples(&self) -> Option<Box<dyn Samples>> {
+        // Only image batches are looked up by id (`Any`: the source is generic over its batch).
+        let train: Vec<HostBatch> =
+            self.train.iter().filter_map(|b| (b as &dyn std::any::Any).downcast_ref::<HostBatch>().cloned()).collect();
+        (train.len() == self.train.len() && !train.is_empty()).then(|| Box::new(Fixed::new(train)) as Box<dyn Samples>)
+    }
+}
+
+/// [`Samples`] of fixed image batches: every epoch draws the same.
+struct Fixed {
+    batches: std::sync::Arc<Vec<HostBatch>>,
+    /// Sample id → (batch, row).
+    at: std::collections::HashMap<u64, (usize, usize)>,
+}
+
+impl Fixed {
+    fn new(batches: Vec<HostBatch>) -> Self {
+        let at = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(b, batch)| batch.ids.iter().enumerate().map(move |(r, &id)| (id, (b, r))))
+            .collect();
+        Self { batches: std::sync::Arc::new(batches), at }
+    }
+}
+
+impl Samples for Fixed {
+    fn repeats_exactly(&self) -> bool {
+        true
+    }
+    fn drawn(&self, _epoch: usize, ids: &[u64]) -> HostBatch {
+        let first = &self.batches[0];
+        let per = first.shape[1..].iter().product::<usize>();
+        let mut out =
+            HostBatch { shape: [ids.len(), first.shape[1], first.shape[2], first.shape[3]], ..HostBatch::default() };
+        for id in ids {
+            let (b, r) = self.at[id];
+            let batch = &self.batches[b];
+            out.images.extend_from_slice(&batch.images[r * per..(r + 1) * per]);
+            out.labels.push(batch.labels[r]);
+            out.ids.push(*id);
+        }
+        out
+    }
+    fn padded(&self, _ids: &[u64]) -> Option<(HostBatch, usize)> {
+        None
     }
 }

@@ -3,7 +3,8 @@
 //! Per iteration `j`: freeze the units whose budget is spent, the task's forward and loss (the
 //! model freeze-aware), backward (no work for the frozen prefix), per-unit learning rates, the
 //! optimizer (default: SGD, Nesterov momentum, dampening 0, coupled weight decay) — timed
-//! between two device syncs. A baseline run (no freezing, one global cosine) goes through the
+//! between two device syncs; with the prefix cache on, the cache's lookups and writes are
+//! timed with the step. A baseline run (no freezing, one global cosine) goes through the
 //! same loop. The loop is generic over the [`Task`] (what a batch is, the loss, the metric);
 //! [`fit`] is image classification, [`fit_task`] any task.
 
@@ -19,13 +20,14 @@ pub(crate) mod task;
 
 pub use checkpoint::{CheckpointError, Checkpointing, Manifest, PartialEpoch};
 pub use config::TrainConfig;
-pub use data::{DataSource, HostBatch, InMemory};
+pub use data::{Crop, DataSource, HostBatch, InMemory, Samples};
 pub use log::{RunLog, write_atomic};
 pub use optim::OptimizerKind;
 pub use outcome::{EpochStats, Outcome, RunSummary, TrainError};
 pub use step::{StepResult, Stepper};
-pub use task::{Classification, Task, TaskOutput};
+pub use task::{CacheStep, Classification, Task, TaskOutput};
 
+use crate::cache::PrefixCache;
 use crate::{FreezeOut, FreezeOutForward};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -141,17 +143,25 @@ where
     let total = driver.policy().total_iterations();
     let checkpoints = options.checkpoint.as_ref();
     let every = checkpoints.map_or(0, |c| c.every);
+    // The frozen-prefix cache (derived data: empty at the start and after a resume).
+    let samples = data.samples();
+    let mut cache = state::cache(config, samples.as_deref(), &state, driver.frozen_units())?;
 
     while state.epoch < config.epochs {
         let epoch_start = Instant::now();
         for batch in data.train_epoch_from(state.epoch, state.batch) {
             model = state::freeze_logged(&mut driver, model, &units, log)?;
             let (j, frozen, n) = (driver.iteration(), driver.frozen_units(), task.batch_len(&batch));
-            let input = task.to_device(batch, device);
             // Dropout masks come from the device RNG, seeded from (run seed, iteration): a
             // resumed run draws the masks an uninterrupted one would.
             device.seed(state::iteration_seed(config.seed, j));
-            let (next, step) = stepper.step(model, task, input, &mut driver);
+            let (next, step) = match cache.as_mut() {
+                None => stepper.step(model, task, task.to_device(batch, device), &mut driver),
+                Some(cache) => {
+                    let step = CacheStep { cache, samples: samples.as_deref(), epoch: state.epoch, device };
+                    stepper.step_cached(model, task, batch, step, &mut driver)?
+                }
+            };
             model = next;
             if state::diverged(config, step.loss) {
                 // A final checkpoint (for inspection) and a summary marked "diverged", so
@@ -174,7 +184,9 @@ where
             }
             observe(Progress::Step { iter: j, total, epoch, loss, step_ms, frozen }, &model);
         }
-        let stats = state.finish_epoch(evaluate(&model, data, task, device), epoch_start, driver.frozen_units());
+        let test_error = evaluate(&model, data, task, device);
+        let cache_stats = cache.as_mut().map(PrefixCache::take_stats);
+        let stats = state.finish_epoch(test_error, epoch_start, driver.frozen_units(), cache_stats);
         log.event(&Event::Epoch(&stats))?;
         log.flush()?;
         observe(Progress::Epoch(&stats), &model);

@@ -44,6 +44,9 @@ pub enum TrainError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The prefix cache cannot run on this model, data or task.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
 }
 
 /// Per-epoch numbers.
@@ -64,6 +67,9 @@ pub struct EpochStats {
     pub wall_seconds: f64,
     /// Frozen units at the end of the epoch.
     pub frozen_units: usize,
+    /// What the prefix cache did in the epoch (runs with a cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::cache::CacheStats>,
 }
 
 /// The result of [`fit`].

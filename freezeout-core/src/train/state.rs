@@ -2,8 +2,10 @@
 //! checkpoint), its position and sums ([`RunState`]), what it logs, its checkpoints, and the
 //! end of a diverged run.
 
+use super::Samples;
 use super::checkpoint::{self, CheckpointError, Checkpointing, Manifest, PartialEpoch};
 use super::{EpochStats, FitOptions, RunLog, RunSummary, StepResult, Stepper, TrainConfig, TrainError};
+use crate::cache::{CacheStats, PrefixCache};
 use crate::policy::{Decision, Policy, WindowSignal};
 use crate::schedule::Schedule;
 use crate::{DriverState, FreezeOut, FreezeOutDriver, UnitInfo};
@@ -161,8 +163,14 @@ impl RunState {
     }
 
     /// Closes the epoch in progress (`test_error` from the evaluation, `frozen_units` at its
-    /// end) and moves to the next.
-    pub fn finish_epoch(&mut self, test_error: Option<f64>, started: Instant, frozen_units: usize) -> EpochStats {
+    /// end, what the cache did) and moves to the next.
+    pub fn finish_epoch(
+        &mut self,
+        test_error: Option<f64>,
+        started: Instant,
+        frozen_units: usize,
+        cache: Option<CacheStats>,
+    ) -> EpochStats {
         let p = std::mem::take(&mut self.partial);
         let stats = EpochStats {
             epoch: self.epoch,
@@ -172,6 +180,7 @@ impl RunState {
             step_seconds: p.step_seconds,
             wall_seconds: started.elapsed().as_secs_f64(),
             frozen_units,
+            cache,
         };
         self.step_total += p.step_seconds;
         self.epochs.push(stats.clone());
@@ -211,6 +220,14 @@ impl RunState {
             wall_seconds: self.wall_seconds(),
             epochs: self.epochs.clone(),
         }
+    }
+
+    /// The epoch whose draws the `reuse` cache replays: that of the first freeze (the first
+    /// finished epoch that ended with a frozen unit, else the one in progress if a unit is
+    /// frozen already), `None` before any freeze.
+    pub fn first_frozen_epoch(&self, frozen_now: usize) -> Option<usize> {
+        let finished = self.epochs.iter().find(|e| e.frozen_units > 0).map(|e| e.epoch);
+        finished.or((frozen_now > 0).then_some(self.epoch))
     }
 
     fn wall_seconds(&self) -> f64 {
@@ -262,6 +279,25 @@ pub(super) fn freeze_logged<M: FreezeOut>(
         log.event(&Event::Freeze { iter: e.iteration, frozen: e.to, units, lrs: e.lrs.clone() })?;
     }
     Ok(model)
+}
+
+/// The run's prefix cache (`None` when off), checked against the data; a resumed `reuse` run
+/// replays the draws of the epoch of its first freeze, as before the interruption.
+pub(super) fn cache(
+    config: &TrainConfig,
+    samples: Option<&dyn Samples>,
+    state: &RunState,
+    frozen_now: usize,
+) -> Result<Option<PrefixCache>, TrainError> {
+    if config.cache.is_off() {
+        return Ok(None);
+    }
+    let mut cache = PrefixCache::new(config.cache)?;
+    cache.check(samples)?;
+    if let Some(epoch) = state.first_frozen_epoch(frozen_now) {
+        cache.set_reuse_epoch(epoch);
+    }
+    Ok(Some(cache))
 }
 
 /// Whether `loss` stops the run: non-finite, or above the config's `max_loss`.

@@ -2,7 +2,8 @@
 //! driver's per-unit learning rates, the optimizer — timed between two device syncs. The
 //! training loop and the speed benchmarks both step through here.
 
-use super::{Task, TaskOutput, TrainConfig};
+use super::{CacheStep, Task, TaskOutput, TrainConfig};
+use crate::cache::CacheError;
 use crate::{FreezeOut, FreezeOutDriver};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
@@ -51,15 +52,42 @@ impl Stepper {
         input: T::Input,
         driver: &mut FreezeOutDriver,
     ) -> (M, StepResult) {
+        let step = self.step_with(model, driver, |m| Ok::<_, std::convert::Infallible>(task.forward(m, input)));
+        match step {
+            Ok(done) => done,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`step`](Self::step) with the prefix cache: `batch` (on the host) goes through
+    /// [`Task::forward_cached`], the cache's work timed with the step.
+    pub fn step_cached<M: FreezeOut, T: Task<M>>(
+        &mut self,
+        model: M,
+        task: &T,
+        batch: T::Batch,
+        cache: CacheStep<'_>,
+        driver: &mut FreezeOutDriver,
+    ) -> Result<(M, StepResult), CacheError> {
+        self.step_with(model, driver, |m| task.forward_cached(m, batch, cache))
+    }
+
+    /// The iteration itself: `forward`'s loss, backward, the driver's rates, the update.
+    fn step_with<M: FreezeOut, E>(
+        &mut self,
+        model: M,
+        driver: &mut FreezeOutDriver,
+        forward: impl FnOnce(&M) -> Result<TaskOutput, E>,
+    ) -> Result<(M, StepResult), E> {
         self.device.sync().ok();
         let t = Instant::now();
-        let TaskOutput { loss, metric } = task.forward(&model, input);
+        let TaskOutput { loss, metric } = forward(&model)?;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         driver.observe_gradients(&model, &grads);
         let model = self.optim.step(driver.learning_rates(), model, grads);
         let loss: f32 = loss.into_scalar();
         let metric: f64 = metric.into_scalar::<f64>();
         self.device.sync().ok();
-        (model, StepResult { loss, metric, seconds: t.elapsed().as_secs_f64() })
+        Ok((model, StepResult { loss, metric, seconds: t.elapsed().as_secs_f64() }))
     }
 }

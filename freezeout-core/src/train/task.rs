@@ -33,10 +33,11 @@
 //! }
 //! ```
 
-use super::data::HostBatch;
+use super::data::{HostBatch, Samples};
 use crate::FreezeOutForward;
+use crate::cache::{CacheError, PrefixCache};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// What one batch gives: the loss to train on and the metric, both still on the device.
 #[derive(Clone, Debug)]
@@ -68,6 +69,27 @@ pub trait Task<M> {
     /// The model's loss and metric on `input`; freezing is the model's business (call its
     /// freeze-aware forward, e.g. [`FreezeOutForward::forward_freezeout`]).
     fn forward(&self, model: &M, input: Self::Input) -> TaskOutput;
+
+    /// [`forward`](Task::forward) with the prefix cache: the units' input of `batch` from
+    /// `cache` ([`PrefixCache::input`]), then [`FreezeOutForward::forward_from`]. The default
+    /// refuses ([`CacheError::Unsupported`]); [`Classification`] implements it.
+    fn forward_cached(&self, model: &M, batch: Self::Batch, cache: CacheStep<'_>) -> Result<TaskOutput, CacheError> {
+        let _ = (model, batch, cache);
+        Err(CacheError::Unsupported)
+    }
+}
+
+/// What [`Task::forward_cached`] hands the cache: the cache, the source's [`Samples`], where
+/// the run is and the training device.
+pub struct CacheStep<'a> {
+    /// The cache.
+    pub cache: &'a mut PrefixCache,
+    /// The data source's samples by id ([`DataSource::samples`](super::DataSource::samples)).
+    pub samples: Option<&'a dyn Samples>,
+    /// The epoch in progress.
+    pub epoch: usize,
+    /// The training device.
+    pub device: &'a Device,
 }
 
 /// Image classification: NCHW `f32` images ([`HostBatch`]), cross-entropy, top-1 error.
@@ -87,10 +109,22 @@ impl<M: FreezeOutForward<4, 2>> Task<M> for Classification {
     }
 
     fn forward(&self, model: &M, (images, targets): Self::Input) -> TaskOutput {
-        let logits = model.forward_freezeout(images);
-        let wrong = count_errors(logits.clone().detach(), targets.clone()).float();
-        TaskOutput { loss: cross_entropy(logits, targets), metric: wrong }
+        classify(model.forward_freezeout(images), targets)
     }
+
+    fn forward_cached(&self, model: &M, batch: HostBatch, c: CacheStep<'_>) -> Result<TaskOutput, CacheError> {
+        let n = batch.len();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), c.device);
+        let (x, unit) = c.cache.input(model, batch, c.samples, c.epoch, c.device)?;
+        let logits = model.forward_from(x, unit).ok_or(CacheError::ManualForward)?;
+        Ok(classify(logits, targets))
+    }
+}
+
+/// Classification's loss and metric from the logits.
+fn classify(logits: Tensor<2>, targets: Tensor<1, Int>) -> TaskOutput {
+    let wrong = count_errors(logits.clone().detach(), targets.clone()).float();
+    TaskOutput { loss: cross_entropy(logits, targets), metric: wrong }
 }
 
 /// Mean cross-entropy of `logits` against class indices (the built-in classification loss,

@@ -40,6 +40,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         TablePreset::Quick => "quick",
         TablePreset::Paper => "paper",
         TablePreset::Policies => "policies",
+        TablePreset::Cache => "cache",
+        TablePreset::CacheDensenet => "cache-densenet",
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(name));
     let data_dir = data::data_dir(args.data.clone());

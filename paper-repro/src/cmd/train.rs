@@ -1,6 +1,7 @@
 //! `paper-repro train`: one run from flags and/or a TOML config.
 
 use bench_harness::run::RunConfig;
+use freezeout_core::cache::{CacheFloat, CacheMode, parse_bytes};
 use freezeout_core::data::{self, CifarKind};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
@@ -90,6 +91,19 @@ pub struct Args {
         DEFAULT.optimizer,
     ))]
     pub optimizer: Option<OptimizerKind>,
+    #[arg(long, help = with_default(
+        "Frozen-prefix cache: off (the paper: the frozen units run forward every batch), exact (inputs that repeat \
+         exactly, i.e. no augmentation: the same results), reuse (a cached sample replays one augmentation draw) or \
+         shift (the padded image's features, the random crop taken in feature space: augmentation kept)",
+        DEFAULT.cache.mode,
+    ))]
+    pub cache: Option<CacheMode>,
+    #[arg(long, help = with_default("Float type of the cache's entries: f32, bf16 or f16 (half the memory)", DEFAULT.cache.float))]
+    pub cache_float: Option<CacheFloat>,
+    /// Byte budget of the cache's entries (e.g. 4G, 512M); what does not fit is computed as
+    /// without a cache [default: 40% of this machine's memory].
+    #[arg(long, value_parser = parse_bytes)]
+    pub cache_mem: Option<u64>,
     #[arg(long, help = with_default("Seed of initialisation, data order and dropout", DEFAULT.seed))]
     pub seed: Option<u64>,
     #[arg(long, help = with_default(
@@ -170,6 +184,13 @@ impl Args {
             c.test_limit = self.test_limit;
         }
         c.scale_lr &= !self.no_scale_lr;
+        c.cache.mode = self.cache.unwrap_or(c.cache.mode);
+        c.cache.float = self.cache_float.unwrap_or(c.cache.float);
+        c.cache.mem = self.cache_mem.or(c.cache.mem);
+        if c.cache.is_off() && (self.cache_float.is_some() || self.cache_mem.is_some()) {
+            let flag = if self.cache_mem.is_some() { "--cache-mem" } else { "--cache-float" };
+            anyhow::bail!("{flag} is a setting of the prefix cache: add --cache exact, reuse or shift");
+        }
         // --baseline is --policy baseline.
         if let Some(kind) = self.policy.filter(|&k| self.baseline && k != PolicyKind::Baseline) {
             let name = clap::ValueEnum::to_possible_value(&kind).map_or(String::new(), |v| v.get_name().to_string());
