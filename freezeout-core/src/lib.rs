@@ -29,7 +29,7 @@ pub mod schedule;
 pub mod train;
 
 pub use cache::{CacheConfig, CacheMode, PrefixCache};
-pub use driver::{DriverState, FreezeEvent, FreezeOutDriver};
+pub use driver::{DriverState, FreezeEvent, FreezeOutDriver, GradientCensus, gradient_census};
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use freezeout_macros::freezeout;
 pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig};

@@ -233,6 +233,35 @@ impl FreezeOutDriver {
     }
 }
 
+/// The gradients a step holds: what a data-parallel strategy exchanges (burn-train's DDP
+/// all-reduces every gradient of a sharded parameter, one tensor at a time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GradientCensus {
+    /// Parameter tensors with a gradient.
+    pub tensors: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Counts the gradients in `grads` of `model`'s parameters (a frozen unit's have none).
+pub fn gradient_census<M: burn::module::Module>(model: &M, grads: &GradientsParams) -> GradientCensus {
+    struct Census<'a> {
+        grads: &'a GradientsParams,
+        census: GradientCensus,
+    }
+    impl ModuleVisitor for Census<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                self.census.tensors += 1;
+                self.census.bytes += (g.shape().num_elements() * g.dtype().size()) as u64;
+            }
+        }
+    }
+    let mut census = Census { grads, census: GradientCensus::default() };
+    model.visit(&mut census);
+    census.census
+}
+
 /// Each unit's gradient norm (L2 over its parameters' gradients; 0 for a unit without any,
 /// i.e. a frozen one), read from the device once.
 fn unit_gradient_norms<M: FreezeOut>(model: &M, grads: &GradientsParams) -> Vec<f64> {

@@ -32,7 +32,8 @@
 use crate::policy::{AdaptiveState, Policy, UnitSignal};
 use crate::train::task::cross_entropy;
 use crate::{
-    DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule, ScheduleConfig, ScheduleError,
+    DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, GradientCensus, Schedule, ScheduleConfig,
+    ScheduleError, gradient_census,
 };
 use burn::module::{Module, ParamGroup};
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
@@ -40,59 +41,24 @@ use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Int, Tensor};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use serde::Serialize;
+
+mod shared;
+
+use shared::SharedDriver;
 
 /// A `#[freezeout]` model trained by burn-train's `Learner` with FreezeOut.
 ///
-/// Clones share one driver (the `Learner` clones its model every step); the parameters are the
-/// wrapped model's, under the field `model` in records. Build it with [`new`](Self::new), hand
+/// Clones share one position (the `Learner` clones its model every step); a fork
+/// (`Module::fork`, what every burn-train strategy does once per worker) has its own, so
+/// that each DDP worker counts its own optimizer steps. The parameters are the wrapped model's,
+/// under the field `model` in records. Build it with [`new`](Self::new), hand
 /// [`lr_scheduler`](Self::lr_scheduler) to `Learner::new`, and take the trained model back with
 /// [`into_inner`](Self::into_inner).
 #[derive(Module, Debug)]
 pub struct FreezeOutModel<M: Module> {
     model: M,
-    #[module(skip)]
     driver: SharedDriver,
-}
-
-/// The driver shared by the model's clones and its rate schedulers.
-#[derive(Clone)]
-struct SharedDriver(Arc<Mutex<FreezeOutDriver>>);
-
-/// The driver's short form (burn-train's summary prints a model's skipped fields with it).
-impl std::fmt::Debug for SharedDriver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.try_lock() {
-            Ok(driver) => std::fmt::Debug::fmt(&*driver, f),
-            Err(_) => f.write_str("FreezeOutDriver { .. }"),
-        }
-    }
-}
-
-impl SharedDriver {
-    fn lock(&self) -> MutexGuard<'_, FreezeOutDriver> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// After the optimizer step: the next iteration, and the units whose budget it has spent
-    /// frozen before its forward pass.
-    fn advance<M: FreezeOut>(self, model: M) -> FreezeOutModel<M> {
-        let mut driver = self.lock();
-        driver.advance();
-        let seen = driver.events().len();
-        let model = driver.freeze(model);
-        for e in &driver.events()[seen..] {
-            log::info!(
-                "FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)",
-                e.units,
-                e.iteration,
-                e.to,
-                driver.num_units()
-            );
-        }
-        drop(driver);
-        FreezeOutModel { model, driver: self }
-    }
 }
 
 impl<M: FreezeOut> FreezeOutModel<M> {
@@ -114,7 +80,7 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     /// gets no signal and freezes nothing).
     pub fn with_policy(model: M, policy: Policy) -> Result<Self, ScheduleError> {
         let driver = FreezeOutDriver::with_policy(&model, policy)?;
-        Ok(Self { model, driver: SharedDriver(Arc::new(Mutex::new(driver))) })
+        Ok(Self { model, driver: SharedDriver::new(driver) })
     }
 
     /// The learning-rate scheduler for `Learner::new`: the head's rate as the base (it is what
@@ -132,6 +98,10 @@ impl<M: FreezeOut> FreezeOutModel<M> {
 }
 
 impl<M: Module> FreezeOutModel<M> {
+    fn from_parts(model: M, driver: SharedDriver) -> Self {
+        Self { model, driver }
+    }
+
     /// The wrapped model.
     pub fn inner(&self) -> &M {
         &self.model
@@ -156,6 +126,31 @@ impl<M: Module> FreezeOutModel<M> {
     pub fn events(&self) -> Vec<FreezeEvent> {
         self.driver.lock().events().to_vec()
     }
+
+    /// The same model, every optimizer step of each worker traced from now on: its duration
+    /// (device synchronised) and the gradients it held, i.e. what a data-parallel strategy
+    /// all-reduced. Read them with [`trace`](Self::trace) on the trained model.
+    pub fn with_step_trace(self) -> Self {
+        Self { driver: self.driver.traced(), ..self }
+    }
+
+    /// This worker's traced steps, in order (empty unless [`with_step_trace`](Self::with_step_trace)).
+    pub fn trace(&self) -> Vec<StepTrace> {
+        self.driver.trace()
+    }
+}
+
+/// One traced optimizer step of one worker.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepTrace {
+    /// The iteration.
+    pub iteration: u64,
+    /// Units frozen during it.
+    pub frozen_units: usize,
+    /// The gradients it held (`None` under `optimize_multi`, whose gradients are per device).
+    pub gradients: Option<GradientCensus>,
+    /// Seconds since the end of the worker's previous step (`None` for its first).
+    pub seconds: Option<f64>,
 }
 
 impl<M: FreezeOut + TrainStep> TrainStep for FreezeOutModel<M> {
@@ -174,11 +169,19 @@ impl<M: FreezeOut + TrainStep> TrainStep for FreezeOutModel<M> {
 
     fn optimize(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: GradientsParams) -> Self {
         self.driver.lock().observe_gradients(&self.model, &grads);
-        self.driver.advance(self.model.optimize(optim, lr, grads))
+        let census = self.driver.is_traced().then(|| gradient_census(&self.model, &grads));
+        self.driver.advance(self.model.optimize(optim, lr, grads), census)
     }
 
     fn optimize_multi(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: MultiGradientsParams) -> Self {
-        self.driver.advance(self.model.optimize_multi(optim, lr, grads))
+        if let Policy::Adaptive(_) = self.driver.lock().policy() {
+            panic!(
+                "FreezeOut: the adaptive policy reads the gradients in `optimize`, and \
+                 `MultiDeviceOptim::OptimSharded` steps through `optimize_multi`, where they are split by device: \
+                 train it with `MultiDeviceOptim::OptimMainDevice` (or DDP), or use a schedule"
+            );
+        }
+        self.driver.advance(self.model.optimize_multi(optim, lr, grads), None)
     }
 }
 
@@ -204,7 +207,8 @@ const FROZEN: &str = "freezeout_frozen_units";
 
 impl LrScheduler for Rate {
     fn step(&mut self) -> f64 {
-        let driver = self.driver.lock();
+        let driver = self.driver.resolve();
+        let driver = driver.lock();
         driver.lr(self.unit.unwrap_or(driver.num_units()))
     }
 
@@ -212,7 +216,8 @@ impl LrScheduler for Rate {
         if self.unit.is_some() {
             return LrSchedulerRecord::new();
         }
-        let driver = self.driver.lock();
+        let driver = self.driver.resolve();
+        let driver = driver.lock();
         let state = driver.state();
         let record = LrSchedulerRecord::new()
             .with_scalar(ITERATION, state.iteration)
@@ -233,7 +238,8 @@ impl LrScheduler for Rate {
                  it was not written by FreezeOutModel::lr_scheduler; resume from a checkpoint of the FreezeOut run"
             );
         };
-        let mut driver = self.driver.lock();
+        let driver = self.driver.resolve();
+        let mut driver = driver.lock();
         driver.restore_state(DriverState { iteration, frozen_units: frozen as usize });
         if let Policy::Adaptive(a) = driver.policy() {
             let Some(state) = adaptive_from_record(&record, a.num_units()) else {
