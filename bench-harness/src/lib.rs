@@ -6,11 +6,13 @@
 //! * [`bench`]: step-time benchmarks (per frozen fraction, and a whole scheduled run);
 //! * [`table`]: the paper's tables (grids of runs, their cells, the report), with [`plot`];
 //! * [`cost`]: every cost model (the reference formula, our FLOP prediction, measured step
-//!   times), and [`stats`], the statistics they share.
+//!   times), [`comm`], the data-parallel exchange beside them, and [`stats`], the statistics
+//!   they share.
 
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod comm;
 pub mod cost;
 pub mod plot;
 pub mod run;

@@ -31,6 +31,9 @@ enum Command {
     Speed(cmd::speed::Args),
     /// Run (or resume) a grid of runs and write the paper's tables and plots.
     Table(cmd::table::Args),
+    /// FreezeOut under burn-train's data-parallel strategies (DDP, multi-device): step time and
+    /// gradients all-reduced per frozen prefix (feature `ddp`).
+    Ddp(cmd::ddp::Args),
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
         Some(Command::Models) => cmd::models::run(),
         Some(Command::Speed(args)) => cmd::speed::run(&args),
         Some(Command::Table(args)) => cmd::table::run(&args),
+        Some(Command::Ddp(args)) => cmd::ddp::run(&args),
         None => cmd::main_job(),
     }));
 }

@@ -329,3 +329,40 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
         Err(p) => p.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
     }
 }
+
+/// `paper-repro ddp`'s measurement, on the CPU under MultiDevice (the CPU device twice): every
+/// frozen prefix's steps hold exactly the gradients the architecture predicts (the
+/// communication model's [`exchanged`](bench_harness::comm::exchanged)), the prefix only grows,
+/// and the run counts `epochs × images / (workers × batch)` optimizer steps.
+#[test]
+fn the_ddp_bench_measures_the_exchange_the_communication_model_predicts() {
+    use bench_harness::bench::ddp::{self, DdpConfig, Strategy};
+    use freezeout_core::device::DeviceKind;
+    use freezeout_core::models::Preset;
+    let config = DdpConfig {
+        model: Preset::Wrn { depth: 10, width: 1 },
+        batch: 4,
+        images: 48,
+        epochs: 2,
+        strategy: Strategy::Multi,
+        device: DeviceKind::Cpu,
+        workers: 2,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = ddp::run(&config, dir.path()).unwrap();
+    assert_eq!(report.iterations, 12);
+    assert_eq!(report.phases.iter().map(|p| p.steps as u64).sum::<u64>(), 12);
+    assert!(report.phases.len() > 2, "the default schedule freezes during the run: {report:?}");
+    assert!(report.phases.windows(2).all(|w| w[0].frozen_units < w[1].frozen_units));
+    for p in &report.phases {
+        let g = p.gradients.expect("counted");
+        assert_eq!((g.tensors, g.bytes), (p.predicted.tensors, p.predicted.bytes), "{} units frozen", p.frozen_units);
+    }
+    let table = report.table();
+    assert!(table.contains("12 optimizer steps per worker"), "{table}");
+
+    // DDP needs collectives, which Burn implements on CUDA only: refused before it starts.
+    let ddp = DdpConfig { strategy: Strategy::Ddp, ..config };
+    let refused = ddp::run(&ddp, dir.path()).unwrap_err().to_string();
+    assert!(refused.contains("only on CUDA") && refused.contains("--strategy multi"), "{refused}");
+}

@@ -1,6 +1,8 @@
 //! Step-time benchmarks: one step per frozen fraction ([`speed`]) and a whole scheduled run
 //! ([`scheduled`]), reported through a [`Reporter`].
 
+#[cfg(feature = "learner")]
+pub mod ddp;
 mod report;
 pub mod scheduled;
 pub mod speed;

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod data;
+pub mod ddp;
 pub mod models;
 pub mod schedule;
 pub mod speed;
