@@ -9,6 +9,9 @@
 //!
 //! Metrics, logs and checkpoints go to `runs/learner-example`; `--resume EPOCH` continues from
 //! the checkpoint of that epoch. On a terminal burn-train shows its dashboard, else it prints.
+//! `--devices N` trains data-parallel under `ExecutionStrategy::MultiDevice` on the CPU device
+//! listed N times (on CUDA: `Device::cuda(i)`, or `ExecutionStrategy::ddp`): FreezeOut counts
+//! optimizer steps, one per N batches, and the traced steps show the gradients each exchanged.
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
@@ -22,7 +25,10 @@ use burn::optim::momentum::MomentumConfig;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::metric::{AccuracyMetric, IterationSpeedMetric, LearningRateMetric, LossMetric};
-use burn::train::{ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep};
+use burn::train::{
+    ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, SupervisedTraining, TrainOutput,
+    TrainStep,
+};
 use freezeout_core::data::{self as cifar, CifarKind, Normalization, Split};
 use freezeout_core::learner::{FreezeOutModel, ImageBatch, classification_output};
 use freezeout_core::{FreezeOut, ScheduleConfig, freezeout};
@@ -161,6 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let epochs: usize = arg("--epochs").map_or(Ok(3), |v| v.parse())?;
     let resume: Option<usize> = arg("--resume").map(|v| v.parse()).transpose()?;
+    let devices: usize = arg("--devices").map_or(Ok(1), |v| v.parse())?;
     let (batch, classes, train, valid) = match arg("--cifar") {
         Some(path) => {
             let data = cifar::load(path.as_ref(), CifarKind::Cifar10)?;
@@ -169,14 +176,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => (32, 4, synthetic(640, 1), synthetic(128, 2)),
     };
     let batcher = ImageBatcher(Normalization::of(&train));
-    let batches_per_epoch = train.len().div_ceil(batch) as u64;
+    // burn splits the training set into one contiguous part per device.
+    let batches_per_epoch = (train.len() / devices).div_ceil(batch) as u64;
     let train =
         DataLoaderBuilder::new(batcher.clone()).batch_size(batch).shuffle(0).build(InMemDataset::new(items(&train)));
     let valid = DataLoaderBuilder::new(batcher).batch_size(batch).build(InMemDataset::new(items(&valid)));
 
     let device = Device::flex().autodiff();
     let model = Net::new(classes, &device);
-    let model = FreezeOutModel::new(model, ScheduleConfig::default(), epochs as u64 * batches_per_epoch)?; // FreezeOut
+    let model = FreezeOutModel::new(model, ScheduleConfig::default(), epochs as u64 * batches_per_epoch)? // FreezeOut
+        .with_step_trace();
     let momentum = MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true);
     let optim = SgdConfig::new().with_momentum(Some(momentum)).init();
     let learner = Learner::new(model.clone(), optim, model.lr_scheduler()); // FreezeOut (was: a rate or scheduler)
@@ -188,6 +197,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_default_checkpointers()
         .num_epochs(epochs)
         .summary();
+    if devices > 1 {
+        let strategy = ExecutionStrategy::multi(vec![device.clone(); devices], MultiDeviceOptim::OptimMainDevice);
+        training = training.with_training_strategy(strategy.into());
+    }
     if let Some(epoch) = resume {
         training = training.checkpoint(epoch);
     }
@@ -196,8 +209,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(error.to_string().into());
     }
     let trained = result.model;
+    let trace = trained.trace();
     for e in trained.events() {
-        println!("iteration {}: froze {:?}", e.iteration, e.units);
+        let exchanged = trace.iter().find(|s| s.iteration == e.iteration).and_then(|s| s.gradients);
+        let mb = exchanged.map_or(0.0, |g| g.bytes as f64 / 1e6);
+        println!("iteration {}: froze {:?}; gradients per step now {mb:.3} MB", e.iteration, e.units);
     }
     let model = trained.into_inner(); // FreezeOut: your model, as trained
     println!("{} units, the head trained to the end", model.num_units());

@@ -244,6 +244,26 @@ pub struct GradientCensus {
 }
 
 /// Counts the gradients in `grads` of `model`'s parameters (a frozen unit's have none).
+///
+/// ```
+/// use burn::module::Module;
+/// use burn::nn::LinearConfig;
+/// use burn::optim::GradientsParams;
+/// use burn::tensor::{Device, Tensor};
+/// use freezeout_core::gradient_census;
+///
+/// let device = Device::flex().autodiff();
+/// let layer = LinearConfig::new(4, 2).init(&device);
+/// let loss = layer.forward(Tensor::<2>::ones([3, 4], &device)).sum();
+/// let grads = GradientsParams::from_grads(loss.backward(), &layer);
+/// let census = gradient_census(&layer, &grads);
+/// assert_eq!((census.tensors, census.bytes), (2, 4 * (4 * 2 + 2))); // weight and bias, f32
+///
+/// let frozen = layer.clone().freeze();
+/// let loss = frozen.forward(Tensor::<2>::ones([3, 4], &device).require_grad()).sum();
+/// let grads = GradientsParams::from_grads(loss.backward(), &frozen);
+/// assert_eq!(gradient_census(&frozen, &grads).tensors, 0); // nothing to all-reduce
+/// ```
 pub fn gradient_census<M: burn::module::Module>(model: &M, grads: &GradientsParams) -> GradientCensus {
     struct Census<'a> {
         grads: &'a GradientsParams,

@@ -23,11 +23,16 @@
 //! one reads the gradients in `optimize`, and its state rides in the scheduler's record too.
 //!
 //! An iteration is an optimizer step: with `grads_accumulation(k)`, count `batches / k` per
-//! epoch. Execution strategies: the single-device one (the default) is what the tests run;
-//! multi-device (`ExecutionStrategy::MultiDevice`) steps one optimizer through
-//! `optimize_multi`, which the wrapper handles the same way, but no machine here has two
-//! devices to prove it; DDP runs one `Learner` per device, each of which would advance the
-//! driver they share, so it is not supported.
+//! epoch; under a data-parallel strategy, `batches / devices` per epoch (per worker).
+//!
+//! Execution strategies: single device; `ExecutionStrategy::MultiDevice` (one optimizer, the
+//! same hook, `optimize_multi` for `OptimSharded`); DDP, where burn-train clones the `Learner`
+//! per device and forks each clone's model on the worker's thread: a fork is a position of its
+//! own, the scheduler follows its thread's worker, every worker counts its own steps and takes
+//! the same freezes at the same step, and workers that disagree stop the run
+//! (`tests/tests/parallel.rs`; DDP itself needs CUDA in Burn 0.22.1). A frozen unit's
+//! parameters have no gradient, so they leave DDP's all-reduce;
+//! [`FreezeOutModel::with_step_trace`] records what each step exchanged.
 
 use crate::policy::{AdaptiveState, Policy, UnitSignal};
 use crate::train::task::cross_entropy;
@@ -76,8 +81,8 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     }
 
     /// Follows `policy`: a schedule, or the [`Adaptive`](crate::Adaptive) policy, which reads
-    /// the gradients in `optimize` (not in `optimize_multi`: under the multi-device strategy it
-    /// gets no signal and freezes nothing).
+    /// the gradients in `optimize` (under DDP the all-reduced ones, the same on every worker;
+    /// `optimize_multi`, i.e. `MultiDeviceOptim::OptimSharded`, refuses it).
     pub fn with_policy(model: M, policy: Policy) -> Result<Self, ScheduleError> {
         let driver = FreezeOutDriver::with_policy(&model, policy)?;
         Ok(Self { model, driver: SharedDriver::new(driver) })

@@ -62,9 +62,12 @@ impl Decisions {
     }
 }
 
+/// A position forked on a thread, and the run it belongs to.
+type Fork = (Weak<Run>, Weak<Mutex<FreezeOutDriver>>);
+
 thread_local! {
     /// The positions forked on this thread, by run: this thread's worker's.
-    static FORKS: RefCell<Vec<(Weak<Run>, Weak<Mutex<FreezeOutDriver>>)>> = const { RefCell::new(Vec::new()) };
+    static FORKS: RefCell<Vec<Fork>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The driver of a wrapped model: its position (shared by its clones until a fork) and the run
