@@ -217,7 +217,8 @@ fn ddp_workers_each_own_their_position_and_one_record_restores_them_all() {
 
 /// A worker that runs an iteration with another frozen prefix than its peer (here: restored
 /// from a checkpoint with unit 0 frozen, its peer from the start) stops the run with both
-/// decisions named, instead of letting the replicas drift apart.
+/// decisions named, instead of letting the replicas drift apart; the next run of the same model
+/// starts a record of its own.
 #[test]
 fn a_worker_whose_frozen_prefix_differs_from_its_peers_is_stopped() {
     let device = Device::flex().autodiff();
@@ -228,17 +229,7 @@ fn a_worker_whose_frozen_prefix_differs_from_its_peers_is_stopped() {
     let (a, b) = halves();
     let learner = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
     let peer = ddp_worker(learner.clone(), model.lr_scheduler(), device.clone(), a, 1);
-    let mut odd = learner.clone();
-    let odd = thread::spawn(move || {
-        odd.fork(&device);
-        odd.load_scheduler(frozen_record);
-        let batches = loader(&b, BATCH);
-        for batch in batches.iter() {
-            let output = odd.train_step(batch.unwrap());
-            odd.lr_step();
-            odd.optimizer_step(output.grads);
-        }
-    });
+    let odd = restored_worker(learner.clone(), device, b, frozen_record.clone());
     let results = [peer.join().map(|_| ()), odd.join()];
     let messages: Vec<String> = results.into_iter().filter_map(|r| r.err()).map(panic_text).collect();
     assert_eq!(messages.len(), 1, "one of the two workers is stopped: {messages:?}");
@@ -248,6 +239,36 @@ fn a_worker_whose_frozen_prefix_differs_from_its_peers_is_stopped() {
         "{}",
         messages[0]
     );
+
+    // A later run of the same model (a new scheduler: a sweep, a second `launch`) is checked
+    // against its own workers only, not against the one before.
+    // Whichever of the two reported iteration 1 first, one of these two runs differs from it.
+    let (a, _) = halves();
+    let device = Device::flex().autodiff();
+    let again = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
+    let (worker, _) = ddp_worker(again, model.lr_scheduler(), device.clone(), a.clone(), 1).join().unwrap();
+    assert_eq!(worker.state().iteration, PER_DEVICE as u64);
+    let again = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
+    restored_worker(again, device, a, frozen_record).join().expect("a run of its own");
+}
+
+/// A DDP worker (as [`ddp_worker`], one epoch) whose scheduler is restored from `record` on its
+/// own thread, after the fork: its position only.
+fn restored_worker(
+    mut learner: Learner<FreezeOutModel<Regressor>>,
+    device: Device,
+    items: Vec<Example>,
+    record: burn::optim::lr_scheduler::LrSchedulerRecord,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        learner.fork(&device);
+        learner.load_scheduler(record);
+        for batch in loader(&items, BATCH).iter() {
+            let output = learner.train_step(batch.unwrap());
+            learner.lr_step();
+            learner.optimizer_step(output.grads);
+        }
+    })
 }
 
 /// What the DDP strategy exchanges: burn-train's sharder marks every parameter for the gradient

@@ -93,6 +93,7 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     /// path so that it survives a checkpoint's parameter ids, with the unit's FreezeOut rate
     /// (0 once frozen). Its record holds the driver's position.
     pub fn lr_scheduler(&self) -> ModuleLrScheduler {
+        self.driver.start_run();
         let mut scheduler = ModuleLrScheduler::new(Rate { driver: self.driver.clone(), unit: None });
         for unit in self.model.units() {
             let rate = Rate { driver: self.driver.clone(), unit: Some(unit.index) };

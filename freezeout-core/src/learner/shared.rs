@@ -10,8 +10,11 @@
 //! own thread, [`resolve`](SharedDriver::resolve) to it. Without a fork (your own strategy, a
 //! test) everything stays on the position the model was built with.
 //!
-//! Every fork of one run also reports its decisions to the run ([`Decisions`]): two workers that
-//! froze different prefixes before the same iteration stop the run with both decisions named.
+//! The workers of one training run also report their decisions to each other ([`Decisions`]):
+//! two that froze different prefixes before the same iteration stop the run with both decisions
+//! named. A run is what one [`lr_scheduler`](super::FreezeOutModel::lr_scheduler) call starts:
+//! burn-train hands every worker a clone of it, and a later run of the same model (a sweep, a
+//! second `launch`) gets a record of its own.
 //! Burn cannot tell: its gradient sync server all-reduces each parameter among the devices that
 //! registered it (burn-backend 0.22.1 `distributed/server.rs`), so a worker that kept a unit its
 //! peers froze would go on updating it from its own gradients alone, and the replicas drift.
@@ -25,10 +28,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 
-/// What the forks of one wrapped model share: the decisions their workers took.
+/// What the forks of one wrapped model share: the decisions of the workers of its current
+/// training run.
 #[derive(Default)]
 struct Run {
-    decisions: Mutex<Decisions>,
+    decisions: Mutex<Arc<Mutex<Decisions>>>,
+}
+
+impl Run {
+    fn decisions(&self) -> Arc<Mutex<Decisions>> {
+        self.decisions.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 /// The frozen prefix each iteration ran with, as the first worker to reach it reported it.
@@ -80,6 +90,9 @@ pub(crate) struct SharedDriver {
     worker: String,
     /// This position's steps, when traced.
     trace: Option<Arc<Mutex<Trace>>>,
+    /// The decisions of the training run this fork works for (`None` before a fork: the run's
+    /// current ones).
+    decisions: Option<Arc<Mutex<Decisions>>>,
 }
 
 /// The steps of one worker, and when its last one ended.
@@ -91,7 +104,14 @@ pub(crate) struct Trace {
 
 impl SharedDriver {
     pub(crate) fn new(driver: FreezeOutDriver) -> Self {
-        Self { run: Arc::default(), driver: Arc::new(Mutex::new(driver)), worker: String::new(), trace: None }
+        let driver = Arc::new(Mutex::new(driver));
+        Self { run: Arc::default(), driver, worker: String::new(), trace: None, decisions: None }
+    }
+
+    /// A new training run (a new scheduler): its workers' decisions are checked against each
+    /// other, not against an earlier run's.
+    pub(crate) fn start_run(&self) {
+        *self.run.decisions.lock().unwrap_or_else(PoisonError::into_inner) = Arc::default();
     }
 
     /// The same position, its steps traced from now on.
@@ -140,6 +160,7 @@ impl SharedDriver {
             driver,
             worker: format!("the worker on {device:?}"),
             trace: self.trace.as_ref().map(|_| Arc::default()),
+            decisions: Some(self.run.decisions()),
         }
     }
 
@@ -179,7 +200,8 @@ impl SharedDriver {
         let (iteration, frozen) = (driver.iteration(), driver.frozen_units());
         drop(driver);
         let worker = if self.worker.is_empty() { "a worker" } else { &self.worker };
-        self.run.decisions.lock().unwrap_or_else(PoisonError::into_inner).report(iteration, frozen, worker);
+        let decisions = self.decisions.clone().unwrap_or_else(|| self.run.decisions());
+        decisions.lock().unwrap_or_else(PoisonError::into_inner).report(iteration, frozen, worker);
         FreezeOutModel::from_parts(model, self)
     }
 }
