@@ -7,43 +7,18 @@
 //!
 //! `cargo run --release -p bench-harness --features learner --example learner_cost [-- STEPS ROUNDS]`
 
-use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::InMemDataset;
+use bench_harness::bench::images;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::CliMetricsRenderer;
 use burn::train::{Learner, SupervisedTraining};
-use freezeout_core::learner::{FreezeOutModel, ImageBatch};
+use freezeout_core::learner::FreezeOutModel;
 use freezeout_core::models::WideResNet;
 use freezeout_core::train::{self, Classification, HostBatch, InMemory, RunLog, TrainConfig};
 use std::time::Instant;
 
 const BATCH: usize = 50;
 const CLASSES: usize = 10;
-
-/// One example of the repeated batch: 3·32·32 normalised values and a label.
-#[derive(Clone, Debug)]
-struct Item {
-    pixels: Vec<f32>,
-    label: i64,
-}
-
-#[derive(Clone)]
-struct ItemBatcher;
-
-impl Batcher<Item, ImageBatch> for ItemBatcher {
-    fn batch(&self, items: Vec<Item>, device: &Device) -> ImageBatch {
-        let n = items.len();
-        let batch = HostBatch::new(
-            items.iter().flat_map(|i| i.pixels.iter().copied()).collect(),
-            [n, 3, 32, 32],
-            items.iter().map(|i| i.label).collect(),
-        );
-        let (images, targets) = batch.to_device(device);
-        ImageBatch { images, targets }
-    }
-}
 
 fn random_batch(device: &Device) -> HostBatch {
     let plain = device.clone().without_autodiff();
@@ -56,11 +31,9 @@ fn random_batch(device: &Device) -> HostBatch {
     )
 }
 
-fn items(batch: &HostBatch, times: usize) -> Vec<Item> {
-    let per = 3 * 32 * 32;
-    let one: Vec<Item> = (0..batch.len())
-        .map(|i| Item { pixels: batch.images[i * per..(i + 1) * per].to_vec(), label: batch.labels[i] })
-        .collect();
+/// `batch`'s examples, `times` over.
+fn items(batch: &HostBatch, times: usize) -> Vec<images::ImageItem> {
+    let one = images::items_of(batch);
     (0..times).flat_map(|_| one.iter().cloned()).collect()
 }
 
@@ -82,10 +55,8 @@ fn main() -> anyhow::Result<()> {
 
         let wrapped = FreezeOutModel::new(model.clone(), config.schedule, steps as u64)?;
         let learner = Learner::new(wrapped.clone(), config.optimizer(), wrapped.lr_scheduler());
-        let train_loader =
-            DataLoaderBuilder::new(ItemBatcher).batch_size(BATCH).build(InMemDataset::new(items(&host, steps)));
-        let valid_loader =
-            DataLoaderBuilder::new(ItemBatcher).batch_size(BATCH).build(InMemDataset::new(items(&host, 1)));
+        let train_loader = images::loader(items(&host, steps), BATCH);
+        let valid_loader = images::loader(items(&host, 1), BATCH);
         let t = Instant::now();
         let result = SupervisedTraining::new(dir.path().join(format!("round-{round}")), train_loader, valid_loader)
             .metrics((AccuracyMetric::new(), LossMetric::new()))

@@ -9,12 +9,10 @@
 //! (`ExecutionStrategy::ddp`: one worker per device, gradients all-reduced through NCCL, CUDA
 //! only in Burn 0.22.1).
 
+use super::images;
 use crate::comm;
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
-use burn::data::dataset::InMemDataset;
+use burn::tensor::Device;
 use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
-use burn::tensor::{Device, Distribution, Int, Tensor};
 use burn::train::metric::LossMetric;
 use burn::train::{
     ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, SupervisedTraining, TrainStep,
@@ -22,11 +20,10 @@ use burn::train::{
 use freezeout_core::device::DeviceKind;
 use freezeout_core::learner::{FreezeOutModel, ImageBatch, StepTrace};
 use freezeout_core::models::{DenseNet, Preset, Vgg, WideResNet};
-use freezeout_core::train::{HostBatch, TrainConfig};
+use freezeout_core::train::TrainConfig;
 use freezeout_core::{FreezeOut, GradientCensus, ScheduleConfig};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::Arc;
 
 /// How the `Learner` spreads the work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -193,50 +190,19 @@ impl Run<'_> {
             .with_step_trace();
         let learner = Learner::new(wrapped.clone(), train.optimizer(), wrapped.lr_scheduler());
         let c = self.config;
-        let result =
-            SupervisedTraining::new(self.dir, loader(c.images, c.batch, device), loader(c.batch, c.batch, device))
-                .metrics((LossMetric::new(),))
-                .with_training_strategy(self.strategy.into())
-                .num_epochs(c.epochs)
-                .launch(learner);
+        let result = SupervisedTraining::new(
+            self.dir,
+            images::loader(images::random(c.images, device), c.batch),
+            images::loader(images::random(c.batch, device), c.batch),
+        )
+        .metrics((LossMetric::new(),))
+        .with_training_strategy(self.strategy.into())
+        .num_epochs(c.epochs)
+        .launch(learner);
         if let Some(error) = result.error {
             return Err(DdpError::Learner(error.to_string()));
         }
         Ok(result.model.trace())
-    }
-}
-
-/// Random images (fixed per index, so every epoch sees the same data) in batches of `batch`.
-fn loader(images: usize, batch: usize, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
-    let plain = device.clone().without_autodiff();
-    let pixels = Tensor::<2>::random([images, 3 * 32 * 32], Distribution::Normal(0.0, 1.0), &plain);
-    let labels = Tensor::<1, Int>::random([images], Distribution::Uniform(0.0, 10.0), &plain);
-    let pixels: Vec<f32> = pixels.into_data().iter::<f32>().collect();
-    let labels: Vec<i64> = labels.into_data().iter::<i64>().collect();
-    let items: Vec<Item> =
-        (0..images).map(|i| Item { pixels: pixels[i * 3072..(i + 1) * 3072].to_vec(), label: labels[i] }).collect();
-    DataLoaderBuilder::new(ItemBatcher).batch_size(batch).build(InMemDataset::new(items))
-}
-
-#[derive(Clone, Debug)]
-struct Item {
-    pixels: Vec<f32>,
-    label: i64,
-}
-
-#[derive(Clone)]
-struct ItemBatcher;
-
-impl Batcher<Item, ImageBatch> for ItemBatcher {
-    fn batch(&self, items: Vec<Item>, device: &Device) -> ImageBatch {
-        let n = items.len();
-        let host = HostBatch::new(
-            items.iter().flat_map(|i| i.pixels.iter().copied()).collect(),
-            [n, 3, 32, 32],
-            items.iter().map(|i| i.label).collect(),
-        );
-        let (images, targets) = host.to_device(device);
-        ImageBatch { images, targets }
     }
 }
 

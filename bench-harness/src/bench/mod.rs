@@ -3,6 +3,8 @@
 
 #[cfg(feature = "learner")]
 pub mod ddp;
+#[cfg(feature = "learner")]
+pub mod images;
 mod report;
 pub mod scheduled;
 pub mod speed;
