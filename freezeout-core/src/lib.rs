@@ -5,6 +5,7 @@
 //! * [`policy`]: what decides the frozen prefix and the rates: the schedule, or an adaptive policy;
 //! * [`FreezeOutDriver`]: FreezeOut per iteration for any training loop (yours, ours);
 //! * [`cache`]: the frozen-prefix cache (the frozen units' forward skipped too);
+//! * [`drift`]: each unit's representation drift on a probe batch (the drift policy's signal);
 //! * [`learner`] (feature `learner`): FreezeOut under burn-train's `Learner`;
 //! * [`train`]: our training loop, generic over the task (CPU and, with the `cuda` feature, CUDA);
 //! * [`data`]: CIFAR-10/100 readers and the input pipeline;
@@ -19,6 +20,7 @@ extern crate self as freezeout_core;
 pub mod cache;
 pub mod data;
 pub mod device;
+pub mod drift;
 mod driver;
 mod freeze;
 #[cfg(feature = "learner")]
@@ -32,7 +34,7 @@ pub use cache::{CacheConfig, CacheMode, PrefixCache};
 pub use driver::{DriverState, FreezeEvent, FreezeOutDriver, GradientCensus, gradient_census};
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use freezeout_macros::freezeout;
-pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig};
+pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig, Signal};
 pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError, UnitPlan};
 
 /// Support code for `#[freezeout]`; not a stable API.

@@ -19,7 +19,7 @@ struct Cli {
 enum Command {
     /// Print the schedule a run would get: per-unit freeze point, budget and initial LR.
     Schedule(cmd::schedule::Args),
-    /// Train one model (FreezeOut, the adaptive policy or the baseline) and write its log and
+    /// Train one model (FreezeOut, an adaptive policy or the baseline) and write its log and
     /// summary.
     Train(Box<cmd::train::Args>),
     /// Check or download CIFAR data.

@@ -498,32 +498,53 @@ fn decisions(dir: &Path) -> Vec<String> {
 
 #[test]
 fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
+    // Windows of 3 iterations sampled every iteration, nothing leaves before iteration 9, a
+    // threshold every unit meets: the decision at the end of the window 6..8 uses samples from
+    // before the checkpoint at 8 (6, 7) and after it (8); the units freeze from 9 + 2 + 1 = 12.
+    let config = killed_mid_window_resumes_with_the_same_decisions(&["--policy", "adaptive", "--threshold", "10"]);
+    assert!(config.contains("[adaptive]") && config.contains("threshold = 10.0"), "{config}");
+
+    // Adaptive settings without an adaptive policy, or with the baseline, are refused.
+    let o = repro(&["train", "--threshold", "0.1"], &[]);
+    assert!(
+        stderr(&o)
+            .contains("--threshold is a setting of the adaptive policies: add --policy adaptive or --policy drift"),
+        "{}",
+        stderr(&o)
+    );
+    let o = repro(&["train", "--patience", "2"], &[]);
+    assert!(stderr(&o).contains("--patience is a setting of the adaptive policies"), "{}", stderr(&o));
+    let o = repro(&["train", "--policy", "adaptive", "--baseline"], &[]);
+    assert!(stderr(&o).contains("pick one policy"), "{}", stderr(&o));
+}
+
+/// The drift policy the same way: its window 6..8 holds drifts measured before the checkpoint
+/// at 8 (against the sketches of 5 and 6) and after it (8 against 7, the sketch the checkpoint
+/// carries), on the training images past --train-limit; with patience 2 the windows ending at 3
+/// and 6 were below the threshold too.
+#[test]
+fn a_drift_run_killed_mid_window_resumes_with_the_same_decisions() {
+    let config = killed_mid_window_resumes_with_the_same_decisions(&["--policy", "drift", "--threshold", "1e9"]);
+    assert!(
+        config.contains("[adaptive]") && config.contains("signal = \"drift\"") && config.contains("patience = 2"),
+        "{config}"
+    );
+}
+
+/// Runs `policy` whole and killed after iteration 9 then resumed (checkpoint at 8); both take
+/// the same decisions, signal values included, and freeze all units from 12. Returns the killed
+/// run's `config.toml`.
+fn killed_mid_window_resumes_with_the_same_decisions(policy: &[&str]) -> String {
     let data = archive();
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
-    // Windows of 3 iterations sampled every iteration, nothing leaves before iteration 9, a
-    // threshold every unit meets: the decision at the end of the window 6..8 uses samples from
-    // before the checkpoint at 8 (6, 7) and after it (8); the units freeze from 9 + 2 + 1 = 12.
-    let adaptive = [
-        "--policy",
-        "adaptive",
-        "--threshold",
-        "10",
-        "--window",
-        "0.17",
-        "--sample-every",
-        "1",
-        "--min-fraction",
-        "0.5",
-        "--ramp",
-        "0.12",
-    ];
+    let windows = ["--window", "0.17", "--sample-every", "1", "--min-fraction", "0.5", "--ramp", "0.12"];
+    let flags = [policy, &windows[..]].concat();
     let (full_s, killed_s) = (full.to_str().unwrap(), killed.to_str().unwrap());
-    let o = repro(&[train_args(full_s, data), adaptive.to_vec()].concat(), &[]);
+    let o = repro(&[train_args(full_s, data), flags.clone()].concat(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o =
-        repro(&[train_args(killed_s, data), adaptive.to_vec()].concat(), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
+    let o = repro(&[train_args(killed_s, data), flags].concat(), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
     assert!(!o.status.success(), "the run must have been killed");
     let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -536,20 +557,11 @@ fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
         (first["event"].as_str(), first["iteration"].as_u64(), first["frozen_from"].as_u64()),
         (Some("decision"), Some(9), Some(12))
     );
-    assert!(first["change"].as_f64().unwrap() < 10.0 && first["name"].is_string(), "{first}");
+    let (signal, threshold) = (first["signal"].as_f64().unwrap(), first["threshold"].as_f64().unwrap());
+    assert_eq!(threshold, policy[3].parse::<f64>().unwrap(), "{first}");
+    assert!(signal > 0.0 && signal < threshold && first["name"].is_string(), "{first}");
     assert!(a.iter().any(|l| l.contains("\"event\":\"freeze\"") && l.contains("\"iter\":12")), "{a:?}");
-    let config = fs::read_to_string(killed.join("config.toml")).unwrap();
-    assert!(config.contains("[adaptive]") && config.contains("threshold = 10.0"), "{config}");
-
-    // Adaptive settings without the adaptive policy, or with the baseline, are refused.
-    let o = repro(&["train", "--threshold", "0.1"], &[]);
-    assert!(
-        stderr(&o).contains("--threshold is a setting of the adaptive policy: add --policy adaptive"),
-        "{}",
-        stderr(&o)
-    );
-    let o = repro(&["train", "--policy", "adaptive", "--baseline"], &[]);
-    assert!(stderr(&o).contains("pick one policy"), "{}", stderr(&o));
+    fs::read_to_string(killed.join("config.toml")).unwrap()
 }
 
 /// `train --help` shows the value every setting takes when no flag or config file sets it.
@@ -566,7 +578,9 @@ fn train_help_shows_the_defaults_a_run_uses() {
         "[default: 0.8]",
         "[default: cubic]",
         "[default: freezeout]",
-        "[default: 0.05]",
+        "[default: 0.05 (adaptive), 1 (drift)]",
+        "[default: 5 (adaptive), 25 (drift)]",
+        "[default: 1 (adaptive), 2 (drift)]",
         "[default: sgd]",
         "[default: 1000]",
     ] {

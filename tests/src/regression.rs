@@ -10,7 +10,8 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::{InferenceStep, RegressionOutput, TrainOutput, TrainStep};
-use freezeout_core::train::{InMemory, Task, TaskOutput};
+use freezeout_core::drift::DriftProbe;
+use freezeout_core::train::{InMemory, ProbeStep, Task, TaskOutput, UnitProbe};
 use freezeout_core::{FreezeOutForward, freezeout};
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -148,11 +149,21 @@ impl<M: FreezeOutForward<2, 2>> Task<M> for Regression {
         let (_, squared) = squared_errors(model, rows);
         TaskOutput { loss: squared.clone().mean(), metric: squared.detach().sum() }
     }
+    /// The drift policy's probe: the rows' features.
+    fn drift_probe(&self, batch: HostRows, device: &Device) -> Option<Box<dyn ProbeStep<M>>> {
+        Some(Box::new(UnitProbe::<2, 2>(DriftProbe::new(to_device(batch, device).x))))
+    }
 }
 
 /// `train` and `eval` in `batch`-sized batches, in order, for `fit_task`.
 pub fn in_memory(train: &[Example], eval: &[Example], batch: usize) -> InMemory<HostRows> {
     InMemory { train: train.chunks(batch).map(rows).collect(), eval: eval.chunks(batch).map(rows).collect() }
+}
+
+/// The drift policy's probe input of [`in_memory`]'s data (its first held-out batch's
+/// features, as `DataSource::probe` gives them to `fit_task`), for a `Learner` run.
+pub fn probe_input(eval: &[Example], batch: usize, device: &Device) -> Tensor<2> {
+    to_device(rows(&eval[..batch.min(eval.len())]), device).x
 }
 
 /// Batches examples for burn's data loader.

@@ -11,7 +11,9 @@ use std::path::Path;
 /// A config with every optional setting present, as TOML.
 fn full_config() -> toml::Value {
     let full = RunConfig {
-        policy: PolicyConfig::Adaptive(AdaptiveConfig::default()),
+        // The drift policy writes every field of `[adaptive]` (the gradient-norm default omits
+        // `signal` and `patience`).
+        policy: PolicyConfig::Adaptive(AdaptiveConfig::drift()),
         train_limit: Some(1),
         test_limit: Some(1),
         max_loss: Some(1.0),
@@ -48,6 +50,8 @@ fn the_fuzzed_keys_are_every_setting_of_a_run() {
         "keep_checkpoints",
         "adaptive.threshold",
         "adaptive.ramp",
+        "adaptive.signal",
+        "adaptive.patience",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
     }
@@ -121,7 +125,7 @@ proptest! {
     fn near_valid_configs_never_panic(
         key in prop::sample::select(config_keys()),
         value in prop::sample::select(vec!["0", "-1", "1e400", "nan", "inf", "-0.0", "0.5", "1", "18446744073709551616",
-            "\"cubic\"", "\"wrn-40-4\"", "\"densenet-bc-5-12\"", "\"\"", "true", "[1, 2]", "{ a = 1 }"]),
+            "\"cubic\"", "\"drift\"", "\"wrn-40-4\"", "\"densenet-bc-5-12\"", "\"\"", "true", "[1, 2]", "{ a = 1 }"]),
     ) {
         let text = format!("{key} = {value}\n");
         if let Ok(c) = toml::from_str::<RunConfig>(&text) {

@@ -3,8 +3,8 @@
 //! two freeze the same units at the same iterations with the same rates and end with the same
 //! parameters, bit for bit; a Learner run stopped and resumed from burn-train's checkpoint, into
 //! a freshly built model (new parameter ids), continues exactly, its frozen units untouched.
-//! Both for FreezeOut's schedule and for the adaptive policy (whose state rides in burn-train's
-//! scheduler record).
+//! For FreezeOut's schedule, the adaptive policy and the drift policy (whose state, the last
+//! probe sketches included, rides in burn-train's scheduler record).
 
 use burn::tensor::Device;
 use burn::train::metric::LossMetric;
@@ -13,7 +13,7 @@ use freezeout_core::learner::FreezeOutModel;
 use freezeout_core::train::{self, RunLog, TrainConfig};
 use freezeout_core::{AdaptiveConfig, FreezeOut, PolicyConfig};
 use freezeout_tests::fast_schedule;
-use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader};
+use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader, probe_input};
 use std::path::Path;
 
 const BATCH: usize = 8;
@@ -32,8 +32,31 @@ fn config() -> TrainConfig {
 /// the window that ends at 12 (so a stop at 10 falls in the middle of a window whose sums the
 /// checkpoint must carry) and are frozen from 12 + 2 + 1 = 15.
 fn adaptive_config() -> TrainConfig {
-    let adaptive = AdaptiveConfig { threshold: 10.0, window: 0.15, sample_every: 1, min_fraction: 0.5, ramp: 0.1 };
+    let adaptive = AdaptiveConfig {
+        threshold: 10.0,
+        window: 0.15,
+        sample_every: 1,
+        min_fraction: 0.5,
+        ramp: 0.1,
+        ..AdaptiveConfig::default()
+    };
     TrainConfig { policy: PolicyConfig::Adaptive(adaptive), ..config() }
+}
+
+/// The drift policy with the same windows and leaving time: a measurement every iteration on
+/// the probe (the first held-out batch), patience 2 and a threshold every unit meets, so all
+/// three start to leave at 12 and are frozen from 15; the stop at 10 falls mid-window, with a
+/// window's sums and the last sketches in the record.
+fn drift_config() -> TrainConfig {
+    let drift = AdaptiveConfig {
+        threshold: 1e9,
+        window: 0.15,
+        sample_every: 1,
+        min_fraction: 0.5,
+        ramp: 0.1,
+        ..AdaptiveConfig::drift()
+    };
+    TrainConfig { policy: PolicyConfig::Adaptive(drift), ..config() }
 }
 
 fn data() -> (Vec<Example>, Vec<Example>) {
@@ -54,7 +77,10 @@ fn learner_run(
 ) -> FreezeOutModel<Regressor> {
     let (train, valid) = data();
     let policy = config.policy(model.num_units(), TOTAL).unwrap();
-    let model = FreezeOutModel::with_policy(model, policy).unwrap();
+    let mut model = FreezeOutModel::with_policy(model, policy).unwrap();
+    if config.policy.name() == "drift" {
+        model = model.with_drift_probe(probe_input(&valid, BATCH, &Device::flex().autodiff())).unwrap();
+    }
     let learner = Learner::new(model.clone(), config.optimizer(), model.lr_scheduler());
     let mut training = SupervisedTraining::new(dir, loader(&train, BATCH), loader(&valid, BATCH))
         .metrics((LossMetric::new(),))
@@ -80,6 +106,16 @@ fn a_learner_run_freezes_and_trains_exactly_as_fit() {
 #[test]
 fn an_adaptive_learner_run_freezes_and_trains_exactly_as_fit() {
     learner_equals_fit(&adaptive_config(), &[(15, 3)]);
+}
+
+#[test]
+fn a_drift_learner_run_freezes_and_trains_exactly_as_fit() {
+    learner_equals_fit(&drift_config(), &[(15, 3)]);
+}
+
+#[test]
+fn a_drift_learner_run_resumed_mid_window_continues_exactly() {
+    resumed_equals_whole(&drift_config(), 0);
 }
 
 #[test]
@@ -146,6 +182,13 @@ fn resumed_equals_whole(config: &TrainConfig, frozen: usize) {
     }
     assert_eq!(resumed.inner().all_values(), whole.inner().all_values());
     assert_eq!(resumed.policy().adaptive().map(|a| a.state()), whole.policy().adaptive().map(|a| a.state()));
+    // An adaptive policy's decisions after the stop, with the signal each was taken on: a
+    // window's measurements from before the stop (and the drift policy's last sketch) came
+    // through the record.
+    let decided = |m: &FreezeOutModel<Regressor>| {
+        m.policy().adaptive().map(|a| a.decisions().iter().filter(|d| d.iteration > 10).cloned().collect::<Vec<_>>())
+    };
+    assert_eq!(decided(&resumed), decided(&whole));
 }
 
 /// burn-train's `.summary()` prints the model with `Display`, which shows a skipped field with

@@ -13,7 +13,7 @@ pub use estimate::{Estimate, estimate_seconds};
 
 use anyhow::{Context, bail};
 use freezeout_core::cache::{CacheConfig, PrefixCache, bytes_text};
-use freezeout_core::data::{self, Loader, Split};
+use freezeout_core::data::{self, Loader, PROBE_IMAGES, Split};
 use freezeout_core::models::WithModel;
 use freezeout_core::train::{
     self, Checkpointing, Classification, FitOptions, Progress, RunLog, RunSummary, checkpoint,
@@ -257,8 +257,11 @@ fn execute(
 ) -> anyhow::Result<RunSummary> {
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
-    let (train, eval) = splits(config, cifar.train, cifar.test)?;
-    let loader = Loader::new(train, eval, config.batch_size, config.seed);
+    let (train, eval, probe) = splits(config, cifar.train, cifar.test)?;
+    let mut loader = Loader::new(train, eval, config.batch_size, config.seed);
+    if let Some(probe) = probe {
+        loader = loader.with_probe(probe);
+    }
     let mut log = RunLog::create(out)?;
     let options = FitOptions {
         checkpoint: Some(Checkpointing {
@@ -278,8 +281,10 @@ fn execute(
     )
 }
 
-/// Applies `--val`, `--train-limit`, `--test-limit`.
-fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(Split, Split)> {
+/// Applies `--val`, `--train-limit`, `--test-limit`; with a training limit, the drift policy's
+/// probe is the first [`PROBE_IMAGES`] training images past it (never trained on; without a
+/// limit the loader takes the evaluation split's first images, their inputs only).
+fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(Split, Split, Option<Split>)> {
     let mut eval = if config.val > 0 {
         if config.val >= train.len() {
             bail!("val = {} leaves no training images (the train split has {})", config.val, train.len());
@@ -288,7 +293,13 @@ fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(
     } else {
         test
     };
+    let mut probe = None;
     if let Some(n) = config.train_limit {
+        if n < train.len() {
+            let mut rest = train.split_off_last(train.len() - n);
+            rest.truncate(PROBE_IMAGES);
+            probe = Some(rest);
+        }
         train.truncate(n);
     }
     if let Some(n) = config.test_limit {
@@ -297,7 +308,7 @@ fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(
     if config.batch_size > train.len() {
         bail!("batch_size = {} is larger than the {} training images", config.batch_size, train.len());
     }
-    Ok((train, eval))
+    Ok((train, eval, probe))
 }
 
 struct Train<'a> {

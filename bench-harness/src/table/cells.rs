@@ -78,7 +78,7 @@ pub fn own_saving(iterations: &[IterRecord]) -> Option<f64> {
 pub fn strategy(c: &RunConfig) -> String {
     let policy = match c.policy {
         PolicyConfig::Baseline => "baseline".into(),
-        PolicyConfig::Adaptive(_) => "adaptive".into(),
+        PolicyConfig::Adaptive(_) => c.policy.name().into(),
         PolicyConfig::FreezeOut => format!("{}-{}", c.scaling, if c.scale_lr { "scaled" } else { "unscaled" }),
     };
     match (c.cache.mode, c.cache.float) {
@@ -93,7 +93,7 @@ pub fn t0_of(c: &RunConfig) -> Option<f64> {
     (c.policy == PolicyConfig::FreezeOut).then_some(c.t0)
 }
 
-/// The adaptive policy's threshold of a cell (none for the other policies).
+/// The adaptive (or drift) policy's threshold of a cell (none for the other policies).
 pub fn threshold_of(c: &RunConfig) -> Option<f64> {
     c.policy.adaptive().map(|a| a.threshold)
 }

@@ -22,6 +22,10 @@ pub enum TablePreset {
     /// 0.9, and the adaptive policy at thresholds [`POLICY_THRESHOLDS`] (about 25 minutes of
     /// runs per seed on a 2-core CPU).
     Policies,
+    /// The drift policy compared in the quick setting (the `policies` preset's): the baseline,
+    /// FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0 0.9, and the drift policy at
+    /// thresholds [`DRIFT_THRESHOLDS`] (about 25 minutes of runs per seed on a 2-core CPU).
+    Drift,
     /// The frozen-prefix cache in the quick setting (WRN-10-1, first 15,000 CIFAR-10 images,
     /// 5 epochs): the baseline, and FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0 0.9
     /// each with the cache off, `reuse` and `shift` (about 25 minutes of runs per seed).
@@ -33,6 +37,9 @@ pub enum TablePreset {
 
 /// The adaptive policy's thresholds in [`TablePreset::Policies`].
 pub const POLICY_THRESHOLDS: [f64; 3] = [0.02, 0.05, 0.1];
+
+/// The drift policy's thresholds in [`TablePreset::Drift`].
+pub const DRIFT_THRESHOLDS: [f64; 3] = [0.5, 1.0, 2.0];
 
 /// The settings of every cell of a grid, baselines first.
 pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
@@ -88,7 +95,7 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                 }
                 return cells;
             }
-            TablePreset::Policies => {
+            TablePreset::Policies | TablePreset::Drift => {
                 let base = RunConfig {
                     model: Preset::Wrn { depth: 10, width: 1 },
                     epochs: 5,
@@ -101,8 +108,12 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
                     cells.push(RunConfig { scaling: Scaling::Cubic, scale_lr: true, t0: 0.8, ..cell.clone() });
                     cells.push(RunConfig { scaling: Scaling::Linear, scale_lr: false, t0: 0.9, ..cell.clone() });
-                    for threshold in POLICY_THRESHOLDS {
-                        let adaptive = AdaptiveConfig { threshold, ..AdaptiveConfig::default() };
+                    let (thresholds, defaults) = match preset {
+                        TablePreset::Policies => (POLICY_THRESHOLDS, AdaptiveConfig::default()),
+                        _ => (DRIFT_THRESHOLDS, AdaptiveConfig::drift()),
+                    };
+                    for threshold in thresholds {
+                        let adaptive = AdaptiveConfig { threshold, ..defaults };
                         cells.push(RunConfig { policy: PolicyConfig::Adaptive(adaptive), ..cell.clone() });
                     }
                 }

@@ -16,7 +16,7 @@ pub use cells::{
     CellState, GridEvent, IterRecord, Row, cell_dir, cell_state, iterations, own_saving, plan, predictions, run_grid,
     setting_of, strategy, t0_of, threshold_of, warm_up,
 };
-pub use grid::{POLICY_THRESHOLDS, TablePreset, grid};
+pub use grid::{DRIFT_THRESHOLDS, POLICY_THRESHOLDS, TablePreset, grid};
 pub use report::{Claim, Line, claims, lines, write};
 
 #[cfg(test)]
@@ -94,6 +94,13 @@ mod tests {
             }
         }
         assert_eq!(named, expected);
+        let drift = grid(TablePreset::Drift, &[0]);
+        let drifts: Vec<(String, Option<f64>)> = drift.iter().map(|c| (strategy(c), setting_of(c))).skip(3).collect();
+        assert_eq!(drifts, DRIFT_THRESHOLDS.map(|t| ("drift".to_string(), Some(t))));
+        assert!(
+            drift[3..].iter().all(|c| c.policy.adaptive().is_some_and(|a| a.signal == freezeout_core::Signal::Drift))
+        );
+        assert_eq!(&drift[..3], &cells[..3], "the same baseline and FreezeOut cells");
         // The same setting as the quick preset's cells.
         assert!(cells.iter().all(
             |c| (c.model, c.epochs, c.train_limit, c.test_limit) == (quick[0].model, 5, Some(15_000), Some(2_000))
@@ -161,6 +168,24 @@ mod tests {
                 "wrn-10-1-cifar10-adaptive-th0.02-e5-s1-87e5ff67",
                 "wrn-10-1-cifar10-adaptive-th0.05-e5-s1-0d370d6a",
                 "wrn-10-1-cifar10-adaptive-th0.1-e5-s1-825458d3"
+            ]
+        );
+        // The drift preset shares the policies preset's baseline and FreezeOut runs.
+        assert_eq!(
+            names(TablePreset::Drift),
+            [
+                "wrn-10-1-cifar10-baseline-e5-s0-cf969f55",
+                "wrn-10-1-cifar10-cubic-t0.8-e5-s0-c718a542",
+                "wrn-10-1-cifar10-linear-unscaled-t0.9-e5-s0-6a4011b4",
+                "wrn-10-1-cifar10-drift-th0.5-e5-s0-d3b24b7a",
+                "wrn-10-1-cifar10-drift-th1-e5-s0-e3a2c649",
+                "wrn-10-1-cifar10-drift-th2-e5-s0-88768a4a",
+                "wrn-10-1-cifar10-baseline-e5-s1-f380aa49",
+                "wrn-10-1-cifar10-cubic-t0.8-e5-s1-dffae11d",
+                "wrn-10-1-cifar10-linear-unscaled-t0.9-e5-s1-ad17f2ed",
+                "wrn-10-1-cifar10-drift-th0.5-e5-s1-f0ea70e3",
+                "wrn-10-1-cifar10-drift-th1-e5-s1-f1510c0d",
+                "wrn-10-1-cifar10-drift-th2-e5-s1-d5f4de24"
             ]
         );
     }

@@ -4,7 +4,7 @@ pub mod cifar;
 mod pipeline;
 
 pub use cifar::{Cifar, CifarKind, DataError, Split, load};
-pub use pipeline::{Loader, Normalization, PAD};
+pub use pipeline::{Loader, Normalization, PAD, PROBE_IMAGES};
 
 use std::path::PathBuf;
 

@@ -14,6 +14,8 @@ use std::sync::mpsc::sync_channel;
 const SIDE: usize = 32;
 /// Padding of the random crop (pixels on each side).
 pub const PAD: usize = 4;
+/// Images in the drift policy's probe batch when the loader is given none of its own.
+pub const PROBE_IMAGES: usize = 50;
 /// Batches prepared ahead of the training step.
 const PREFETCH: usize = 4;
 
@@ -57,6 +59,7 @@ pub struct Loader {
     seed: u64,
     augment: bool,
     norm: Normalization,
+    probe: Option<Arc<Split>>,
 }
 
 impl Loader {
@@ -72,7 +75,16 @@ impl Loader {
             seed,
             augment: true,
             norm,
+            probe: None,
         }
+    }
+
+    /// Images held out from training as the drift policy's probe batch (its
+    /// [`DataSource::probe`]; normalised with the training statistics, centred, not flipped).
+    /// Without it the probe is the first [`PROBE_IMAGES`] evaluation images (their inputs only).
+    pub fn with_probe(mut self, images: Split) -> Self {
+        self.probe = Some(Arc::new(images));
+        self
     }
 
     /// Turns augmentation off (then training batches are only shuffled).
@@ -137,14 +149,19 @@ impl Loader {
     }
 
     fn eval_batch(&self, start: usize) -> HostBatch {
-        let end = (start + self.eval_batch).min(self.eval.len());
-        let mut images = vec![0f32; (end - start) * IMAGE_BYTES];
-        for (out, i) in images.chunks_exact_mut(IMAGE_BYTES).zip(start..end) {
-            write_image(out, self.eval.image(i), PAD, PAD, false, &self.norm);
-        }
-        let labels = self.eval.labels[start..end].iter().map(|&l| l as i64).collect();
-        HostBatch::new(images, [end - start, 3, SIDE, SIDE], labels)
+        centred(&self.eval, start..(start + self.eval_batch).min(self.eval.len()), &self.norm)
     }
+}
+
+/// Images `range` of `split`, centred (no crop offset, no flip) and normalised with `norm`.
+fn centred(split: &Split, range: std::ops::Range<usize>, norm: &Normalization) -> HostBatch {
+    let n = range.len();
+    let mut images = vec![0f32; n * IMAGE_BYTES];
+    for (out, i) in images.chunks_exact_mut(IMAGE_BYTES).zip(range.clone()) {
+        write_image(out, split.image(i), PAD, PAD, false, norm);
+    }
+    let labels = split.labels[range].iter().map(|&l| l as i64).collect();
+    HostBatch::new(images, [n, 3, SIDE, SIDE], labels)
 }
 
 /// The loader's [`Samples`]: a sample's draw in any epoch (its place in that epoch's order, its
@@ -253,6 +270,12 @@ impl DataSource for Loader {
 
     fn samples(&self) -> Option<Box<dyn Samples>> {
         Some(Box::new(self.clone()))
+    }
+
+    fn probe(&self) -> Option<HostBatch> {
+        let split = self.probe.as_deref().unwrap_or(&self.eval);
+        let n = if self.probe.is_some() { split.len() } else { split.len().min(PROBE_IMAGES) };
+        (n > 0).then(|| centred(split, 0..n, &self.norm))
     }
 
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = HostBatch> + '_> {

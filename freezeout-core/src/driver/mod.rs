@@ -17,15 +17,17 @@
 //!     model = freezeout.freeze(model);                                     // 1
 //!     let loss = loss_of(model.forward(batch.inputs), batch.targets);
 //!     let grads = GradientsParams::from_grads(loss.backward(), &model);
-//!     freezeout.observe_gradients(&model, &grads);                         // (adaptive policy only)
+//!     freezeout.observe_gradients(&model, &grads);                         // (gradient-norm policy only)
 //!     model = optim.step(freezeout.learning_rates(), model, grads);        // 2 (was: lr)
+//!     freezeout.observe_drift(&model, &mut probe);                         // (drift policy only)
 //!     freezeout.advance();                                                 // 3
 //! }
 //! ```
 
+use crate::drift::{DriftError, DriftProbe};
 use crate::policy::{AdaptiveState, Policy};
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
-use crate::{FreezeOut, head_param_ids};
+use crate::{FreezeOut, FreezeOutForward, head_param_ids};
 use burn::module::{ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::GradientsParams;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
@@ -193,6 +195,28 @@ impl FreezeOutDriver {
             let norms = unit_gradient_norms(model, grads);
             self.policy.observe_gradient_norms(j, &norms);
         }
+    }
+
+    /// Hands the policy the sketches of the model's unit outputs on `probe`, after the
+    /// current iteration's update and before [`advance`](Self::advance). Only a drift policy
+    /// reads them, every `sample_every` iterations (one inference forward of the probe, one
+    /// device read of `k` values per watched unit); otherwise this does nothing.
+    /// An error if the model's forward is hand-written (`#[freezeout(manual)]`): it cannot be
+    /// split into units.
+    pub fn observe_drift<M, const D: usize, const O: usize>(
+        &mut self,
+        model: &M,
+        probe: &mut DriftProbe<D>,
+    ) -> Result<(), DriftError>
+    where
+        M: FreezeOutForward<D, O>,
+    {
+        let j = self.state.iteration;
+        if let Some(units) = self.policy.wants_sketches(j) {
+            let sketches = probe.sketches(model, units).ok_or(DriftError::ManualForward)?;
+            self.policy.observe_sketches(j, &sketches);
+        }
+        Ok(())
     }
 
     /// Moves to the next iteration.

@@ -20,7 +20,9 @@
 //! on [`ImageBatch`]es.
 //!
 //! Any freezing [`Policy`] works the same way ([`FreezeOutModel::with_policy`]): the adaptive
-//! one reads the gradients in `optimize`, and its state rides in the scheduler's record too.
+//! one reads the gradients in `optimize`, the drift one measures its probe batch there after
+//! the update ([`FreezeOutModel::with_drift_probe`]), and their state rides in the scheduler's
+//! record too.
 //!
 //! An iteration is an optimizer step: with `grads_accumulation(k)`, count `batches / k` per
 //! epoch; under a data-parallel strategy, `batches / devices` per epoch (per worker).
@@ -34,7 +36,8 @@
 //! parameters have no gradient, so they leave DDP's all-reduce;
 //! [`FreezeOutModel::with_step_trace`] records what each step exchanged.
 
-use crate::policy::{AdaptiveState, Policy, UnitSignal};
+use crate::drift::{DriftError, DriftProbe};
+use crate::policy::{AdaptiveState, Policy, Sketch, UnitSignal};
 use crate::train::task::cross_entropy;
 use crate::{
     DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, GradientCensus, Schedule, ScheduleConfig,
@@ -47,6 +50,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Int, Tensor};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use serde::Serialize;
+use std::any::Any;
 
 mod shared;
 
@@ -64,6 +68,51 @@ use shared::SharedDriver;
 pub struct FreezeOutModel<M: Module> {
     model: M,
     driver: SharedDriver,
+    #[module(skip)]
+    probe: Option<LearnerProbe>,
+}
+
+/// A drift policy's probe under the `Learner`, with its measurement of the wrapped model (made
+/// where the model is known to run unit by unit, [`FreezeOutModel::with_drift_probe`]; the
+/// model reaches it as `&dyn Any`, since Burn's derive refuses a skipped field that names the
+/// model's type). Each clone is a probe of its own (a fork measures on its own device).
+struct LearnerProbe(Box<dyn ErasedProbe>);
+
+trait ErasedProbe: Send {
+    fn observe(&mut self, model: &dyn Any, driver: &mut FreezeOutDriver) -> Result<(), DriftError>;
+    fn boxed(&self) -> Box<dyn ErasedProbe>;
+    fn len(&self) -> usize;
+}
+
+/// A probe of rank-`D` inputs and the measurement of the model it was made for.
+#[derive(Clone)]
+struct TypedProbe<const D: usize> {
+    probe: DriftProbe<D>,
+    observe: fn(&dyn Any, &mut DriftProbe<D>, &mut FreezeOutDriver) -> Result<(), DriftError>,
+}
+
+impl<const D: usize> ErasedProbe for TypedProbe<D> {
+    fn observe(&mut self, model: &dyn Any, driver: &mut FreezeOutDriver) -> Result<(), DriftError> {
+        (self.observe)(model, &mut self.probe, driver)
+    }
+    fn boxed(&self) -> Box<dyn ErasedProbe> {
+        Box::new(self.clone())
+    }
+    fn len(&self) -> usize {
+        self.probe.len()
+    }
+}
+
+impl Clone for LearnerProbe {
+    fn clone(&self) -> Self {
+        Self(self.0.boxed())
+    }
+}
+
+impl std::fmt::Debug for LearnerProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriftProbe").field("examples", &self.0.len()).finish()
+    }
 }
 
 impl<M: FreezeOut> FreezeOutModel<M> {
@@ -85,14 +134,42 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     /// `optimize_multi`, i.e. `MultiDeviceOptim::OptimSharded`, refuses it).
     pub fn with_policy(model: M, policy: Policy) -> Result<Self, ScheduleError> {
         let driver = FreezeOutDriver::with_policy(&model, policy)?;
-        Ok(Self { model, driver: SharedDriver::new(driver) })
+        Ok(Self { model, driver: SharedDriver::new(driver), probe: None })
+    }
+
+    /// The drift policy's probe batch: `input`, the model's input for a batch held out from
+    /// training (images: NCHW, normalised as the training batches are, not augmented), measured
+    /// after every optimizer step the policy asks for. A drift policy needs it; other policies
+    /// ignore it. An error for a hand-written forward, which cannot be split into units.
+    pub fn with_drift_probe<const D: usize, const O: usize>(self, input: Tensor<D>) -> Result<Self, DriftError>
+    where
+        M: FreezeOutForward<D, O> + 'static,
+    {
+        fn observe<M: FreezeOutForward<D, O> + 'static, const D: usize, const O: usize>(
+            model: &dyn Any,
+            probe: &mut DriftProbe<D>,
+            driver: &mut FreezeOutDriver,
+        ) -> Result<(), DriftError> {
+            let model = model.downcast_ref::<M>().expect("the probe measures the model it was made for");
+            driver.observe_drift(model, probe)
+        }
+        let mut probe = DriftProbe::new(input);
+        probe.sketches(&self.model, 0..1).ok_or(DriftError::ManualForward)?;
+        let probe = TypedProbe { probe, observe: observe::<M, D, O> };
+        Ok(Self { probe: Some(LearnerProbe(Box::new(probe))), ..self })
     }
 
     /// The learning-rate scheduler for `Learner::new`: the head's rate as the base (it is what
     /// burn-train's `LearningRateMetric` shows), and one group per unit, matched by parameter
     /// path so that it survives a checkpoint's parameter ids, with the unit's FreezeOut rate
     /// (0 once frozen). Its record holds the driver's position.
+    ///
+    /// # Panics
+    /// With a drift policy and no [`with_drift_probe`](Self::with_drift_probe).
     pub fn lr_scheduler(&self) -> ModuleLrScheduler {
+        if self.probe.is_none() && self.driver.lock().policy().uses_drift() {
+            panic!("FreezeOut: {} (FreezeOutModel::with_drift_probe)", DriftError::NoProbe);
+        }
         self.driver.start_run();
         let mut scheduler = ModuleLrScheduler::new(Rate { driver: self.driver.clone(), unit: None });
         for unit in self.model.units() {
@@ -105,7 +182,7 @@ impl<M: FreezeOut> FreezeOutModel<M> {
 
 impl<M: Module> FreezeOutModel<M> {
     fn from_parts(model: M, driver: SharedDriver) -> Self {
-        Self { model, driver }
+        Self { model, driver, probe: None }
     }
 
     /// The wrapped model.
@@ -159,7 +236,7 @@ pub struct StepTrace {
     pub seconds: Option<f64>,
 }
 
-impl<M: FreezeOut + TrainStep> TrainStep for FreezeOutModel<M> {
+impl<M: FreezeOut + TrainStep + 'static> TrainStep for FreezeOutModel<M> {
     type Input = M::Input;
     type Output = M::Output;
 
@@ -176,7 +253,12 @@ impl<M: FreezeOut + TrainStep> TrainStep for FreezeOutModel<M> {
     fn optimize(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: GradientsParams) -> Self {
         self.driver.lock().observe_gradients(&self.model, &grads);
         let census = self.driver.is_traced().then(|| gradient_census(&self.model, &grads));
-        self.driver.advance(self.model.optimize(optim, lr, grads), census)
+        let (model, mut probe) = (self.model.optimize(optim, lr, grads), self.probe);
+        if let Some(p) = probe.as_mut() {
+            // The drift policy's measurement of the updated model, before the driver advances.
+            p.0.observe(&model as &dyn Any, &mut self.driver.lock()).unwrap_or_else(|e| panic!("FreezeOut: {e}"));
+        }
+        FreezeOutModel { probe, ..self.driver.advance(model, census) }
     }
 
     fn optimize_multi(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: MultiGradientsParams) -> Self {
@@ -262,17 +344,29 @@ impl LrScheduler for Rate {
 const ADAPTIVE: &str = "freezeout_adaptive";
 
 /// An adaptive policy's state as scalars (`freezeout_adaptive.window`,
-/// `freezeout_adaptive.<unit>.{sum,samples,previous,ramp_start}`; an absent value is not stored).
+/// `freezeout_adaptive.<unit>.{sum,samples,previous,ramp_start,rates,below}`, and a drift
+/// policy's last sketch as `….sketch_at` and `….sketch.<m>`, its `f32` bit patterns; an absent
+/// value is not stored).
 fn adaptive_to_record(mut record: LrSchedulerRecord, state: &AdaptiveState) -> LrSchedulerRecord {
     record = record.with_scalar(&format!("{ADAPTIVE}.window"), state.window);
     for (i, u) in state.units.iter().enumerate() {
         let key = |field: &str| format!("{ADAPTIVE}.{i}.{field}");
-        record = record.with_scalar(&key("sum"), u.sum).with_scalar(&key("samples"), u.samples);
+        record = record
+            .with_scalar(&key("sum"), u.sum)
+            .with_scalar(&key("samples"), u.samples)
+            .with_scalar(&key("rates"), u.rates)
+            .with_scalar(&key("below"), u.below);
         if let Some(previous) = u.previous {
             record = record.with_scalar(&key("previous"), previous);
         }
         if let Some(start) = u.ramp_start {
             record = record.with_scalar(&key("ramp_start"), start);
+        }
+        if let Some(sketch) = &u.sketch {
+            record = record.with_scalar(&key("sketch_at"), sketch.iteration);
+            for (m, v) in sketch.values.iter().enumerate() {
+                record = record.with_scalar(&key(&format!("sketch.{m}")), v.to_bits() as u64);
+            }
         }
     }
     record
@@ -283,11 +377,18 @@ fn adaptive_from_record(record: &LrSchedulerRecord, num_units: usize) -> Option<
     let units = (0..num_units)
         .map(|i| {
             let key = |field: &str| format!("{ADAPTIVE}.{i}.{field}");
+            let sketch = record.scalar::<u64>(&key("sketch_at")).map(|iteration| {
+                let bits = (0..).map_while(|m| record.scalar::<u64>(&key(&format!("sketch.{m}"))));
+                Sketch { iteration, values: bits.map(|b| f32::from_bits(b as u32)).collect() }
+            });
             Some(UnitSignal {
                 sum: record.scalar(&key("sum"))?,
                 samples: record.scalar(&key("samples"))?,
                 previous: record.scalar(&key("previous")),
                 ramp_start: record.scalar(&key("ramp_start")),
+                rates: record.scalar(&key("rates")).unwrap_or(0.0),
+                below: record.scalar(&key("below")).unwrap_or(0),
+                sketch,
             })
         })
         .collect::<Option<Vec<_>>>()?;

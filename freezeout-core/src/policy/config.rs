@@ -2,7 +2,7 @@
 //! `RunConfig` and [`TrainConfig`](crate::train::TrainConfig) carry, and the one place
 //! ([`PolicyConfig::build`]) where it becomes a [`Policy`].
 
-use super::{Adaptive, AdaptiveConfig, Policy};
+use super::{Adaptive, AdaptiveConfig, Policy, Signal};
 use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 
 /// The freezing policy of a run, with its settings. FreezeOut's own settings (`t0`, scaling,
@@ -27,7 +27,8 @@ pub enum PolicyConfig {
     FreezeOut,
     /// No freezing: every unit follows one global cosine from `base_lr`.
     Baseline,
-    /// Freezing decided during the run from each unit's gradient norm.
+    /// Freezing decided during the run from a signal of each unit ([`AdaptiveConfig::signal`]:
+    /// its gradient norm, or its representation drift).
     Adaptive(AdaptiveConfig),
 }
 
@@ -40,7 +41,7 @@ pub struct PolicyClash;
 
 impl PolicyConfig {
     /// The names on the command line and in run names, in [`Self::name`]'s order.
-    pub const NAMES: [&'static str; 3] = ["freezeout", "baseline", "adaptive"];
+    pub const NAMES: [&'static str; 4] = ["freezeout", "baseline", "adaptive", "drift"];
 
     /// The policy of a config file's two fields (`baseline`, `[adaptive]`), the form run
     /// directories have always stored; both set is a [`PolicyClash`].
@@ -62,11 +63,12 @@ impl PolicyConfig {
         }
     }
 
-    /// `freezeout`, `baseline` or `adaptive`.
+    /// `freezeout`, `baseline`, `adaptive` (gradient norm) or `drift`.
     pub fn name(&self) -> &'static str {
         match self {
             PolicyConfig::FreezeOut => Self::NAMES[0],
             PolicyConfig::Baseline => Self::NAMES[1],
+            PolicyConfig::Adaptive(a) if a.signal == Signal::Drift => Self::NAMES[3],
             PolicyConfig::Adaptive(_) => Self::NAMES[2],
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! * [`Policy::Schedule`]: a [`Schedule`] fixed before the run — FreezeOut's (exact, unchanged)
 //!   or the baseline's (nothing freezes, one global cosine);
-//! * [`Policy::Adaptive`]: [`Adaptive`] decides during the run from each unit's gradient norm.
+//! * [`Policy::Adaptive`]: [`Adaptive`] decides during the run from a signal of each unit: its
+//!   gradient norm, or its representation drift on a probe batch ([`Signal`]).
 //!
 //! A run's config names its policy with a [`PolicyConfig`], which [`PolicyConfig::build`] turns
 //! into a `Policy`.
@@ -17,7 +18,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use adaptive::{Adaptive, AdaptiveConfig, AdaptiveState, Decision, UnitSignal, WindowSignal};
+pub use adaptive::{Adaptive, AdaptiveConfig, AdaptiveState, Decision, Signal, Sketch, UnitSignal, WindowSignal};
 pub use config::{PolicyClash, PolicyConfig};
 
 use crate::schedule::Schedule;
@@ -84,13 +85,34 @@ impl Policy {
         }
     }
 
-    /// Whether the policy wants the units' gradient norms of iteration `j` (only an adaptive
-    /// policy does, every `sample_every` iterations).
+    /// Whether the policy wants the units' gradient norms of iteration `j` (only a
+    /// gradient-norm adaptive policy does, every `sample_every` iterations).
     pub fn wants_gradient_norms(&self, j: u64) -> bool {
         match self {
+            Policy::Adaptive(a) => a.signal() == Signal::GradientNorm && a.wants_sample(j),
             Policy::Schedule(_) => false,
-            Policy::Adaptive(a) => a.wants_sample(j),
         }
+    }
+
+    /// The units whose output sketches on the probe the policy wants after iteration `j`'s
+    /// update (only a drift policy does, every `sample_every` iterations), or `None`.
+    pub fn wants_sketches(&self, j: u64) -> Option<std::ops::Range<usize>> {
+        match self {
+            Policy::Adaptive(a) if a.signal() == Signal::Drift && a.wants_sample(j) => Some(a.watched()),
+            _ => None,
+        }
+    }
+
+    /// The sketches asked for by [`wants_sketches`](Self::wants_sketches)`(j)`, in its order.
+    pub fn observe_sketches(&mut self, j: u64, sketches: &[Vec<f32>]) {
+        if let Policy::Adaptive(a) = self {
+            a.observe_sketches(j, sketches);
+        }
+    }
+
+    /// Whether the policy measures representation drift (and so needs a probe batch).
+    pub fn uses_drift(&self) -> bool {
+        matches!(self, Policy::Adaptive(a) if a.signal() == Signal::Drift)
     }
 
     /// The units' gradient norms of iteration `j` (`norms[i]` for unit `i`; frozen units' are

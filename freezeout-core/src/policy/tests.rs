@@ -8,7 +8,14 @@ use std::f64::consts::PI;
 /// T = 100, W = 10, samples at every 5th iteration, nothing starts to leave before 30,
 /// ramps of R = 5, threshold 0.1.
 fn config() -> AdaptiveConfig {
-    AdaptiveConfig { threshold: 0.1, window: 0.1, sample_every: 5, min_fraction: 0.3, ramp: 0.05 }
+    AdaptiveConfig {
+        threshold: 0.1,
+        window: 0.1,
+        sample_every: 5,
+        min_fraction: 0.3,
+        ramp: 0.05,
+        ..AdaptiveConfig::default()
+    }
 }
 
 /// Runs iterations `from..to` as the driver does: `begin`, then the norms if wanted.
@@ -42,11 +49,11 @@ fn decisions_on_a_synthetic_trace_match_the_hand_computed_ones() {
     // has been below the threshold since window 1 and follows unit 1 at once.
     assert_eq!(got, vec![(30, 0, 36), (40, 1, 46), (40, 2, 46)]);
     let d = p.decisions();
-    assert!((d[0].change - 0.05 / 1.9).abs() < 1e-12, "{}", d[0].change);
-    assert!((d[1].change - 0.02).abs() < 1e-12, "{}", d[1].change);
-    assert_eq!(d[2].change, 0.0);
+    assert!((d[0].signal - 0.05 / 1.9).abs() < 1e-12, "{}", d[0].signal);
+    assert!((d[1].signal - 0.02).abs() < 1e-12, "{}", d[1].signal);
+    assert_eq!(d[2].signal, 0.0);
     assert!(d.iter().all(|d| d.threshold == 0.1));
-    assert_eq!(d[0].norm, 1.85);
+    assert_eq!(d[0].measure, 1.85);
     // The frozen prefix: unit 0 trains through 35 (rate 0 there), frozen from 36.
     let prefix: Vec<usize> = [0, 30, 35, 36, 45, 46, 99].iter().map(|&j| p.frozen_prefix(j)).collect();
     assert_eq!(prefix, vec![0, 0, 0, 1, 1, 3, 3]);
@@ -62,7 +69,7 @@ fn decisions_on_a_synthetic_trace_match_the_hand_computed_ones() {
     // Every window that ended within the run was recorded (9: the one ending at T closes
     // after the last iteration); the leaving units were no longer sampled.
     assert_eq!(p.signals().len(), 9);
-    assert_eq!(p.signals()[3].norms, vec![None, Some(0.98), Some(1.0)]);
+    assert_eq!(p.signals()[3].measures, vec![None, Some(0.98), Some(1.0)]);
 }
 
 #[test]
@@ -130,7 +137,7 @@ proptest! {
         threshold in 0.0f64..1.0,
         min_fraction in 0.0f64..1.0,
     ) {
-        let config = AdaptiveConfig { threshold, window: 0.05, sample_every: 2, min_fraction, ramp: 0.1 };
+        let config = AdaptiveConfig { threshold, window: 0.05, sample_every: 2, min_fraction, ramp: 0.1, ..AdaptiveConfig::default() };
         let mut p = Adaptive::new(config, 0.1, 3, 200).unwrap();
         let trace = |j: u64, i: usize| norms[(j as usize / 5 % 40) * 3 + i];
         drive(&mut p, 0, 200, &trace);
@@ -158,7 +165,13 @@ proptest! {
 
 #[test]
 fn the_state_survives_json_bit_for_bit() {
-    let unit = UnitSignal { sum: 0.1 + 0.2, samples: 3, previous: Some(1.0 / 3.0), ramp_start: Some(7) };
+    let unit = UnitSignal {
+        sum: 0.1 + 0.2,
+        samples: 3,
+        previous: Some(1.0 / 3.0),
+        ramp_start: Some(7),
+        ..UnitSignal::default()
+    };
     let state = AdaptiveState {
         window: 4,
         units: vec![unit, UnitSignal { sum: f64::MIN_POSITIVE / 3.0, ..UnitSignal::default() }],
@@ -175,7 +188,14 @@ fn the_state_survives_json_bit_for_bit() {
 fn fractions_of_the_run_are_the_typed_decimals() {
     // 0.55 · 1500 is 825.0000000000001 in floating point: its ceiling would be 826, which would
     // skip the window ending at 825.
-    let config = AdaptiveConfig { threshold: 1e9, window: 0.05, sample_every: 5, min_fraction: 0.55, ramp: 0.05 };
+    let config = AdaptiveConfig {
+        threshold: 1e9,
+        window: 0.05,
+        sample_every: 5,
+        min_fraction: 0.55,
+        ramp: 0.05,
+        ..AdaptiveConfig::default()
+    };
     let mut p = Adaptive::new(config, 0.1, 2, 1500).unwrap();
     assert_eq!((p.window_iterations(), p.ramp_iterations()), (75, 75));
     drive(&mut p, 0, 1500, &|j, i| 1.0 + (j / 75) as f64 * 0.01 + i as f64);
@@ -275,9 +295,9 @@ fn a_change_against_a_zero_norm_is_none() {
     drive(&mut p, 0, 21, &zero_then_one);
     let second = &p.signals()[1];
     assert_eq!(second.iteration, 20);
-    assert_eq!(second.norms[0], Some(1.0));
-    assert_eq!(second.changes[0], None, "{second:?}");
-    assert_eq!(second.changes[1], Some(0.0));
+    assert_eq!(second.measures[0], Some(1.0));
+    assert_eq!(second.signals[0], None, "{second:?}");
+    assert_eq!(second.signals[1], Some(0.0));
 }
 
 /// A leaving unit's rate is a half cosine from the global rate at its start to 0 over the ramp:
@@ -297,4 +317,163 @@ fn a_leaving_units_rate_follows_its_ramp_step_by_step() {
         assert!((got - expected).abs() < 1e-15, "step {k} of the ramp: {got} vs {expected}");
     }
     assert!(p.lr(d.unit, s + 1) < start_rate && p.lr(d.unit, s + r + 1) == 0.0);
+}
+
+// ---- The drift signal -------------------------------------------------------------------
+
+/// T = 100, W = 20, a measurement every 5th iteration, no minimum, ramps of R = 5, patience 1.
+fn drift_config(threshold: f64) -> AdaptiveConfig {
+    AdaptiveConfig {
+        threshold,
+        window: 0.2,
+        sample_every: 5,
+        min_fraction: 0.0,
+        ramp: 0.05,
+        patience: 1,
+        ..AdaptiveConfig::drift()
+    }
+}
+
+/// Sketches of width 2 whose relative change is known: unit `i` at iteration `j` is
+/// `[1, c_i · j]`, `c_i = 0.01 · (i + 1)`.
+fn sketch_of(i: usize, j: u64) -> Vec<f32> {
+    vec![1.0, 0.01 * (i + 1) as f32 * j as f32]
+}
+
+/// Runs iterations `from..to` as the driver does: `begin`, then (after the update) the
+/// sketches of the watched units if wanted.
+fn drive_drift(p: &mut Adaptive, from: u64, to: u64, sketch: &impl Fn(usize, u64) -> Vec<f32>) {
+    for j in from..to {
+        p.begin(j);
+        if p.wants_sample(j) {
+            let sketches: Vec<Vec<f32>> = p.watched().map(|i| sketch(i, j)).collect();
+            p.observe_sketches(j, &sketches);
+        }
+    }
+}
+
+/// A window's signal is the drift per unit of rate seen in it times the rate the rest of the run
+/// would still apply, computed here from the formulas: window 0 ends at 20 and holds the drifts
+/// of 0→5, 5→10, 10→15 (the measurement at 20 opens window 1).
+#[test]
+fn the_drift_signal_is_the_plasticity_times_the_remaining_rate() {
+    let mut p = Adaptive::new(drift_config(0.0), 0.1, 2, 100).unwrap();
+    drive_drift(&mut p, 0, 21, &sketch_of);
+    let lr = |t: u64| 0.05 * (1.0 + (PI * t as f64 / 100.0).cos());
+    let change = |i: usize, a: u64, b: u64| {
+        let (now, then) = (sketch_of(i, b), sketch_of(i, a));
+        let d = (now[1] as f64 - then[1] as f64).abs();
+        d / (1.0 + (now[1] as f64).powi(2)).sqrt()
+    };
+    let w = &p.signals()[0];
+    assert_eq!(w.iteration, 20);
+    for i in 0..2 {
+        let drifts = [change(i, 0, 5), change(i, 5, 10), change(i, 10, 15)];
+        let rates: f64 = (1..=15).map(lr).sum();
+        let remaining: f64 = (20..100).map(lr).sum();
+        let expected = drifts.iter().sum::<f64>() / rates * remaining;
+        let (measure, signal) = (w.measures[i].unwrap(), w.signals[i].unwrap());
+        assert!((measure - drifts.iter().sum::<f64>() / 3.0).abs() < 1e-12, "unit {i}: mean drift {measure}");
+        assert!((signal - expected).abs() < 1e-9 * expected, "unit {i}: {signal} vs {expected}");
+    }
+    assert!(w.signals[1].unwrap() > w.signals[0].unwrap(), "the unit that moves more has more to move");
+    assert!(p.decisions().is_empty(), "threshold 0: nothing leaves");
+}
+
+/// Only a drift policy takes sketches, only on its measuring iterations, and only of the units
+/// still watched; a gradient-norm policy ignores them (and a drift policy ignores norms).
+#[test]
+fn each_policy_takes_only_its_own_measurements() {
+    let mut drift = Adaptive::new(drift_config(0.0), 0.1, 2, 100).unwrap();
+    drift.observe(0, &[1.0, 1.0]);
+    drift.observe_sketches(3, &[sketch_of(0, 3), sketch_of(1, 3)]);
+    assert!(
+        drift.state().units.iter().all(|u| u.samples == 0 && u.sketch.is_none()),
+        "neither norms nor off-beat sketches"
+    );
+    drift.observe_sketches(5, &[sketch_of(0, 5), sketch_of(1, 5)]);
+    assert_eq!(drift.state().units[1].sketch, Some(Sketch { iteration: 5, values: sketch_of(1, 5) }));
+    let policy = Policy::Adaptive(drift);
+    assert_eq!((policy.wants_sketches(10), policy.wants_sketches(11)), (Some(0..2), None));
+    assert!(!policy.wants_gradient_norms(10) && policy.uses_drift());
+
+    let mut norms = Adaptive::new(config(), 0.1, 2, 100).unwrap();
+    norms.observe_sketches(5, &[sketch_of(0, 5), sketch_of(1, 5)]);
+    assert!(norms.state().units.iter().all(|u| u.sketch.is_none()));
+    let policy = Policy::Adaptive(norms);
+    assert!(policy.wants_sketches(5).is_none() && policy.wants_gradient_norms(5) && !policy.uses_drift());
+}
+
+/// With patience 2 a unit leaves only after two windows in a row below the threshold: one
+/// window above in between starts the count again. One unit, window means 1, 1.01, 1.5, 1.51,
+/// 1.52 (changes —, 0.01, 0.485, 0.0066, 0.0066 against threshold 0.1): patience 1 leaves at the
+/// end of window 1 (20), patience 2 at the end of window 4 (50), not at 40.
+#[test]
+fn patience_counts_consecutive_windows_below_the_threshold() {
+    let series = [1.0, 1.01, 1.5, 1.51, 1.52, 1.53];
+    let trace = |j: u64, _: usize| series[(j / 10).min(5) as usize];
+    let left = |patience| {
+        let c = AdaptiveConfig { min_fraction: 0.0, patience, ..config() };
+        let mut p = Adaptive::new(c, 0.1, 1, 100).unwrap();
+        drive(&mut p, 0, 100, &trace);
+        p.decisions().first().map(|d| d.iteration)
+    };
+    assert_eq!(left(1), Some(20));
+    assert_eq!(left(2), Some(50));
+    assert_eq!(left(3), Some(60));
+}
+
+/// Stopped mid-window, its state written as JSON and read back into a new policy, a drift policy
+/// takes the same decisions with the same signals as one that ran through (sketch values are
+/// `f32`s that no short decimal writes exactly).
+#[test]
+fn a_drift_policy_resumed_from_its_json_state_decides_exactly_as_one_that_ran_through() {
+    let sketch =
+        |i: usize, j: u64| vec![1.0 / 3.0, (j as f32).sqrt() / (7.0 + i as f32), 0.1 * (-(j as f32) / 30.0).exp()];
+    let config = drift_config(0.05);
+    let mut whole = Adaptive::new(config, 0.1, 3, 100).unwrap();
+    drive_drift(&mut whole, 0, 100, &sketch);
+    assert!(whole.decisions().len() >= 2, "the trace makes decisions: {:?}", whole.signals());
+
+    let mut first = Adaptive::new(config, 0.1, 3, 100).unwrap();
+    drive_drift(&mut first, 0, 37, &sketch);
+    let saved = serde_json::to_string(&first.state()).unwrap();
+    let mut resumed = Adaptive::new(config, 0.1, 3, 100).unwrap();
+    resumed.restore(serde_json::from_str(&saved).unwrap());
+    assert_eq!(resumed.state(), first.state());
+    drive_drift(&mut resumed, 37, 100, &sketch);
+    let after = |p: &Adaptive| p.decisions().iter().filter(|d| d.iteration > 37).cloned().collect::<Vec<_>>();
+    assert_eq!(after(&resumed), after(&whole));
+    assert_eq!(resumed.state(), whole.state());
+    for u in 0..3 {
+        assert_eq!(resumed.frozen_prefix(99), whole.frozen_prefix(99));
+        assert_eq!(resumed.lr(u, 80).to_bits(), whole.lr(u, 80).to_bits());
+    }
+}
+
+/// A config file's `[adaptive]` takes the defaults of its signal; a gradient-norm policy with
+/// patience 1 is written as before the signals existed (run names and hashes unchanged), any
+/// other is written whole; unknown fields and a patience of 0 are refused.
+#[test]
+fn an_adaptive_config_file_takes_its_signals_defaults() {
+    let drift: AdaptiveConfig = serde_json::from_str(r#"{"signal": "drift", "threshold": 2.0}"#).unwrap();
+    assert_eq!(drift, AdaptiveConfig { threshold: 2.0, ..AdaptiveConfig::drift() });
+    let old: AdaptiveConfig = serde_json::from_str(r#"{"threshold": 0.02}"#).unwrap();
+    assert_eq!(old, AdaptiveConfig { threshold: 0.02, ..AdaptiveConfig::default() });
+    let written = serde_json::to_value(AdaptiveConfig::default()).unwrap();
+    assert_eq!(
+        written.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["min_fraction", "ramp", "sample_every", "threshold", "window"]
+    );
+    for config in [AdaptiveConfig::drift(), AdaptiveConfig { patience: 3, ..AdaptiveConfig::default() }] {
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(text.contains("signal") && text.contains("patience"), "{text}");
+        assert_eq!(serde_json::from_str::<AdaptiveConfig>(&text).unwrap(), config);
+    }
+    let e = serde_json::from_str::<AdaptiveConfig>(r#"{"signal": "drift", "patiense": 2}"#).unwrap_err().to_string();
+    assert!(e.contains("patiense"), "{e}");
+    let e = AdaptiveConfig { patience: 0, ..AdaptiveConfig::drift() }.check_ranges().unwrap_err().to_string();
+    assert!(e.contains("patience = 0"), "{e}");
+    assert_eq!(PolicyConfig::Adaptive(AdaptiveConfig::drift()).name(), "drift");
+    assert_eq!(Signal::Drift.name(), "drift");
 }

@@ -84,6 +84,11 @@ pub trait DataSource<B: 'static = HostBatch> {
     fn samples(&self) -> Option<Box<dyn Samples>> {
         None
     }
+    /// For the drift signal ([`crate::drift`]): a fixed batch held out from training, the same
+    /// at every call (only its inputs are used). `None` (the default): a drift policy is refused.
+    fn probe(&self) -> Option<B> {
+        None
+    }
 }
 
 /// Training samples rebuilt by id, for the prefix cache: what its modes need beyond the batch
@@ -119,6 +124,10 @@ impl<B: Clone + 'static> DataSource<B> for InMemory<B> {
     }
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = B> + '_> {
         Box::new(self.eval.iter().cloned())
+    }
+    /// The first held-out batch.
+    fn probe(&self) -> Option<B> {
+        self.eval.first().cloned()
     }
     fn samples(&self) -> Option<Box<dyn Samples>> {
         // Only image batches are looked up by id (`Any`: the source is generic over its batch).

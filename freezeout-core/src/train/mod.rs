@@ -25,7 +25,7 @@ pub use log::{RunLog, write_atomic};
 pub use optim::OptimizerKind;
 pub use outcome::{EpochStats, Outcome, RunSummary, TrainError};
 pub use step::{StepResult, Stepper};
-pub use task::{CacheStep, Classification, Task, TaskOutput};
+pub use task::{CacheStep, Classification, ProbeStep, Task, TaskOutput, UnitProbe};
 
 use crate::cache::PrefixCache;
 use crate::{FreezeOut, FreezeOutForward};
@@ -146,6 +146,8 @@ where
     // The frozen-prefix cache (derived data: empty at the start and after a resume).
     let samples = data.samples();
     let mut cache = state::cache(config, samples.as_deref(), &state, driver.frozen_units())?;
+    // A drift policy's probe (derived data: its measurements live in the policy's state).
+    let mut probe = state::drift_probe(task, &*data, &model, &driver, device)?;
 
     while state.epoch < config.epochs {
         let epoch_start = Instant::now();
@@ -155,7 +157,7 @@ where
             // Dropout masks come from the device RNG, seeded from (run seed, iteration): a
             // resumed run draws the masks an uninterrupted one would.
             device.seed(state::iteration_seed(config.seed, j));
-            let (next, step) = match cache.as_mut() {
+            let (next, mut step) = match cache.as_mut() {
                 None => stepper.step(model, task, task.to_device(batch, device), &mut driver),
                 Some(cache) => {
                     let step = CacheStep { cache, samples: samples.as_deref(), epoch: state.epoch, device };
@@ -174,6 +176,12 @@ where
                 log.write_json("summary.json", &state.summary(false, config, units.len(), total))?;
                 let epoch = state.epoch;
                 return Err(TrainError::Diverged { loss: step.loss, iteration: j, epoch, frozen, head_lr });
+            }
+            if let Some(probe) = probe.as_mut() {
+                // The drift policy's measurement of the updated model, timed with the step.
+                let measured = Instant::now();
+                probe.observe(&model, &mut driver)?;
+                step.seconds += measured.elapsed().as_secs_f64();
             }
             let (loss, step_ms, epoch) = (step.loss, step.seconds * 1e3, state.epoch);
             log.event(&Event::Iter { iter: j, epoch, loss, metric: step.metric, batch: n, step_ms, frozen })?;

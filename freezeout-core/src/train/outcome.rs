@@ -47,6 +47,9 @@ pub enum TrainError {
     /// The prefix cache cannot run on this model, data or task.
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    /// The drift signal cannot run on this model, data or task.
+    #[error(transparent)]
+    Drift(#[from] crate::drift::DriftError),
 }
 
 /// Per-epoch numbers.

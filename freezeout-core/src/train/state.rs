@@ -4,8 +4,10 @@
 
 use super::Samples;
 use super::checkpoint::{self, CheckpointError, Checkpointing, Manifest, PartialEpoch};
+use super::{DataSource, ProbeStep, Task};
 use super::{EpochStats, FitOptions, RunLog, RunSummary, StepResult, Stepper, TrainConfig, TrainError};
 use crate::cache::{CacheStats, PrefixCache};
+use crate::drift::DriftError;
 use crate::policy::{Decision, Policy, WindowSignal};
 use crate::schedule::Schedule;
 use crate::{DriverState, FreezeOut, FreezeOutDriver, UnitInfo};
@@ -298,6 +300,30 @@ pub(super) fn cache(
         cache.set_reuse_epoch(epoch);
     }
     Ok(Some(cache))
+}
+
+/// A drift policy's probe from the data source's probe batch (`None` for any other policy);
+/// checked on the model before the first iteration, so that a run that cannot measure stops
+/// before it trains.
+pub(super) fn drift_probe<M, T, D>(
+    task: &T,
+    data: &D,
+    model: &M,
+    driver: &FreezeOutDriver,
+    device: &Device,
+) -> Result<Option<Box<dyn ProbeStep<M>>>, TrainError>
+where
+    M: FreezeOut,
+    T: Task<M>,
+    D: DataSource<T::Batch> + ?Sized,
+{
+    if !driver.policy().uses_drift() {
+        return Ok(None);
+    }
+    let batch = data.probe().ok_or(DriftError::NoProbe)?;
+    let mut probe = task.drift_probe(batch, device).ok_or(DriftError::Unsupported)?;
+    probe.check(model)?;
+    Ok(Some(probe))
 }
 
 /// Whether `loss` stops the run: non-finite, or above the config's `max_loss`.

@@ -34,8 +34,9 @@
 //! ```
 
 use super::data::{HostBatch, Samples};
-use crate::FreezeOutForward;
 use crate::cache::{CacheError, PrefixCache};
+use crate::drift::{DriftError, DriftProbe};
+use crate::{FreezeOutDriver, FreezeOutForward};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -76,6 +77,39 @@ pub trait Task<M> {
     fn forward_cached(&self, model: &M, batch: Self::Batch, cache: CacheStep<'_>) -> Result<TaskOutput, CacheError> {
         let _ = (model, batch, cache);
         Err(CacheError::Unsupported)
+    }
+
+    /// For a drift policy: the probe of `batch` (the data source's
+    /// [`probe`](super::DataSource::probe)) on `device`, which the loop hands the model after
+    /// every update. `None` (the default): the task cannot run the model unit by unit, and a
+    /// drift policy is refused; [`Classification`] gives a [`UnitProbe`] of its images (any
+    /// task whose model is `FreezeOutForward` can do the same with its input tensor).
+    fn drift_probe(&self, batch: Self::Batch, device: &Device) -> Option<Box<dyn ProbeStep<M>>> {
+        let _ = (batch, device);
+        None
+    }
+}
+
+/// A drift policy's probe in the loop ([`Task::drift_probe`]).
+pub trait ProbeStep<M> {
+    /// Whether the probe can run on `model` (an error for a hand-written forward).
+    fn check(&mut self, model: &M) -> Result<(), DriftError>;
+    /// After the update of `driver`'s current iteration: hands the driver the sketches its
+    /// policy asks for ([`FreezeOutDriver::observe_drift`]).
+    fn observe(&mut self, model: &M, driver: &mut FreezeOutDriver) -> Result<(), DriftError>;
+}
+
+/// The [`ProbeStep`] of a model that is [`FreezeOutForward`]`<D, O>`: a [`DriftProbe`] of its
+/// rank-`D` input.
+#[derive(Clone, Debug)]
+pub struct UnitProbe<const D: usize, const O: usize>(pub DriftProbe<D>);
+
+impl<M: FreezeOutForward<D, O>, const D: usize, const O: usize> ProbeStep<M> for UnitProbe<D, O> {
+    fn check(&mut self, model: &M) -> Result<(), DriftError> {
+        self.0.sketches(model, 0..1).map(drop).ok_or(DriftError::ManualForward)
+    }
+    fn observe(&mut self, model: &M, driver: &mut FreezeOutDriver) -> Result<(), DriftError> {
+        driver.observe_drift(model, &mut self.0)
     }
 }
 
@@ -118,6 +152,10 @@ impl<M: FreezeOutForward<4, 2>> Task<M> for Classification {
         let (x, unit) = c.cache.input(model, batch, c.samples, c.epoch, c.device)?;
         let logits = model.forward_from(x, unit).ok_or(CacheError::ManualForward)?;
         Ok(classify(logits, targets))
+    }
+
+    fn drift_probe(&self, batch: HostBatch, device: &Device) -> Option<Box<dyn ProbeStep<M>>> {
+        Some(Box::new(UnitProbe::<4, 2>(DriftProbe::new(batch.to_device(device).0))))
     }
 }
 

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// quick (2-core CPU, ~45 min of runs), paper (100 epochs, all models, both datasets: GPU
-    /// hours) or policies (baseline, two FreezeOut settings and the adaptive policy at three
-    /// thresholds in the quick setting: ~25 min of runs per seed).
+    /// hours), policies or drift (baseline, two FreezeOut settings and the adaptive policy,
+    /// resp. the drift policy, at three thresholds in the quick setting: ~25 min of runs per
+    /// seed), cache or cache-densenet (the frozen-prefix cache).
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: TablePreset,
     /// Seeds (several give mean ± std).
@@ -40,6 +41,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         TablePreset::Quick => "quick",
         TablePreset::Paper => "paper",
         TablePreset::Policies => "policies",
+        TablePreset::Drift => "drift",
         TablePreset::Cache => "cache",
         TablePreset::CacheDensenet => "cache-densenet",
     };

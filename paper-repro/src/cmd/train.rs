@@ -6,7 +6,7 @@ use freezeout_core::data::{self, CifarKind};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::Preset;
 use freezeout_core::train::OptimizerKind;
-use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling};
+use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling, Signal};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -17,6 +17,8 @@ pub enum PolicyKind {
     Freezeout,
     /// Freezing decided during the run from each unit's gradient norm.
     Adaptive,
+    /// Freezing decided during the run from each unit's representation drift on a probe batch.
+    Drift,
     /// No freezing.
     Baseline,
 }
@@ -25,8 +27,16 @@ pub enum PolicyKind {
 /// defaults, shown in `--help`.
 static DEFAULT: LazyLock<RunConfig> = LazyLock::new(RunConfig::default);
 
-/// The defaults of the adaptive policy's settings.
+/// The defaults of the adaptive policy's settings (gradient norm).
 static ADAPTIVE: LazyLock<AdaptiveConfig> = LazyLock::new(AdaptiveConfig::default);
+
+/// The defaults of the drift policy's settings.
+static DRIFT: LazyLock<AdaptiveConfig> = LazyLock::new(AdaptiveConfig::drift);
+
+/// An adaptive setting's help with both policies' defaults.
+fn with_defaults(text: &str, adaptive: impl std::fmt::Display, drift: impl std::fmt::Display) -> String {
+    format!("{text} [default: {adaptive} (adaptive), {drift} (drift)]")
+}
 
 /// `text` with the value a run uses when no flag or config file sets it.
 fn with_default(text: &str, value: impl std::fmt::Display) -> String {
@@ -62,29 +72,45 @@ pub struct Args {
     pub baseline: bool,
     #[arg(long, value_enum, help = with_default(
         "What decides freezing: freezeout (the schedule of --t0/--scaling), adaptive (a unit freezes when its \
-         gradient norm settles; see --threshold) or baseline (no freezing)",
+         gradient norm settles; see --threshold), drift (a unit freezes when its output on a held-out probe batch \
+         would move little more; see --threshold) or baseline (no freezing)",
         DEFAULT.policy.name(),
     ))]
     pub policy: Option<PolicyKind>,
-    #[arg(long, help = with_default(
-        "Adaptive policy: a unit may leave when the relative change of its window-mean gradient norm is below this",
+    #[arg(long, help = with_defaults(
+        "Adaptive / drift policy: a unit may leave when its signal is below this (adaptive: the relative change of \
+         its window-mean gradient norm; drift: its remaining drift, the relative change its output would still \
+         make, summed over measurements)",
         ADAPTIVE.threshold,
+        DRIFT.threshold,
     ))]
     pub threshold: Option<f64>,
-    #[arg(long, help = with_default("Adaptive policy: window length, as a fraction of the run", ADAPTIVE.window))]
+    #[arg(long, help = with_defaults("Adaptive / drift policy: window length, as a fraction of the run", ADAPTIVE.window, DRIFT.window))]
     pub window: Option<f64>,
-    #[arg(long, help = with_default("Adaptive policy: iterations between gradient-norm samples", ADAPTIVE.sample_every))]
+    #[arg(long, help = with_defaults(
+        "Adaptive / drift policy: iterations between measurements (gradient norms; probe sketches)",
+        ADAPTIVE.sample_every,
+        DRIFT.sample_every,
+    ))]
     pub sample_every: Option<u64>,
-    #[arg(long, help = with_default(
-        "Adaptive policy: no unit starts to leave before this fraction of the run",
+    #[arg(long, help = with_defaults(
+        "Adaptive / drift policy: no unit starts to leave before this fraction of the run",
         ADAPTIVE.min_fraction,
+        DRIFT.min_fraction,
     ))]
     pub min_fraction: Option<f64>,
-    #[arg(long, help = with_default(
-        "Adaptive policy: length of a leaving unit's rate ramp to 0, as a fraction of the run",
+    #[arg(long, help = with_defaults(
+        "Adaptive / drift policy: length of a leaving unit's rate ramp to 0, as a fraction of the run",
         ADAPTIVE.ramp,
+        DRIFT.ramp,
     ))]
     pub ramp: Option<f64>,
+    #[arg(long, help = with_defaults(
+        "Adaptive / drift policy: consecutive windows a unit's signal must stay below --threshold",
+        ADAPTIVE.patience,
+        DRIFT.patience,
+    ))]
+    pub patience: Option<u64>,
     #[arg(long, help = with_default(
         "Optimizer: sgd (Nesterov momentum, the paper's), adam or adamw, each with FreezeOut's per-unit rates \
          (Adam and AdamW want a smaller --lr, e.g. 1e-3)",
@@ -199,8 +225,10 @@ impl Args {
         match self.policy.or(self.baseline.then_some(PolicyKind::Baseline)) {
             Some(PolicyKind::Freezeout) => c.policy = PolicyConfig::FreezeOut,
             Some(PolicyKind::Baseline) => c.policy = PolicyConfig::Baseline,
-            Some(PolicyKind::Adaptive) => {
-                c.policy = PolicyConfig::Adaptive(c.policy.adaptive().copied().unwrap_or_default())
+            Some(kind @ (PolicyKind::Adaptive | PolicyKind::Drift)) => {
+                let signal = if kind == PolicyKind::Drift { Signal::Drift } else { Signal::GradientNorm };
+                let kept = c.policy.adaptive().copied().filter(|a| a.signal == signal);
+                c.policy = PolicyConfig::Adaptive(kept.unwrap_or_else(|| AdaptiveConfig::of(signal)))
             }
             None => {}
         }
@@ -210,6 +238,7 @@ impl Args {
             ("--sample-every", self.sample_every.is_some()),
             ("--min-fraction", self.min_fraction.is_some()),
             ("--ramp", self.ramp.is_some()),
+            ("--patience", self.patience.is_some()),
         ];
         match &mut c.policy {
             PolicyConfig::Adaptive(a) => {
@@ -218,10 +247,13 @@ impl Args {
                 a.sample_every = self.sample_every.unwrap_or(a.sample_every);
                 a.min_fraction = self.min_fraction.unwrap_or(a.min_fraction);
                 a.ramp = self.ramp.unwrap_or(a.ramp);
+                a.patience = self.patience.unwrap_or(a.patience);
             }
             _ => {
                 if let Some((flag, _)) = flags.iter().find(|f| f.1) {
-                    anyhow::bail!("{flag} is a setting of the adaptive policy: add --policy adaptive");
+                    anyhow::bail!(
+                        "{flag} is a setting of the adaptive policies: add --policy adaptive or --policy drift"
+                    );
                 }
             }
         }
