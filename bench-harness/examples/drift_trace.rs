@@ -15,6 +15,7 @@
 //! (defaults: `../shared/data/cifar-10-binary.tar.gz`, `results/drift-trace`, 50, 5, 0; `R` is
 //! the drift policy's default `sample_every`)
 
+use bench_harness::run::limit_with_probe;
 use bench_harness::table::DRIFT_THRESHOLDS;
 use burn::tensor::Device;
 use freezeout_core::data::{self as cifar, CifarKind, Loader};
@@ -47,8 +48,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
 
     let mut cifar = cifar::load(&data, CifarKind::Cifar10)?;
-    let mut held_out = cifar.train.split_off_last(cifar.train.len() - TRAIN_IMAGES);
-    held_out.truncate(probe_size);
+    let held_out = limit_with_probe(&mut cifar.train, TRAIN_IMAGES, probe_size).expect("images past the limit");
     cifar.test.truncate(2000);
     let device = Device::flex().autodiff();
     // The probe: held-out training images, normalised with the training statistics, centred

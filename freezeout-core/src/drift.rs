@@ -110,6 +110,15 @@ impl<const D: usize> DriftProbe<D> {
         self.len() == 0
     }
 
+    /// Whether the probe can run on `model`: an error for a hand-written forward, which cannot
+    /// be split into units (one unit is run on the probe).
+    pub fn check<M, const O: usize>(&mut self, model: &M) -> Result<(), DriftError>
+    where
+        M: FreezeOutForward<D, O>,
+    {
+        self.sketches(model, 0..1).map(drop).ok_or(DriftError::ManualForward)
+    }
+
     /// The sketch of every unit of `units`' output on the probe, in order (`None` where the
     /// model's forward is hand-written and cannot be split into units). The model runs in
     /// inference mode; its frozen prefix's output is computed once and kept.

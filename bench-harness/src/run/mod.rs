@@ -281,6 +281,15 @@ fn execute(
     )
 }
 
+/// Keeps the first `limit` training images of `train` and returns the drift policy's probe: the
+/// first `probe` images past the limit (never trained on), if there are any.
+pub fn limit_with_probe(train: &mut Split, limit: usize, probe: usize) -> Option<Split> {
+    let past = train.len().checked_sub(limit).filter(|&n| n > 0)?;
+    let mut held_out = train.split_off_last(past);
+    held_out.truncate(probe);
+    Some(held_out)
+}
+
 /// Applies `--val`, `--train-limit`, `--test-limit`; with a training limit, the drift policy's
 /// probe is the first [`PROBE_IMAGES`] training images past it (never trained on; without a
 /// limit the loader takes the evaluation split's first images, their inputs only).
@@ -293,15 +302,7 @@ fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(
     } else {
         test
     };
-    let mut probe = None;
-    if let Some(n) = config.train_limit {
-        if n < train.len() {
-            let mut rest = train.split_off_last(train.len() - n);
-            rest.truncate(PROBE_IMAGES);
-            probe = Some(rest);
-        }
-        train.truncate(n);
-    }
+    let probe = config.train_limit.and_then(|n| limit_with_probe(&mut train, n, PROBE_IMAGES));
     if let Some(n) = config.test_limit {
         eval.truncate(n);
     }

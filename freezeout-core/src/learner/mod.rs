@@ -154,7 +154,7 @@ impl<M: FreezeOut> FreezeOutModel<M> {
             driver.observe_drift(model, probe)
         }
         let mut probe = DriftProbe::new(input);
-        probe.sketches(&self.model, 0..1).ok_or(DriftError::ManualForward)?;
+        probe.check(&self.model)?;
         let probe = TypedProbe { probe, observe: observe::<M, D, O> };
         Ok(Self { probe: Some(LearnerProbe(Box::new(probe))), ..self })
     }

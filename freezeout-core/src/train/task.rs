@@ -106,7 +106,7 @@ pub struct UnitProbe<const D: usize, const O: usize>(pub DriftProbe<D>);
 
 impl<M: FreezeOutForward<D, O>, const D: usize, const O: usize> ProbeStep<M> for UnitProbe<D, O> {
     fn check(&mut self, model: &M) -> Result<(), DriftError> {
-        self.0.sketches(model, 0..1).map(drop).ok_or(DriftError::ManualForward)
+        self.0.check(model)
     }
     fn observe(&mut self, model: &M, driver: &mut FreezeOutDriver) -> Result<(), DriftError> {
         driver.observe_drift(model, &mut self.0)
