@@ -142,17 +142,22 @@ fn a_policy_for_another_number_of_units_is_refused() {
     assert_eq!(e, ScheduleError::UnitMismatch { schedule: 4, model: 3 });
 }
 
-#[test]
-fn only_an_adaptive_policy_is_handed_gradient_norms_and_only_when_it_samples() {
-    let device = Device::flex().autodiff();
-    let adaptive = AdaptiveConfig {
+/// A gradient-norm policy that samples at iterations 0, 3, 6, … in windows of half the run.
+fn sampling_every_third() -> AdaptiveConfig {
+    AdaptiveConfig {
         threshold: 0.05,
         window: 0.5,
         sample_every: 3,
         min_fraction: 0.0,
         ramp: 0.1,
         ..AdaptiveConfig::default()
-    };
+    }
+}
+
+#[test]
+fn only_an_adaptive_policy_is_handed_gradient_norms_and_only_when_it_samples() {
+    let device = Device::flex().autodiff();
+    let adaptive = sampling_every_third();
     let model = Mlp::new(&device);
     let mut driver =
         FreezeOutDriver::with_policy(&model, Adaptive::new(adaptive, ALPHA, 3, T).unwrap().into()).unwrap();
@@ -194,14 +199,7 @@ fn debug_shows_the_position_not_every_parameter_id() {
 #[test]
 fn a_sampled_norm_is_the_units_l2_norm_over_all_its_parameters() {
     let device = Device::flex().autodiff();
-    let adaptive = AdaptiveConfig {
-        threshold: 0.05,
-        window: 0.5,
-        sample_every: 3,
-        min_fraction: 0.0,
-        ramp: 0.1,
-        ..AdaptiveConfig::default()
-    };
+    let adaptive = sampling_every_third();
     let model = Mlp::new(&device);
     let mut driver =
         FreezeOutDriver::with_policy(&model, Adaptive::new(adaptive, ALPHA, 3, T).unwrap().into()).unwrap();
