@@ -15,9 +15,10 @@
 
 use burn::tensor::{Device, Tensor};
 use freezeout_core::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
+use freezeout_core::data::DataSource;
 use freezeout_core::data::{self, CifarKind, Loader};
 use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{DataSource, TrainConfig, checkpoint};
+use freezeout_core::train::{TrainConfig, checkpoint};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use std::path::PathBuf;
 

@@ -18,10 +18,12 @@
 use bench_harness::run::limit_with_probe;
 use bench_harness::table::DRIFT_THRESHOLDS;
 use burn::tensor::Device;
+use freezeout_core::data::DataSource;
 use freezeout_core::data::{self as cifar, CifarKind, Loader};
-use freezeout_core::drift::{DriftProbe, relative_change};
+use freezeout_core::drift::DriftProbe;
 use freezeout_core::models::WideResNet;
-use freezeout_core::train::{self, DataSource, Progress, RunLog, TrainConfig};
+use freezeout_core::policy::relative_change;
+use freezeout_core::train::{self, Progress, RunLog, TrainConfig};
 use freezeout_core::{Adaptive, AdaptiveConfig, FreezeOut, PolicyConfig};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -74,27 +76,30 @@ fn main() -> anyhow::Result<()> {
     let (mut rows, mut probe_s, mut step_ms): (Vec<Row>, f64, Vec<f64>) = (Vec::new(), 0.0, Vec::new());
     let mut last: Option<(u64, Vec<Vec<f32>>)> = None;
     let mut log = RunLog::in_memory();
-    let outcome = train::fit_observed(model, &mut data, &config, &device, &mut log, |progress, model| {
-        let Progress::Step { iter: j, step_ms: ms, .. } = progress else { return };
-        step_ms.push(ms);
-        if j % every != 0 {
-            return;
-        }
-        let t = Instant::now();
-        let sketches = probe.sketches(model, 0..n).expect("WRN's forward is generated");
-        probe_s += t.elapsed().as_secs_f64();
-        for policy in std::iter::once(&mut trace).chain(replays.iter_mut()) {
-            policy.begin(j);
-            let watched = policy.watched();
-            policy.observe_sketches(j, &sketches[watched]);
-        }
-        if let Some((before, old)) = &last {
-            let drift: Vec<f64> = sketches.iter().zip(old).map(|(a, b)| relative_change(a, b)).collect();
-            eprintln!("iteration {j}/{total}: drift {drift:.4?}");
-            rows.push((j, lrs[*before as usize + 1..=j as usize].iter().sum(), drift));
-        }
-        last = Some((j, sketches));
-    })?;
+    let outcome = train::Fit::new(&config, &device)
+        .log(&mut log)
+        .observe(|progress, model| {
+            let Progress::Step { iter: j, step_ms: ms, .. } = progress else { return };
+            step_ms.push(ms);
+            if j % every != 0 {
+                return;
+            }
+            let t = Instant::now();
+            let sketches = probe.sketches(model, 0..n).expect("WRN's forward is generated");
+            probe_s += t.elapsed().as_secs_f64();
+            for policy in std::iter::once(&mut trace).chain(replays.iter_mut()) {
+                policy.begin(j);
+                let watched = policy.watched();
+                policy.observe_sketches(j, &sketches[watched]);
+            }
+            if let Some((before, old)) = &last {
+                let drift: Vec<f64> = sketches.iter().zip(old).map(|(a, b)| relative_change(a, b)).collect();
+                eprintln!("iteration {j}/{total}: drift {drift:.4?}");
+                rows.push((j, lrs[*before as usize + 1..=j as usize].iter().sum(), drift));
+            }
+            last = Some((j, sketches));
+        })
+        .run(model, &mut data)?;
     for policy in std::iter::once(&mut trace).chain(replays.iter_mut()) {
         policy.begin(total);
     }

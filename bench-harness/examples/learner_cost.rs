@@ -12,9 +12,10 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::CliMetricsRenderer;
 use burn::train::{Learner, SupervisedTraining};
+use freezeout_core::data::{HostBatch, InMemory};
 use freezeout_core::learner::FreezeOutModel;
 use freezeout_core::models::WideResNet;
-use freezeout_core::train::{self, Classification, HostBatch, InMemory, RunLog, TrainConfig};
+use freezeout_core::train::{self, TrainConfig};
 use std::time::Instant;
 
 const BATCH: usize = 50;
@@ -50,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     for round in 0..rounds {
         let mut data = InMemory { train: vec![host.clone(); steps], eval: vec![host.clone()] };
         let t = Instant::now();
-        train::fit_task(model.clone(), &mut data, &Classification, &config, &device, &mut RunLog::in_memory())?;
+        train::Fit::new(&config, &device).run(model.clone(), &mut data)?;
         fit_ms.push(t.elapsed().as_secs_f64() * 1e3 / steps as f64);
 
         let wrapped = FreezeOutModel::new(model.clone(), config.schedule, steps as u64)?;

@@ -11,7 +11,8 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 use freezeout_core::device::DeviceKind;
 use freezeout_core::models::{Preset, WithModel};
 use freezeout_core::policy::Policy;
-use freezeout_core::train::{Classification, Stepper, Task, TrainConfig};
+use freezeout_core::task::{Classification, Task};
+use freezeout_core::train::{Stepper, TrainConfig};
 use freezeout_core::{Adaptive, AdaptiveConfig, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule};
 use std::time::Instant;
 

@@ -214,6 +214,7 @@ mod tests {
             model: "wrn-10-1".into(),
             dataset: "cifar10".into(),
             strategy: strategy.into(),
+            epochs: 5,
             t0,
             threshold: None,
             test_error: Stat::of(error).unwrap(),

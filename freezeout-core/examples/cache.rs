@@ -8,9 +8,9 @@
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use freezeout_core::cache::{CacheConfig, CacheMode, PrefixCache};
+use freezeout_core::data::DataSource;
 use freezeout_core::data::{Loader, Split};
 use freezeout_core::models::WideResNet;
-use freezeout_core::train::DataSource;
 use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, ScheduleConfig};
 use rand::{Rng, SeedableRng};
 

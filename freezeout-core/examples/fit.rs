@@ -1,18 +1,18 @@
-//! FreezeOut with our training loop, `fit`: a built-in WRN-10-1 on CIFAR-10 (or, without
+//! FreezeOut with our training loop, `Fit`: a built-in WRN-10-1 on CIFAR-10 (or, without
 //! `--cifar`, on synthetic images), the paper's optimizer and the default schedule; the run's log
 //! and summary go to `runs/fit-example`.
 //!
 //! ```sh
 //! cargo run --release -p freezeout-core --example fit                                        # synthetic
-//! cargo run --release -p freezeout-core --example fit -- --cifar ../shared/data/cifar-10-binary.tar.gz --epochs 2
+//! cargo run --release -p freezeout-core --example fit -- --cifar data/cifar-10-binary.tar.gz --epochs 2
 //! ```
 //!
-//! Any other task (a regressor, a sequence model) goes through `fit_task` with a `train::Task`.
+//! Any other task (a regressor, a sequence model) goes through `Fit::task` with a `task::Task`.
 
 use freezeout_core::FreezeOut;
 use freezeout_core::data::{self, CifarKind, Loader, Split};
 use freezeout_core::models::WideResNet;
-use freezeout_core::train::{RunLog, TrainConfig, fit};
+use freezeout_core::train::{Fit, RunLog, TrainConfig};
 
 /// Four classes: which quadrant of the image is bright.
 fn synthetic(n: usize) -> Split {
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("{} already holds a run: delete it (or move it away) to start another", dir.display()).into()
         );
     }
-    let out = fit(model, &mut loader, &config, &device, &mut RunLog::create(dir)?)?;
+    let out = Fit::new(&config, &device).log(&mut RunLog::create(dir)?).run(model, &mut loader)?;
 
     for e in &out.summary.epochs {
         println!(

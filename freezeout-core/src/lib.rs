@@ -28,14 +28,15 @@ pub mod learner;
 pub mod models;
 pub mod policy;
 pub mod schedule;
+pub mod task;
 pub mod train;
 
 pub use cache::{CacheConfig, CacheMode, PrefixCache};
 pub use driver::{DriverState, FreezeEvent, FreezeOutDriver, GradientCensus, gradient_census};
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use freezeout_macros::freezeout;
-pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig, Signal};
-pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError, UnitPlan};
+pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig, PolicyError, Signal};
+pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError};
 
 /// Support code for `#[freezeout]`; not a stable API.
 #[doc(hidden)]

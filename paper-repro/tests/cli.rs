@@ -5,17 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn archive() -> PathBuf {
-    let path = std::env::var_os("CIFAR10_ARCHIVE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz"));
-    assert!(path.is_file(), "{}: the CIFAR-10 archive is missing (set CIFAR10_ARCHIVE)", path.display());
-    path
-}
-
 fn repro(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_paper-repro"));
-    cmd.args(args).env_remove("FREEZEOUT_ABORT_AFTER_ITERATION");
+    // The data is always given with --data: none found through the environment.
+    cmd.args(args).env_remove("FREEZEOUT_ABORT_AFTER_ITERATION").env_remove(freezeout_core::data::DATA_ENV);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -61,7 +54,7 @@ fn iterations(dir: &Path) -> Vec<(u64, f64, u64)> {
 
 #[test]
 fn a_killed_run_resumes_exactly_across_a_freeze_event() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("a_killed_run_resumes_exactly_across_a_freeze_event") else { return };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
@@ -112,7 +105,9 @@ fn a_killed_run_resumes_exactly_across_a_freeze_event() {
 
 #[test]
 fn resume_refuses_a_changed_config_and_names_missing_checkpoints() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("resume_refuses_a_changed_config_and_names_missing_checkpoints") else {
+        return;
+    };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
@@ -160,7 +155,9 @@ fn resume_refuses_a_changed_config_and_names_missing_checkpoints() {
 
 #[test]
 fn a_full_disk_during_a_checkpoint_loses_nothing_already_written() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("a_full_disk_during_a_checkpoint_loses_nothing_already_written") else {
+        return;
+    };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
@@ -193,7 +190,7 @@ fn a_full_disk_during_a_checkpoint_loses_nothing_already_written() {
 
 #[test]
 fn hostile_configs_and_outputs_get_clear_errors() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("hostile_configs_and_outputs_get_clear_errors") else { return };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o");
@@ -250,7 +247,10 @@ fn hostile_configs_and_outputs_get_clear_errors() {
 
 #[test]
 fn a_diverging_run_leaves_a_final_checkpoint_and_a_diverged_summary() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("a_diverging_run_leaves_a_final_checkpoint_and_a_diverged_summary")
+    else {
+        return;
+    };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
@@ -303,7 +303,7 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn a_run_directory_belongs_to_one_run() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("a_run_directory_belongs_to_one_run") else { return };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("R");
@@ -341,7 +341,11 @@ fn a_run_directory_belongs_to_one_run() {
 
 #[test]
 fn a_run_stopped_before_its_first_checkpoint_resumes_from_zero_with_its_recorded_data() {
-    let data = archive();
+    let Some(data) =
+        freezeout_tests::cifar10("a_run_stopped_before_its_first_checkpoint_resumes_from_zero_with_its_recorded_data")
+    else {
+        return;
+    };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("R");
@@ -369,7 +373,7 @@ fn a_run_stopped_before_its_first_checkpoint_resumes_from_zero_with_its_recorded
 
 #[test]
 fn default_run_names_keep_different_configs_apart() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("default_run_names_keep_different_configs_apart") else { return };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     // No --out: runs/<name> under the working directory.
@@ -403,7 +407,9 @@ fn default_run_names_keep_different_configs_apart() {
 
 #[test]
 fn extreme_rates_are_flagged_and_data_mix_ups_name_the_fix() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("extreme_rates_are_flagged_and_data_mix_ups_name_the_fix") else {
+        return;
+    };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     // Cubic t0 = 0.01 with LR scaling: α_0 = 0.1 / 1e-6 = 100000.
@@ -453,7 +459,7 @@ fn extreme_rates_are_flagged_and_data_mix_ups_name_the_fix() {
 
 #[test]
 fn adam_and_adamw_runs_resume_exactly_with_their_moments() {
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("adam_and_adamw_runs_resume_exactly_with_their_moments") else { return };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for optimizer in ["adam", "adamw"] {
@@ -501,14 +507,18 @@ fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
     // Windows of 3 iterations sampled every iteration, nothing leaves before iteration 9, a
     // threshold every unit meets: the decision at the end of the window 6..8 uses samples from
     // before the checkpoint at 8 (6, 7) and after it (8); the units freeze from 9 + 2 + 1 = 12.
-    let config = killed_mid_window_resumes_with_the_same_decisions(&["--policy", "adaptive", "--threshold", "10"]);
+    let name = "an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions";
+    let Some(data) = freezeout_tests::cifar10(name) else { return };
+    let config =
+        killed_mid_window_resumes_with_the_same_decisions(&data, &["--policy", "adaptive", "--threshold", "10"]);
     assert!(config.contains("[adaptive]") && config.contains("threshold = 10.0"), "{config}");
 
     // Adaptive settings without an adaptive policy, or with the baseline, are refused.
     let o = repro(&["train", "--threshold", "0.1"], &[]);
     assert!(
-        stderr(&o)
-            .contains("--threshold is a setting of the adaptive policies: add --policy adaptive or --policy drift"),
+        stderr(&o).contains(
+            "--threshold is a setting of the adaptive policies: add --policy gradient-norm or --policy drift"
+        ),
         "{}",
         stderr(&o)
     );
@@ -524,7 +534,9 @@ fn an_adaptive_run_killed_mid_window_resumes_with_the_same_decisions() {
 /// and 6 were below the threshold too.
 #[test]
 fn a_drift_run_killed_mid_window_resumes_with_the_same_decisions() {
-    let config = killed_mid_window_resumes_with_the_same_decisions(&["--policy", "drift", "--threshold", "1e9"]);
+    let name = "a_drift_run_killed_mid_window_resumes_with_the_same_decisions";
+    let Some(data) = freezeout_tests::cifar10(name) else { return };
+    let config = killed_mid_window_resumes_with_the_same_decisions(&data, &["--policy", "drift", "--threshold", "1e9"]);
     assert!(
         config.contains("[adaptive]") && config.contains("signal = \"drift\"") && config.contains("patience = 2"),
         "{config}"
@@ -534,8 +546,7 @@ fn a_drift_run_killed_mid_window_resumes_with_the_same_decisions() {
 /// Runs `policy` whole and killed after iteration 9 then resumed (checkpoint at 8); both take
 /// the same decisions, signal values included, and freeze all units from 12. Returns the killed
 /// run's `config.toml`.
-fn killed_mid_window_resumes_with_the_same_decisions(policy: &[&str]) -> String {
-    let data = archive();
+fn killed_mid_window_resumes_with_the_same_decisions(data: &Path, policy: &[&str]) -> String {
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
@@ -578,9 +589,9 @@ fn train_help_shows_the_defaults_a_run_uses() {
         "[default: 0.8]",
         "[default: cubic]",
         "[default: freezeout]",
-        "[default: 0.05 (adaptive), 1 (drift)]",
-        "[default: 5 (adaptive), 25 (drift)]",
-        "[default: 1 (adaptive), 2 (drift)]",
+        "[default: 0.05 (gradient-norm), 1 (drift)]",
+        "[default: 5 (gradient-norm), 25 (drift)]",
+        "[default: 1 (gradient-norm), 2 (drift)]",
         "[default: sgd]",
         "[default: 1000]",
     ] {
@@ -598,7 +609,9 @@ fn a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt() {
     fn as_str(a: &[String]) -> Vec<&str> {
         a.iter().map(String::as_str).collect()
     }
-    let data = archive();
+    let Some(data) = freezeout_tests::cifar10("a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt") else {
+        return;
+    };
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for mode in ["reuse", "shift"] {

@@ -8,7 +8,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use freezeout_core::train::{HostBatch, InMemory, TrainConfig};
+use freezeout_core::data::{HostBatch, InMemory};
+use freezeout_core::train::TrainConfig;
 use freezeout_core::{Scaling, ScheduleConfig, freezeout};
 use rand::{Rng, SeedableRng};
 use std::sync::{Arc, Mutex};
@@ -155,4 +156,28 @@ pub fn fast_schedule() -> TrainConfig {
         schedule: ScheduleConfig { t0: 0.3, scaling: Scaling::Linear, scale_lr: true, base_lr: 0.05 },
         ..TrainConfig::default()
     }
+}
+
+/// The CIFAR-10 data that data-dependent tests read, found as the CLI finds it: `$FREEZEOUT_DATA`
+/// (a directory or the archive), else the workspace's `./data`. `None` when neither holds
+/// CIFAR-10: the caller returns, and one line naming `test` and how to provide the data is
+/// written straight to the terminal (not captured, so a skip is seen). A `$FREEZEOUT_DATA`
+/// that holds no CIFAR-10 is an error, not a skip.
+pub fn cifar10(test: &str) -> Option<std::path::PathBuf> {
+    use freezeout_core::data::{CifarKind, DATA_ENV, cifar::identify};
+    use std::io::Write;
+    let has_cifar10 = |p: &std::path::Path| identify(p).contains(&CifarKind::Cifar10);
+    if let Some(path) = std::env::var_os(DATA_ENV).map(std::path::PathBuf::from) {
+        assert!(has_cifar10(&path), "{DATA_ENV}={}: no CIFAR-10 there (a directory or the archive)", path.display());
+        return Some(path);
+    }
+    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    if has_cifar10(&local) {
+        return Some(local);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: no CIFAR-10 (set {DATA_ENV} to cifar-10-binary.tar.gz or its directory, or put it in ./data)"
+    );
+    None
 }

@@ -7,8 +7,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use freezeout_core::FreezeOut;
 use freezeout_core::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
+use freezeout_core::data::{DataSource, InMemory};
 use freezeout_core::data::{Loader, Split};
-use freezeout_core::train::{self, DataSource, InMemory, RunLog, TrainConfig};
+use freezeout_core::train::{self, RunLog, TrainConfig};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
 use rand::{Rng, SeedableRng};
 
@@ -50,7 +51,7 @@ fn exact_cache_trains_bit_for_bit_as_the_uncached_run() {
         // A copy through the record: clones of a module share their BatchNorm running
         // statistics, and the first run would start the second from its own.
         let fresh = TinyNet::new(3, 4, 4, &device).load_record(model.clone().into_record());
-        let out = train::fit(fresh, &mut data, &config(cache), &device, &mut log).unwrap();
+        let out = train::Fit::new(&config(cache), &device).log(&mut log).run(fresh, &mut data).unwrap();
         (logged(&log, "iter", "loss"), values(&out.model), out.summary)
     };
     let (plain_losses, plain_params, _) = run(CacheConfig::default());
@@ -173,7 +174,7 @@ fn the_cache_refuses_what_it_cannot_do_and_names_the_flag() {
     let model = TinyNet::new(2, 4, 10, &device);
     let fail = |data: &mut dyn DataSource, cache: CacheConfig| -> String {
         let config = TrainConfig { epochs: 3, cache, ..fast_schedule() };
-        match train::fit(model.clone(), data, &config, &device, &mut RunLog::in_memory()) {
+        match train::Fit::new(&config, &device).run(model.clone(), data) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{cache:?} must be refused"),
         }

@@ -3,19 +3,10 @@
 //! of the real data.
 
 use freezeout_core::data::{self, CifarKind, Loader, Split, cifar::IMAGE_BYTES};
-use freezeout_core::train::{DataSource, HostBatch};
+use freezeout_core::data::{DataSource, HostBatch};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// The CIFAR-10 archive shipped beside the repository (`../shared/data`), or `$CIFAR10_ARCHIVE`.
-pub fn real_archive() -> PathBuf {
-    let path = std::env::var_os("CIFAR10_ARCHIVE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz"));
-    assert!(path.is_file(), "{}: the CIFAR-10 archive is missing (set CIFAR10_ARCHIVE)", path.display());
-    path
-}
+use std::path::Path;
 
 /// Writes the files of a valid, class-balanced dataset into `dir` (pixels from the index).
 fn write_dataset(dir: &Path, kind: CifarKind) {
@@ -54,7 +45,10 @@ fn expect_err(path: &Path, kind: CifarKind) -> String {
 
 #[test]
 fn real_cifar10_archive_has_50000_and_10000_balanced_images() {
-    let cifar = data::load(&real_archive(), CifarKind::Cifar10).unwrap();
+    let Some(archive) = freezeout_tests::cifar10("real_cifar10_archive_has_50000_and_10000_balanced_images") else {
+        return;
+    };
+    let cifar = data::load(&archive, CifarKind::Cifar10).unwrap();
     assert_eq!((cifar.train.len(), cifar.test.len()), (50_000, 10_000));
     assert_eq!(cifar.train.class_counts(10), vec![5_000; 10]);
     assert_eq!(cifar.test.class_counts(10), vec![1_000; 10]);
@@ -241,10 +235,13 @@ fn epochs_are_seeded_permutations_and_batches_cover_the_split() {
 
 #[test]
 fn a_small_model_learns_a_subset_of_real_cifar10_on_cpu() {
+    let Some(archive) = freezeout_tests::cifar10("a_small_model_learns_a_subset_of_real_cifar10_on_cpu") else {
+        return;
+    };
     use burn::tensor::Device;
     use freezeout_core::ScheduleConfig;
-    use freezeout_core::train::{self, RunLog, TrainConfig};
-    let data::Cifar { mut train, mut test, .. } = data::load(&real_archive(), CifarKind::Cifar10).unwrap();
+    use freezeout_core::train::{self, TrainConfig};
+    let data::Cifar { mut train, mut test, .. } = data::load(&archive, CifarKind::Cifar10).unwrap();
     train.truncate(5000);
     test.truncate(1000);
     let mut loader = Loader::new(train, test, 50, 0);
@@ -256,7 +253,7 @@ fn a_small_model_learns_a_subset_of_real_cifar10_on_cpu() {
         schedule: ScheduleConfig { base_lr: 0.1, ..ScheduleConfig::default() },
         ..TrainConfig::default()
     };
-    let out = train::fit(model, &mut loader, &config, &device, &mut RunLog::in_memory()).unwrap();
+    let out = train::Fit::new(&config, &device).run(model, &mut loader).unwrap();
     let e = &out.summary.epochs;
     let test_error = out.summary.test_error.unwrap();
     eprintln!(
@@ -329,5 +326,9 @@ fn the_other_dataset_is_recognised_and_the_message_names_the_flag() {
     assert!(expect_err(&junk, CifarKind::Cifar10).contains("not a readable .tar.gz archive"));
 
     // The real archive is recognised from its first members.
-    assert_eq!(data::cifar::identify(&real_archive()), vec![CifarKind::Cifar10]);
+    if let Some(real) =
+        freezeout_tests::cifar10("the_other_dataset_is_recognised_and_the_message_names_the_flag (its last check)")
+    {
+        assert_eq!(data::cifar::identify(&real), vec![CifarKind::Cifar10]);
+    }
 }

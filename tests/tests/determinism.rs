@@ -15,7 +15,7 @@ fn same_seed_same_run_on_cpu() {
         let model = TinyNet::new(2, 4, 4, &device);
         let mut data = quadrant_data(3, 1, 8, 8, 9);
         let mut log = RunLog::in_memory();
-        train::fit(model, &mut data, &fast_schedule(), &device, &mut log).unwrap();
+        train::Fit::new(&fast_schedule(), &device).log(&mut log).run(model, &mut data).unwrap();
         log.events.iter().filter(|e| e["event"] == "iter").map(|e| e["loss"].clone()).collect::<Vec<_>>()
     };
     let first = run();

@@ -4,8 +4,10 @@
 //! error that names what is missing.
 
 use burn::tensor::Device;
+use freezeout_core::data::InMemory;
 use freezeout_core::drift::DriftError;
-use freezeout_core::train::{self, InMemory, RunLog, Task, TaskOutput, TrainConfig, TrainError};
+use freezeout_core::task::{Task, TaskOutput};
+use freezeout_core::train::{self, RunLog, TrainConfig, TrainError};
 use freezeout_core::{AdaptiveConfig, FreezeOutForward, PolicyConfig};
 use freezeout_tests::regression::{Regression, Regressor, examples, in_memory};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
@@ -30,7 +32,8 @@ fn a_drift_run_measures_every_watched_unit_and_freezes_on_its_decisions() {
     let device = Device::flex().autodiff();
     let model = TinyNet::new(3, 4, 4, &device);
     let mut log = RunLog::in_memory();
-    let outcome = train::fit(model, &mut quadrant_data(6, 1, 8, 8, 0), &drift(), &device, &mut log).unwrap();
+    let outcome =
+        train::Fit::new(&drift(), &device).log(&mut log).run(model, &mut quadrant_data(6, 1, 8, 8, 0)).unwrap();
     let of = |kind: &str| log.events.iter().filter(|e| e["event"] == kind).cloned().collect::<Vec<_>>();
 
     // Windows end at 3, 6, 9: the first holds the drifts 0→1 and 1→2 (the sketch at 0 is the
@@ -60,7 +63,7 @@ fn a_drift_run_without_a_probe_batch_stops_before_it_trains() {
     let model = TinyNet::new(2, 4, 4, &device);
     let mut data = InMemory { eval: Vec::new(), ..quadrant_data(6, 1, 8, 8, 0) };
     let mut log = RunLog::in_memory();
-    let e = train::fit(model, &mut data, &drift(), &device, &mut log).err().expect("refused");
+    let e = train::Fit::new(&drift(), &device).log(&mut log).run(model, &mut data).err().expect("refused");
     assert!(matches!(e, TrainError::Drift(DriftError::NoProbe)), "{e}");
     assert!(e.to_string().contains("DataSource::probe"), "{e}");
     assert!(log.events.iter().all(|e| e["event"] != "iter"), "nothing trained");
@@ -88,16 +91,12 @@ fn a_drift_run_of_a_task_without_a_probe_stops_before_it_trains() {
     let device = Device::flex().autodiff();
     let (train, eval) = (examples(48, 1), examples(8, 2));
     let mut log = RunLog::in_memory();
-    let e = train::fit_task(
-        Regressor::new(2, &device),
-        &mut in_memory(&train, &eval, 8),
-        &NoProbe,
-        &drift(),
-        &device,
-        &mut log,
-    )
-    .err()
-    .expect("refused");
+    let e = train::Fit::new(&drift(), &device)
+        .task(&NoProbe)
+        .log(&mut log)
+        .run(Regressor::new(2, &device), &mut in_memory(&train, &eval, 8))
+        .err()
+        .expect("refused");
     assert!(matches!(e, TrainError::Drift(DriftError::Unsupported)), "{e}");
     assert!(log.events.iter().all(|e| e["event"] != "iter"), "nothing trained");
 }

@@ -25,9 +25,9 @@ fn a_bf16_device_makes_bf16_tensors_and_refuses_another_float_type_afterwards() 
 fn a_bf16_run_trains_end_to_end_and_records_its_float_type() {
     use bench_harness::run::RunConfig;
     use freezeout_core::models::Preset;
-    let archive = std::env::var_os("CIFAR10_ARCHIVE").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz")
-    });
+    let Some(archive) = freezeout_tests::cifar10("a_bf16_run_trains_end_to_end_and_records_its_float_type") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let config = RunConfig {
         model: Preset::Wrn { depth: 10, width: 1 },

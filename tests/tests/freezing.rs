@@ -127,17 +127,19 @@ fn frozen_parameters_stay_bit_identical_with(config: TrainConfig) {
     let units = model.units();
     let mut at_freeze: HashMap<usize, HashMap<ParamId, Vec<f32>>> = HashMap::new();
     let mut frozen_seen = Vec::new();
-    let out = train::fit_observed(model, &mut data, &config, &device, &mut RunLog::in_memory(), |p, m| {
-        let train::Progress::Step { iter: j, .. } = p else { return };
-        // Right after the last iteration in which unit i trains.
-        for (i, plan) in schedule.units().iter().enumerate() {
-            if plan.max_iter == j {
-                at_freeze.insert(i, snapshot(m));
+    let out = train::Fit::new(&config, &device)
+        .observe(|p, m: &TinyNet| {
+            let train::Progress::Step { iter: j, .. } = p else { return };
+            // Right after the last iteration in which unit i trains.
+            for (i, plan) in schedule.units().iter().enumerate() {
+                if plan.max_iter == j {
+                    at_freeze.insert(i, snapshot(m));
+                }
             }
-        }
-        frozen_seen.push(m.frozen_units());
-    })
-    .unwrap();
+            frozen_seen.push(m.frozen_units());
+        })
+        .run(model, &mut data)
+        .unwrap();
     let last = snapshot(&out.model);
     let frozen_at_end = schedule.frozen_prefix(total - 1);
     assert!(frozen_at_end >= 3, "the schedule must freeze most units, froze {frozen_at_end}");
@@ -166,7 +168,7 @@ fn loss_falls_and_the_task_is_learned() {
         ..TrainConfig::default()
     };
     let mut log = RunLog::in_memory();
-    let out = train::fit(model, &mut data, &config, &device, &mut log).unwrap();
+    let out = train::Fit::new(&config, &device).log(&mut log).run(model, &mut data).unwrap();
     let epochs = &out.summary.epochs;
     let (first, last) = (epochs[0].train_loss, epochs[7].train_loss);
     let test_error = out.summary.test_error.unwrap();
@@ -186,7 +188,7 @@ fn baseline_uses_the_same_loop_and_never_freezes() {
     let mut data = quadrant_data(3, 1, 8, 8, 5);
     let config = TrainConfig { epochs: 2, policy: PolicyConfig::Baseline, ..fast_schedule() };
     let mut log = RunLog::in_memory();
-    let out = train::fit(model, &mut data, &config, &device, &mut log).unwrap();
+    let out = train::Fit::new(&config, &device).log(&mut log).run(model, &mut data).unwrap();
     assert_eq!(out.model.frozen_units(), 0);
     assert!(log.events.iter().all(|e| e["event"] != "freeze"));
     assert!(log.events.iter().filter(|e| e["event"] == "iter").all(|e| e["frozen"] == 0));
@@ -222,7 +224,7 @@ fn a_diverging_run_stops_with_the_iteration_and_leaves_a_diverged_summary() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut log = RunLog::create(dir.path()).unwrap();
-    let err = match train::fit(model, &mut data, &config, &device, &mut log) {
+    let err = match train::Fit::new(&config, &device).log(&mut log).run(model, &mut data) {
         Ok(_) => panic!("a learning rate of 1e12 must diverge"),
         Err(e) => e.to_string(),
     };
@@ -264,7 +266,7 @@ fn a_unit_without_parameters_is_refused_by_name() {
     let device = device();
     let mut data = quadrant_data(2, 1, 4, 8, 1);
     let model = empty_unit::WithEmptyUnit::new(&device);
-    let err = match train::fit(model, &mut data, &fast_schedule(), &device, &mut RunLog::in_memory()) {
+    let err = match train::Fit::new(&fast_schedule(), &device).run(model, &mut data) {
         Ok(_) => panic!("a parameter-less unit must be refused"),
         Err(e) => e.to_string(),
     };
@@ -277,7 +279,7 @@ fn a_loss_above_the_bound_stops_the_run_as_diverged() {
     let model = TinyNet::new(2, 4, 4, &device);
     let mut data = quadrant_data(4, 1, 8, 8, 13);
     let config = TrainConfig { max_loss: Some(0.5), ..fast_schedule() };
-    let err = match train::fit(model, &mut data, &config, &device, &mut RunLog::in_memory()) {
+    let err = match train::Fit::new(&config, &device).run(model, &mut data) {
         Ok(_) => panic!("a 4-class loss starts near 1.4 > 0.5"),
         Err(e) => e.to_string(),
     };

@@ -3,21 +3,43 @@
 //! are not. (`PROPTEST_CASES=20000 cargo test -p freezeout-tests --test fuzz` fuzzes longer.)
 
 use bench_harness::run::RunConfig;
+use freezeout_core::cache::{CacheConfig, CacheFloat, CacheMode};
 use freezeout_core::data::{self, CifarKind, cifar::parse_records};
 use freezeout_core::{AdaptiveConfig, PolicyConfig};
 use proptest::prelude::*;
 use std::path::Path;
 
-/// A config with every optional setting present, as TOML.
+/// A config with every optional setting present, as TOML. Every field is named (no
+/// `..RunConfig::default()`), so a new setting does not compile until it is set here too.
 fn full_config() -> toml::Value {
+    let d = RunConfig::default();
     let full = RunConfig {
+        model: d.model,
+        dataset: d.dataset,
+        epochs: d.epochs,
+        batch_size: d.batch_size,
+        lr: d.lr,
+        t0: d.t0,
+        scaling: d.scaling,
+        scale_lr: d.scale_lr,
         // The drift policy writes every field of `[adaptive]` (the gradient-norm default omits
         // `signal` and `patience`).
         policy: PolicyConfig::Adaptive(AdaptiveConfig::drift()),
+        seed: d.seed,
+        val: d.val,
         train_limit: Some(1),
         test_limit: Some(1),
+        dropout: d.dropout,
+        optimizer: d.optimizer,
+        momentum: d.momentum,
+        weight_decay: d.weight_decay,
+        device: d.device,
+        float: d.float,
+        checkpoint_every: d.checkpoint_every,
+        keep_checkpoints: d.keep_checkpoints,
         max_loss: Some(1.0),
-        ..RunConfig::default()
+        // On, with every setting given (an off cache writes no `[cache]` table).
+        cache: CacheConfig::new(CacheMode::Reuse).with_float(CacheFloat::Bf16).with_mem(1 << 30),
     };
     toml::Value::try_from(&full).unwrap()
 }
@@ -52,6 +74,9 @@ fn the_fuzzed_keys_are_every_setting_of_a_run() {
         "adaptive.ramp",
         "adaptive.signal",
         "adaptive.patience",
+        "cache.mode",
+        "cache.float",
+        "cache.mem",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
     }

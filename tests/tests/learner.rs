@@ -134,9 +134,11 @@ fn learner_equals_fit(config: &TrainConfig, freezes: &[(u64, usize)]) {
     let (train, valid) = data();
 
     let mut log = RunLog::in_memory();
-    let fit =
-        train::fit_task(model.clone(), &mut in_memory(&train, &valid, BATCH), &Regression, config, &device, &mut log)
-            .unwrap();
+    let fit = train::Fit::new(config, &device)
+        .task(&Regression)
+        .log(&mut log)
+        .run(model.clone(), &mut in_memory(&train, &valid, BATCH))
+        .unwrap();
     assert_eq!(fit.summary.total_iterations, TOTAL);
     let fit_events: Events = log
         .events

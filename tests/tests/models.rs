@@ -3,7 +3,7 @@
 
 use burn::tensor::Device;
 use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{self, RunLog, TrainConfig};
+use freezeout_core::train::{self, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutForward, Scaling, ScheduleConfig, trainable_params};
 use freezeout_tests::quadrant_data;
 
@@ -77,7 +77,7 @@ impl WithModel for TrainFew {
             schedule: ScheduleConfig { t0: 0.5, scaling: Scaling::Linear, scale_lr: true, base_lr: 0.05 },
             ..TrainConfig::default()
         };
-        let out = train::fit(model, &mut data, &config, &device, &mut RunLog::in_memory()).unwrap();
+        let out = train::Fit::new(&config, &device).run(model, &mut data).unwrap();
         assert!(out.summary.epochs.iter().all(|e| e.train_loss.is_finite()));
         (out.model.frozen_units(), n)
     }

@@ -105,7 +105,7 @@ fn fit_freezes_at_the_papers_iterations_with_the_papers_rates() {
     let config = fast_schedule();
     let mut data = quadrant_data(6, 2, 8, 8, 1);
     let mut log = RunLog::in_memory();
-    let out = train::fit(TinyNet::new(3, 4, 4, &device), &mut data, &config, &device, &mut log).unwrap();
+    let out = train::Fit::new(&config, &device).log(&mut log).run(TinyNet::new(3, 4, 4, &device), &mut data).unwrap();
     let total = out.summary.total_iterations;
     assert_eq!(total, 18, "3 epochs of 6 batches");
     let fit_events: Vec<(u64, u64, Vec<f64>)> = log

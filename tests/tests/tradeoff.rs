@@ -5,7 +5,7 @@
 use bench_harness::cost::{CostModel, MeasuredCost, reference_calc_speedup, reference_saving};
 use burn::tensor::Device;
 use freezeout_core::models::Preset;
-use freezeout_core::train::{self, RunLog, TrainConfig};
+use freezeout_core::train::{self, TrainConfig};
 use freezeout_core::{PolicyConfig, Scaling, Schedule, ScheduleConfig};
 use freezeout_tests::{TinyNet, quadrant_data};
 
@@ -80,7 +80,7 @@ fn short_seeded_run_stays_within_a_band_of_its_baseline() {
             schedule: ScheduleConfig { t0: 0.5, base_lr: 0.05, ..ScheduleConfig::default() },
             ..TrainConfig::default()
         };
-        let out = train::fit(model, &mut data, &config, &device, &mut RunLog::in_memory()).unwrap();
+        let out = train::Fit::new(&config, &device).run(model, &mut data).unwrap();
         out.summary.test_error.unwrap()
     };
     let (freezeout, baseline) = (run(false), run(true));

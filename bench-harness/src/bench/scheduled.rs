@@ -1,4 +1,4 @@
-//! The saving actually measured: the trainer ([`fit_observed`]) runs the default FreezeOut
+//! The saving actually measured: the trainer ([`Fit`]) runs the default FreezeOut
 //! schedule for `T` iterations on one random CIFAR-shaped batch, freezing units as the schedule
 //! says, and every step is timed. Its saving is compared with the one predicted from the step
 //! times measured at fixed frozen prefixes ([`MeasuredCost`]) for the same schedule.
@@ -6,8 +6,9 @@
 use super::Reporter;
 use crate::cost::MeasuredCost;
 use burn::tensor::{Device, Distribution, Int, Tensor};
+use freezeout_core::data::{DataSource, HostBatch};
 use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{DataSource, HostBatch, Progress, RunLog, TrainConfig, fit_observed};
+use freezeout_core::train::{Fit, Progress, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use serde::Serialize;
 
@@ -117,12 +118,14 @@ impl WithModel for Trainer<'_> {
     fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(mut self, model: M) -> Self::Output {
         let mut steps = Vec::with_capacity(self.data.times);
         let config = TrainConfig::default();
-        fit_observed(model, &mut self.data, &config, self.device, &mut RunLog::in_memory(), |p, _: &M| {
-            if let Progress::Step { iter, frozen, step_ms, loss, .. } = p {
-                self.report.step(format_args!("scheduled {iter} frozen {frozen}"), step_ms, loss);
-                steps.push((frozen, step_ms));
-            }
-        })?;
+        Fit::new(&config, self.device)
+            .observe(|p, _: &M| {
+                if let Progress::Step { iter, frozen, step_ms, loss, .. } = p {
+                    self.report.step(format_args!("scheduled {iter} frozen {frozen}"), step_ms, loss);
+                    steps.push((frozen, step_ms));
+                }
+            })
+            .run(model, &mut self.data)?;
         Ok(steps)
     }
 }

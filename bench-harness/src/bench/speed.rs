@@ -9,11 +9,11 @@ use crate::stats::{mean, median};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Distribution, Int, Tensor};
 use freezeout_core::cache::{CacheConfig, CacheMode, PrefixCache};
+use freezeout_core::data::{DataSource, HostBatch, InMemory};
 use freezeout_core::device::{DeviceKind, FloatKind};
 use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{
-    CacheStep, Classification, DataSource, HostBatch, InMemory, Stepper, Task, TaskOutput, TrainConfig,
-};
+use freezeout_core::task::{CacheStep, Classification, Task, TaskOutput};
+use freezeout_core::train::{Stepper, TrainConfig};
 use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig};
 use serde::Serialize;
 use std::time::Instant;

@@ -168,7 +168,7 @@ impl RunConfig {
     pub fn run_name(&self) -> String {
         let mode = match &self.policy {
             PolicyConfig::Baseline => "baseline".to_string(),
-            PolicyConfig::Adaptive(a) => format!("{}-th{}", self.policy.name(), a.threshold),
+            PolicyConfig::Adaptive(a) => format!("{}-th{}", self.policy.run_tag(), a.threshold),
             PolicyConfig::FreezeOut => {
                 format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
             }

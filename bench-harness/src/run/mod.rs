@@ -15,9 +15,7 @@ use anyhow::{Context, bail};
 use freezeout_core::cache::{CacheConfig, PrefixCache, bytes_text};
 use freezeout_core::data::{self, Loader, PROBE_IMAGES, Split};
 use freezeout_core::models::WithModel;
-use freezeout_core::train::{
-    self, Checkpointing, Classification, FitOptions, Progress, RunLog, RunSummary, checkpoint,
-};
+use freezeout_core::train::{self, Checkpointing, Fit, Progress, RunLog, RunSummary, checkpoint};
 use freezeout_core::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -253,7 +251,7 @@ fn execute(
     resolved: &str,
     cifar: data::Cifar,
     out: &Path,
-    resume: Option<(std::path::PathBuf, checkpoint::Manifest)>,
+    resume: Option<(PathBuf, checkpoint::Manifest)>,
 ) -> anyhow::Result<RunSummary> {
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
@@ -263,21 +261,18 @@ fn execute(
         loader = loader.with_probe(probe);
     }
     let mut log = RunLog::create(out)?;
-    let options = FitOptions {
-        checkpoint: Some(Checkpointing {
-            dir: out.join("checkpoints"),
-            every: config.checkpoint_every,
-            keep: config.keep_checkpoints,
-            config: resolved.to_string(),
-        }),
-        resume,
+    let checkpointing = Checkpointing {
+        dir: out.join("checkpoints"),
+        every: config.checkpoint_every,
+        keep: config.keep_checkpoints,
+        config: resolved.to_string(),
     };
     device.seed(config.seed);
     config.model.build(
         config.dataset.classes(),
         config.dropout,
         &device,
-        Train { config, loader, device: &device, log: &mut log, options },
+        Train { config, loader, device: &device, log: &mut log, checkpointing, resume },
     )
 }
 
@@ -317,7 +312,8 @@ struct Train<'a> {
     loader: Loader,
     device: &'a burn::tensor::Device,
     log: &'a mut RunLog,
-    options: FitOptions,
+    checkpointing: Checkpointing,
+    resume: Option<(PathBuf, checkpoint::Manifest)>,
 }
 
 impl WithModel for Train<'_> {
@@ -342,15 +338,12 @@ impl WithModel for Train<'_> {
         }
         let mut last_print = std::time::Instant::now();
         let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
-        let out = train::fit_with(
-            model,
-            &mut self.loader,
-            &Classification,
-            &tc,
-            self.device,
-            self.log,
-            self.options,
-            |p, _| match p {
+        let mut fit = Fit::new(&tc, self.device).log(self.log).checkpoint(self.checkpointing);
+        if let Some((path, manifest)) = self.resume {
+            fit = fit.resume(path, manifest);
+        }
+        let out = fit
+            .observe(|p, _| match p {
                 Progress::Step { iter, .. } if abort_after == Some(iter) => std::process::abort(),
                 Progress::Step { iter, total, epoch, loss, step_ms, frozen } => match &bar {
                     Some(bar) => {
@@ -391,8 +384,8 @@ impl WithModel for Train<'_> {
                         None => eprintln!("{line}"),
                     }
                 }
-            },
-        );
+            })
+            .run(model, &mut self.loader);
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }

@@ -16,7 +16,9 @@ pub use cells::{
     CellState, GridEvent, IterRecord, Row, cell_dir, cell_state, iterations, own_saving, plan, predictions, run_grid,
     setting_of, strategy, t0_of, threshold_of, warm_up,
 };
-pub use grid::{DRIFT_THRESHOLDS, POLICY_THRESHOLDS, TablePreset, grid};
+pub use grid::{
+    DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TablePreset, grid,
+};
 pub use report::{Claim, Line, claims, lines, write};
 
 #[cfg(test)]
@@ -38,6 +40,7 @@ mod tests {
             step_seconds: 1.0,
             wall_seconds: 2.0,
             epochs: Vec::new(),
+            cpu: None,
         }
     }
 
@@ -90,7 +93,7 @@ mod tests {
             expected.push(("cubic-scaled".to_string(), Some(0.8), seed));
             expected.push(("linear-unscaled".to_string(), Some(0.9), seed));
             for t in POLICY_THRESHOLDS {
-                expected.push(("adaptive".to_string(), Some(t), seed));
+                expected.push(("gradient-norm".to_string(), Some(t), seed));
             }
         }
         assert_eq!(named, expected);
@@ -105,6 +108,95 @@ mod tests {
         assert!(cells.iter().all(
             |c| (c.model, c.epochs, c.train_limit, c.test_limit) == (quick[0].model, 5, Some(15_000), Some(2_000))
         ));
+    }
+
+    /// DenseNet: the paper's grid (and the default) for the first seed, the baseline and the
+    /// two FreezeOut defaults for the others, each default also with `reuse`; one setting.
+    #[test]
+    fn the_densenet_grid_holds_the_papers_grid_for_its_first_seed() {
+        use freezeout_core::cache::CacheMode;
+        let cells = grid(TablePreset::Densenet, &[0, 1]);
+        let named: Vec<(String, Option<f64>, CacheMode, u64)> =
+            cells.iter().map(|c| (strategy(c), setting_of(c), c.cache.mode, c.seed)).collect();
+        let cell = |s: &str, t: Option<f64>, mode, seed| (s.to_string(), t, mode, seed);
+        let mut expected = vec![cell("baseline", None, CacheMode::Off, 0)];
+        for s in ["cubic-scaled", "linear-unscaled"] {
+            expected.extend([0.5, 0.7, 0.9].map(|t| cell(s, Some(t), CacheMode::Off, 0)));
+        }
+        expected.push(cell("cubic-scaled", Some(0.8), CacheMode::Off, 0));
+        expected.push(cell("cubic-scaled+cache-reuse", Some(0.8), CacheMode::Reuse, 0));
+        expected.push(cell("linear-unscaled+cache-reuse", Some(0.9), CacheMode::Reuse, 0));
+        expected.push(cell("baseline", None, CacheMode::Off, 1));
+        expected.push(cell("cubic-scaled", Some(0.8), CacheMode::Off, 1));
+        expected.push(cell("linear-unscaled", Some(0.9), CacheMode::Off, 1));
+        expected.push(cell("cubic-scaled+cache-reuse", Some(0.8), CacheMode::Reuse, 1));
+        expected.push(cell("linear-unscaled+cache-reuse", Some(0.9), CacheMode::Reuse, 1));
+        assert_eq!(named, expected);
+        assert!(cells.iter().all(|c| c.model.to_string() == "densenet-bc-40-12"
+            && (c.epochs, c.train_limit, c.test_limit) == (DENSENET_EPOCHS, Some(DENSENET_IMAGES), Some(1_000))));
+    }
+
+    /// Length: every length for every seed, shorter runs first, each on the quick setting's
+    /// images with the baseline and the two FreezeOut defaults.
+    #[test]
+    fn the_length_grid_runs_shorter_lengths_first() {
+        let cells = grid(TablePreset::Length, &[0, 1]);
+        let named: Vec<(usize, u64, String)> = cells.iter().map(|c| (c.epochs, c.seed, strategy(c))).collect();
+        let mut expected = Vec::new();
+        for epochs in LENGTH_EPOCHS {
+            for seed in [0, 1] {
+                for s in ["baseline", "cubic-scaled", "linear-unscaled"] {
+                    expected.push((epochs, seed, s.to_string()));
+                }
+            }
+        }
+        assert_eq!(named, expected);
+        let quick = grid(TablePreset::Quick, &[0]);
+        assert_eq!(cells[0], quick[0], "the 5-epoch baseline is the quick table's cell");
+        assert!(
+            cells.iter().all(|c| (c.model, c.train_limit, c.test_limit) == (quick[0].model, Some(15_000), Some(2_000)))
+        );
+    }
+
+    /// Lines of different lengths stay apart, each against the baseline of its own length; a
+    /// table whose runs come from two CPUs says so.
+    #[test]
+    fn each_length_is_its_own_line_against_its_own_baseline_and_mixed_cpus_are_named() {
+        use freezeout_core::train::CpuInfo;
+        let cells: Vec<RunConfig> = grid(TablePreset::Length, &[0]).into_iter().take(6).collect();
+        let rows: Vec<Row> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let cpu = CpuInfo { model: format!("cpu {}", i / 3), features: vec!["avx2".into()] };
+                let error =
+                    0.5 - 0.1 * (c.epochs / 5) as f64 + if c.policy.is_baseline() { 0.0 } else { 0.01 * i as f64 };
+                let summary = RunSummary { test_error: Some(error), cpu: Some(cpu), ..summary(c) };
+                Row {
+                    config: c.clone(),
+                    strategy: strategy(c),
+                    summary,
+                    reference_saving: None,
+                    predicted_saving: 0.1,
+                    own_saving: None,
+                }
+            })
+            .collect();
+        let lines = lines(&rows);
+        assert_eq!(lines.len(), 6, "3 strategies × 2 lengths");
+        for l in &lines {
+            let row = rows.iter().find(|r| r.config.epochs == l.epochs && r.strategy == l.strategy).unwrap();
+            let base = rows.iter().find(|r| r.config.epochs == l.epochs && r.config.policy.is_baseline()).unwrap();
+            let expected = row.summary.test_error.unwrap() - base.summary.test_error.unwrap();
+            assert!((l.delta_error.unwrap() - expected).abs() < 1e-12, "{l:?}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "t", &rows).unwrap();
+        let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
+        assert!(md.contains("**The runs come from 2 CPUs** (3 on cpu 0 (avx2); 3 on cpu 1 (avx2))"), "{md}");
+        write(tmp.path(), "t", &rows[..3]).unwrap();
+        let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
+        assert!(!md.contains("CPUs**"), "{md}");
     }
 
     #[test]
@@ -188,5 +280,23 @@ mod tests {
                 "wrn-10-1-cifar10-drift-th2-e5-s1-d5f4de24"
             ]
         );
+    }
+
+    /// `table --help` states each preset's numbers in plain text (no rustdoc links), and they are
+    /// the numbers the grid uses.
+    #[test]
+    fn each_presets_help_states_the_numbers_its_grid_uses() {
+        use clap::ValueEnum;
+        let help = |p: TablePreset| p.to_possible_value().unwrap().get_help().unwrap().to_string();
+        for p in TablePreset::value_variants() {
+            assert!(!help(*p).contains("[`"), "{p:?}: {}", help(*p));
+        }
+        let number = |v: f64| format!("{v}");
+        assert!(POLICY_THRESHOLDS.iter().all(|&t| help(TablePreset::Policies).contains(&number(t))));
+        assert!(DRIFT_THRESHOLDS.iter().all(|&t| help(TablePreset::Drift).contains(&number(t))));
+        assert!(LENGTH_EPOCHS.iter().all(|&e| help(TablePreset::Length).contains(&format!("{e}"))));
+        let densenet = help(TablePreset::Densenet);
+        let images = format!("{},{:03}", DENSENET_IMAGES / 1000, DENSENET_IMAGES % 1000);
+        assert!(densenet.contains(&images) && densenet.contains(&format!("{DENSENET_EPOCHS} epochs")), "{densenet}");
     }
 }

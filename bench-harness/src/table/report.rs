@@ -18,6 +18,8 @@ pub struct Line {
     pub dataset: String,
     /// Strategy.
     pub strategy: String,
+    /// Epochs of the runs.
+    pub epochs: usize,
     /// FreezeOut's t0 (FreezeOut lines only).
     pub t0: Option<f64>,
     /// The adaptive policy's threshold (adaptive lines only).
@@ -53,33 +55,36 @@ impl Line {
 
 /// Aggregates rows over seeds and compares each with its baseline.
 pub fn lines(rows: &[Row]) -> Vec<Line> {
-    let mut groups: BTreeMap<(String, String, String, String), Vec<&Row>> = BTreeMap::new();
+    type Key = (String, String, usize, String, String);
+    let mut groups: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
     for r in rows {
         let t0 = setting_of(&r.config).map_or(String::new(), |t| format!("{t}"));
-        groups
-            .entry((r.config.model.to_string(), r.config.dataset.name().to_string(), r.strategy.clone(), t0))
-            .or_default()
-            .push(r);
+        let (model, dataset) = (r.config.model.to_string(), r.config.dataset.name().to_string());
+        groups.entry((model, dataset, r.config.epochs, r.strategy.clone(), t0)).or_default().push(r);
     }
-    let baseline_of = |model: &str, dataset: &str, seed: u64| {
+    // The baseline of the same model, dataset, length and seed.
+    let baseline_of = |model: &str, dataset: &str, epochs: usize, seed: u64| {
         rows.iter().find(|r| {
             r.config.policy.is_baseline()
                 && r.config.model.to_string() == model
                 && r.config.dataset.name() == dataset
+                && r.config.epochs == epochs
                 && r.config.seed == seed
         })
     };
     let mut out = Vec::new();
-    for ((model, dataset, strategy, _), rs) in groups {
+    for ((model, dataset, epochs, strategy, _), rs) in groups {
         let errors: Vec<f64> = rs.iter().filter_map(|r| r.summary.test_error).collect();
         let test_error = Stat::of(&errors).unwrap_or(Stat { mean: f64::NAN, std: 0.0, n: 0 });
-        let base_errors: Vec<f64> =
-            rs.iter().filter_map(|r| baseline_of(&model, &dataset, r.config.seed)?.summary.test_error).collect();
+        let base_errors: Vec<f64> = rs
+            .iter()
+            .filter_map(|r| baseline_of(&model, &dataset, epochs, r.config.seed)?.summary.test_error)
+            .collect();
         let base = Stat::of(&base_errors);
         let savings: Vec<f64> = rs
             .iter()
             .filter_map(|r| {
-                let b = baseline_of(&model, &dataset, r.config.seed)?;
+                let b = baseline_of(&model, &dataset, epochs, r.config.seed)?;
                 Some(1.0 - r.summary.step_seconds / b.summary.step_seconds)
             })
             .collect();
@@ -102,6 +107,7 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             model,
             dataset,
             strategy,
+            epochs,
             t0: t0_of(&first.config),
             threshold: threshold_of(&first.config),
             delta_error: base.map(|b| test_error.mean - b.mean),
@@ -182,6 +188,24 @@ pub fn claims(lines: &[Line]) -> Vec<Claim> {
     ]
 }
 
+/// Which CPUs the runs computed on, when the table's cells come from more than one (test
+/// errors are bit-identical only on one CPU type), or that some runs did not record theirs.
+fn cpus_note(rows: &[Row]) -> String {
+    let mut cpus: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows {
+        *cpus.entry(r.summary.cpu.as_ref().map_or("not recorded".into(), |c| c.label())).or_default() += 1;
+    }
+    if cpus.len() < 2 {
+        return String::new();
+    }
+    let list: Vec<String> = cpus.iter().map(|(cpu, n)| format!("{n} on {cpu}")).collect();
+    format!(
+        "**The runs come from {} CPUs** ({}): test errors are comparable only between runs on one CPU type.\n\n",
+        cpus.len(),
+        list.join("; ")
+    )
+}
+
 fn opt_pct(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{:.1}", 100.0 * v))
 }
@@ -197,15 +221,17 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
         (mean), which cancels that drift. `reference`: the reference code's formula; `predicted`: our FLOP model. \
         n = seeds. `t0 / θ`: FreezeOut's t0, or the adaptive policy's threshold.\n\n"
     );
+    md += &cpus_note(rows);
     let cached = lines.iter().any(|l| l.cache_mib.is_some());
-    md += "| model | dataset | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |";
+    md += "| model | dataset | epochs | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |";
     md += if cached { " cache MiB | hit rate |\n" } else { "\n" };
-    md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
     md += if cached { "---|---|\n" } else { "\n" };
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([
         "model",
         "dataset",
+        "epochs",
         "strategy",
         "t0",
         "threshold",
@@ -226,9 +252,10 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     ])?;
     for l in &lines {
         md += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |",
             l.model,
             l.dataset,
+            l.epochs,
             l.strategy,
             l.setting().map_or("—".into(), |t| format!("{t}")),
             if l.test_error.n == 0 { "diverged".into() } else { l.test_error.pct() },
@@ -250,6 +277,7 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
         csv.write_record([
             l.model.clone(),
             l.dataset.clone(),
+            format!("{}", l.epochs),
             l.strategy.clone(),
             f(l.t0),
             f(l.threshold),

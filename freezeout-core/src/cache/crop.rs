@@ -6,7 +6,7 @@
 //! the window is `1/S` as large and its offset `(d − pad)/S` from the centre, rounded toward the
 //! centre. A flipped crop at `dx` is the crop at `2·pad − dx` of the mirrored padded image.
 
-use crate::train::Crop;
+use crate::data::Crop;
 
 /// Offset of the window along one axis of a feature map: `padded` long, the window `window`
 /// long, for a crop at `d` of an image padded by `pad`.

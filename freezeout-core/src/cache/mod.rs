@@ -25,7 +25,7 @@
 //!   one with a smaller budget, computes the same. A map costs `(40/32)² ≈ 1.56` prefix
 //!   forwards, once per flip drawn.
 //!
-//! Our [`fit`](crate::train::fit) and `paper-repro train --cache` use it; in your own loop
+//! Our loop ([`Fit`](crate::train::Fit)) and `paper-repro train --cache` use it; in your own loop
 //! (`examples/cache.rs`):
 //!
 //! ```ignore
@@ -40,15 +40,17 @@
 //! }
 //! ```
 
+mod budget;
 mod crop;
 mod store;
 
 use crate::FreezeOutForward;
-use crate::train::{Crop, HostBatch, Samples};
+use crate::data::{Crop, HostBatch, Samples};
+pub use budget::{bytes_text, default_budget, parse_bytes};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use store::{Store, Values};
+use store::{Map, Store, Values};
 
 /// What the cache does with the data augmentation (module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -160,66 +162,6 @@ impl CacheConfig {
     pub fn is_off(&self) -> bool {
         self.mode == CacheMode::Off
     }
-
-    /// The budget in bytes, checked: above 0 and at most the machine's memory.
-    pub fn budget(&self) -> Result<u64, CacheError> {
-        let total = machine_memory();
-        let budget = self.mem.unwrap_or_else(|| default_budget(total));
-        if budget == 0 {
-            return Err(CacheError::Budget("a budget of 0 bytes holds nothing: give e.g. --cache-mem 4G".into()));
-        }
-        if let Some(total) = total.filter(|&t| budget > t) {
-            return Err(CacheError::Budget(format!(
-                "{} exceeds this machine's memory ({}): give at most that, e.g. --cache-mem {}",
-                bytes_text(budget),
-                bytes_text(total),
-                bytes_text(default_budget(Some(total)))
-            )));
-        }
-        Ok(budget)
-    }
-}
-
-/// The default budget: 40% of the machine's memory (`MemTotal`), 4 GiB where it is unknown.
-pub fn default_budget(machine: Option<u64>) -> u64 {
-    machine.map_or(4 << 30, |m| m / 10 * 4)
-}
-
-/// The machine's memory in bytes (Linux: `/proc/meminfo`), if known.
-pub fn machine_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// `bytes` as a short text (`1.5 GiB`).
-pub fn bytes_text(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", units[u]) }
-}
-
-/// Parses a byte count: `4G`, `512M`, `1.5GiB`, `1000000`.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        u => return Err(format!("`{text}`: unknown unit `{u}` (use e.g. 512M or 4G)")),
-    };
-    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a byte count (e.g. 512M or 4G)"))?;
-    Ok((n * scale as f64) as u64)
 }
 
 /// Why the cache cannot run.
@@ -406,13 +348,35 @@ impl PrefixCache {
             self.check(samples)?;
             self.checked = true;
         }
+        let rows = self.rows(&batch, samples)?;
+        let reuse_epoch = *self.reuse_epoch.get_or_insert(epoch);
+        let window = self.shape_at(model, k, rows.image, device)?;
+        // Rows are written straight into the batch's input of unit `k`, group by group.
+        let mut x = Boundary::zeros(batch.len(), window);
+        for group in self.group(&rows, k) {
+            if group.from == k {
+                self.write_hits(&group, &rows, &mut x);
+                continue;
+            }
+            let source = match group.from {
+                0 if rows.shift => Source::Padded,
+                0 if self.config.mode == CacheMode::Reuse && epoch != reuse_epoch => Source::Drawn(reuse_epoch),
+                0 => Source::Batch,
+                _ => Source::Stored,
+            };
+            let (input, shape) = self.group_input(&group, &rows, source, &batch, samples)?;
+            self.advance(model, &group, &rows, (input, shape), k, &mut x, device)?;
+        }
+        Ok((x.to_device(device), k))
+    }
+
+    /// Each row's id, crop and map (the crop's map in `shift` mode), checked: the batch has ids,
+    /// `shift` has padded images to crop.
+    fn rows(&self, batch: &HostBatch, samples: Option<&dyn Samples>) -> Result<Rows, CacheError> {
         let n = batch.len();
         if batch.ids.len() != n {
             return Err(CacheError::NoIds(self.config.mode));
         }
-        let reuse_epoch = *self.reuse_epoch.get_or_insert(epoch);
-        self.stats.boundary = k;
-        self.stats.lookups += n as u64;
         let shift = self.config.mode == CacheMode::Shift;
         let pad = match shift {
             true => samples.and_then(|s| s.padded(&[])).map(|(_, p)| p).ok_or(CacheError::NoPadding)?,
@@ -422,13 +386,20 @@ impl PrefixCache {
             true => batch.crops.clone(),
             false => vec![Crop { dx: pad as u8, dy: pad as u8, flip: false }; n],
         };
+        let maps = crops.iter().map(|&c| Map::of(c, shift)).collect();
         let image = [batch.shape[1], batch.shape[2], batch.shape[3]];
-        let window = self.shape_at(model, k, image, device)?;
-        // Rows by where they start: an entry at `b` (or 0: none).
+        Ok(Rows { ids: batch.ids.clone(), crops, maps, shift, pad, image })
+    }
+
+    /// The batch's rows grouped by where they start: the boundary of their entry (a hit), or
+    /// 0 (a miss); the lookups and hits counted.
+    fn group(&mut self, rows: &Rows, k: usize) -> Vec<Group> {
+        self.stats.boundary = k;
+        self.stats.lookups += rows.ids.len() as u64;
         let mut groups: Vec<Group> = Vec::new();
-        for (r, (&id, c)) in batch.ids.iter().zip(&crops).enumerate() {
+        for (r, (&id, &map)) in rows.ids.iter().zip(&rows.maps).enumerate() {
             let from = match self.store.get(id) {
-                Some(e) if e.boundary <= k && e.maps[shift as usize * c.flip as usize].is_some() => e.boundary,
+                Some(e) if e.boundary <= k && e.map(map).is_some() => e.boundary,
                 _ => 0,
             };
             if from > 0 {
@@ -439,84 +410,86 @@ impl PrefixCache {
                 None => groups.push(Group { rows: vec![r], from }),
             }
         }
+        groups
+    }
 
-        // Rows are written straight into the batch's input of unit `k`.
-        let per_row = window.iter().product::<usize>();
-        let mut x = vec![0f32; n * per_row];
+    /// Hits at the boundary: their stored maps (their crop's window in `shift` mode) into `x`.
+    fn write_hits(&self, group: &Group, rows: &Rows, x: &mut Boundary) {
+        let shape = self.shapes[&(group.from, rows.shift)];
         let mut scratch = Vec::new();
-        for g in groups {
-            let ids: Vec<u64> = g.rows.iter().map(|&r| batch.ids[r]).collect();
-            let flips: Vec<usize> = g.rows.iter().map(|&r| shift as usize * crops[r].flip as usize).collect();
-            if g.from == k {
-                // Hits at the boundary: the stored maps (their windows in `shift`).
-                let shape = self.shapes[&(k, shift)];
-                for ((&r, &id), &f) in g.rows.iter().zip(&ids).zip(&flips) {
-                    let e = self.store.get(id).expect("grouped by its entry");
-                    let map = e.maps[f].as_ref().expect("grouped by its map").as_f32(self.config.float, &mut scratch);
-                    write_row(
-                        &mut x[r * per_row..(r + 1) * per_row],
-                        map,
-                        shape,
-                        shift.then_some((crops[r], pad)),
-                        window,
-                    );
+        for &r in &group.rows {
+            let e = self.store.get(rows.ids[r]).expect("grouped by its entry");
+            let map = e.map(rows.maps[r]).expect("grouped by its map").as_f32(self.config.float, &mut scratch);
+            x.write(r, map, shape, rows.window_of(r));
+        }
+    }
+
+    /// The group's input of unit `group.from` on the host, and one sample's shape of it.
+    fn group_input(
+        &self,
+        group: &Group,
+        rows: &Rows,
+        source: Source,
+        batch: &HostBatch,
+        samples: Option<&dyn Samples>,
+    ) -> Result<(Vec<f32>, [usize; 3]), CacheError> {
+        let ids: Vec<u64> = group.rows.iter().map(|&r| rows.ids[r]).collect();
+        let per_image = rows.image.iter().product();
+        Ok(match source {
+            Source::Stored => {
+                let mut out = Vec::new();
+                for &r in &group.rows {
+                    let e = self.store.get(rows.ids[r]).expect("grouped by its entry");
+                    e.map(rows.maps[r]).expect("grouped by its map").decode_into(self.config.float, &mut out);
                 }
-                continue;
+                (out, self.shapes[&(group.from, rows.shift)])
             }
-            let (input, in_shape) = if g.from > 0 {
-                (self.stored(&ids, &flips), self.shapes[&(g.from, shift)])
-            } else if shift {
+            Source::Padded => {
                 let (mut p, _) = samples.and_then(|s| s.padded(&ids)).ok_or(CacheError::NoPadding)?;
                 let [_, c, h, w] = p.shape;
-                for (img, &f) in p.images.chunks_exact_mut(c * h * w).zip(&flips) {
-                    if f == 1 {
+                for (img, &r) in p.images.chunks_exact_mut(c * h * w).zip(&group.rows) {
+                    if rows.maps[r] == Map::Mirror {
                         crop::mirror(img, w);
                     }
                 }
                 (p.images, [c, h, w])
-            } else if self.config.mode == CacheMode::Reuse && epoch != reuse_epoch {
-                // Replay the draw of the reuse epoch (without a way to, the batch's own:
-                // PipeTransformer's behaviour).
-                let images = match samples {
-                    Some(s) => s.drawn(reuse_epoch, &ids).images,
-                    None => rows_of(&batch.images, image.iter().product(), &g.rows),
-                };
-                (images, image)
-            } else {
-                (rows_of(&batch.images, image.iter().product(), &g.rows), image)
-            };
-            // Units `from..k` on the device, the outputs back on the host, stored and written.
-            let [c, h, w] = in_shape;
-            let input = Tensor::<4>::from_data(TensorData::new(input, [ids.len(), c, h, w]), device);
-            let y = model.forward_unit_range(input, g.from..k).ok_or(CacheError::ManualForward)?;
-            let [_, c, h, w] = y.dims();
-            self.check_shape(k, shift, [c, h, w])?;
-            let values: Vec<f32> = y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
-            for (((&r, &id), &f), v) in g.rows.iter().zip(&ids).zip(&flips).zip(values.chunks_exact(c * h * w)) {
-                write_row(
-                    &mut x[r * per_row..(r + 1) * per_row],
-                    v,
-                    [c, h, w],
-                    shift.then_some((crops[r], pad)),
-                    window,
-                );
-                match self.store.put(id, k, f, Values::encode(v, self.config.float)) {
-                    true => self.stats.stored += 1,
-                    false => self.stats.refused += 1,
-                }
             }
-        }
-        Ok((Tensor::<4>::from_data(TensorData::new(x, [n, window[0], window[1], window[2]]), device), k))
+            // Replay the draw of the reuse epoch (without a way to, the batch's own:
+            // PipeTransformer's behaviour).
+            Source::Drawn(epoch) => match samples {
+                Some(s) => (s.drawn(epoch, &ids).images, rows.image),
+                None => (rows_of(&batch.images, per_image, &group.rows), rows.image),
+            },
+            Source::Batch => (rows_of(&batch.images, per_image, &group.rows), rows.image),
+        })
     }
 
-    /// The stored maps of `ids` (map `flips[i]` of each), decoded and concatenated.
-    fn stored(&self, ids: &[u64], flips: &[usize]) -> Vec<f32> {
-        let mut out = Vec::new();
-        for (&id, &f) in ids.iter().zip(flips) {
-            let e = self.store.get(id).expect("grouped by its entry");
-            e.maps[f].as_ref().expect("grouped by its map").decode_into(self.config.float, &mut out);
+    /// Runs units `group.from..k` on the device from `input`, and writes each output into `x`
+    /// and the store.
+    #[allow(clippy::too_many_arguments)]
+    fn advance<M: FreezeOutForward<4, 2>>(
+        &mut self,
+        model: &M,
+        group: &Group,
+        rows: &Rows,
+        (input, [c, h, w]): (Vec<f32>, [usize; 3]),
+        k: usize,
+        x: &mut Boundary,
+        device: &Device,
+    ) -> Result<(), CacheError> {
+        let input = Tensor::<4>::from_data(TensorData::new(input, [group.rows.len(), c, h, w]), device);
+        let y = model.forward_unit_range(input, group.from..k).ok_or(CacheError::ManualForward)?;
+        let [_, c, h, w] = y.dims();
+        self.check_shape(k, rows.shift, [c, h, w])?;
+        let values: Vec<f32> = y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
+        for (&r, v) in group.rows.iter().zip(values.chunks_exact(c * h * w)) {
+            x.write(r, v, [c, h, w], rows.window_of(r));
+            match self.store.put(rows.ids[r], k, rows.maps[r], Values::encode(v, self.config.float)) {
+                true => self.stats.stored += 1,
+                false => self.stats.refused += 1,
+            }
         }
-        out
+        Ok(())
     }
 
     /// The shape of one sample's input of unit `k` for `image`-shaped inputs (probed once with
@@ -581,15 +554,69 @@ impl PrefixCache {
     }
 }
 
-/// Writes one sample's input of the boundary's unit into `out`: `map` itself, or (`shift`,
-/// with the sample's crop and the padding) the crop's window of the padded map `map`.
-fn write_row(out: &mut [f32], map: &[f32], shape: [usize; 3], shift: Option<(Crop, usize)>, window: [usize; 3]) {
-    match shift {
-        None => out.copy_from_slice(map),
-        Some((c, pad)) => {
-            let (_, x, y) = crop::window(c, pad, [shape[1], shape[2]], [window[1], window[2]]);
-            crop::copy_window(map, shape, (x, y), [window[1], window[2]], out);
+/// A batch's rows as the cache sees them.
+struct Rows {
+    ids: Vec<u64>,
+    crops: Vec<Crop>,
+    /// The map each row reads and writes.
+    maps: Vec<Map>,
+    /// `shift` mode: entries are maps of the padded image, each row takes its crop's window.
+    shift: bool,
+    /// The crop's padding (`shift` mode).
+    pad: usize,
+    /// One sample's shape, `[c, h, w]`.
+    image: [usize; 3],
+}
+
+impl Rows {
+    /// Row `r`'s window of a padded map: its crop and the padding (`shift` mode), else `None`.
+    fn window_of(&self, r: usize) -> Option<(Crop, usize)> {
+        self.shift.then_some((self.crops[r], self.pad))
+    }
+}
+
+/// Where a group's input of its first unit comes from.
+enum Source {
+    /// Its entries (behind the boundary: advanced).
+    Stored,
+    /// The padded images, mirrored for a flipped crop (`shift`).
+    Padded,
+    /// The draws of this epoch, rebuilt by id (`reuse` after its epoch).
+    Drawn(usize),
+    /// The batch's own images.
+    Batch,
+}
+
+/// The batch's input of the boundary's unit, being written row by row on the host.
+struct Boundary {
+    values: Vec<f32>,
+    n: usize,
+    window: [usize; 3],
+}
+
+impl Boundary {
+    fn zeros(n: usize, window: [usize; 3]) -> Self {
+        Self { values: vec![0f32; n * window.iter().product::<usize>()], n, window }
+    }
+
+    /// Writes row `r`: `map` itself, or (`shift`, with the row's crop and the padding) the
+    /// crop's window of the padded map `map` of shape `shape`.
+    fn write(&mut self, r: usize, map: &[f32], shape: [usize; 3], window_of: Option<(Crop, usize)>) {
+        let per_row = self.window.iter().product::<usize>();
+        let out = &mut self.values[r * per_row..(r + 1) * per_row];
+        match window_of {
+            None => out.copy_from_slice(map),
+            Some((c, pad)) => {
+                let [_, h, w] = self.window;
+                let (_, x, y) = crop::window(c, pad, [shape[1], shape[2]], [h, w]);
+                crop::copy_window(map, shape, (x, y), [h, w], out);
+            }
         }
+    }
+
+    fn to_device(self, device: &Device) -> Tensor<4> {
+        let [c, h, w] = self.window;
+        Tensor::<4>::from_data(TensorData::new(self.values, [self.n, c, h, w]), device)
     }
 }
 
@@ -601,6 +628,7 @@ fn rows_of(values: &[f32], per: usize, rows: &[usize]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use budget::machine_memory;
 
     #[test]
     fn byte_counts_read_and_print_with_units() {

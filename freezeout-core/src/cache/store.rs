@@ -2,16 +2,38 @@
 //! boundary) in `f32`, `bf16` or `f16`, within a byte budget.
 
 use super::CacheFloat;
+use crate::data::Crop;
 use std::collections::HashMap;
+
+/// Which of an entry's maps: the image's, or its mirror image's (the `shift` mode keeps both,
+/// since there a crop's flip is taken in feature space).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Map {
+    Image,
+    Mirror,
+}
+
+impl Map {
+    /// The map a row with `crop` reads: the mirror's for a flipped crop in `shift` mode, the
+    /// image's otherwise (the batch's images are already flipped).
+    pub fn of(crop: Crop, shift: bool) -> Self {
+        if shift && crop.flip { Map::Mirror } else { Map::Image }
+    }
+}
 
 /// One sample's cached features: the input of unit `boundary`, as one map or (the `shift`
 /// mode) one map per flip of the padded image.
 pub(super) struct Entry {
     pub boundary: usize,
-    pub maps: [Option<Values>; 2],
+    maps: [Option<Values>; 2],
 }
 
 impl Entry {
+    /// Map `map`, if stored.
+    pub fn map(&self, map: Map) -> Option<&Values> {
+        self.maps[map as usize].as_ref()
+    }
+
     fn bytes(&self) -> u64 {
         self.maps.iter().flatten().map(Values::bytes).sum()
     }
@@ -78,10 +100,11 @@ impl Store {
         self.entries.get(&id)
     }
 
-    /// Stores map `flip` of sample `id` at `boundary`: added beside the other flip's map of an
-    /// entry at the same boundary, else replacing the entry. Refused (returning `false`, the
-    /// old entry kept) when the budget cannot hold it.
-    pub fn put(&mut self, id: u64, boundary: usize, flip: usize, values: Values) -> bool {
+    /// Stores map `map` of sample `id` at `boundary`: added beside the other map of an entry at
+    /// the same boundary, else replacing the entry. Refused (returning `false`, the old entry
+    /// kept) when the budget cannot hold it.
+    pub fn put(&mut self, id: u64, boundary: usize, map: Map, values: Values) -> bool {
+        let flip = map as usize;
         let old = self.entries.get(&id);
         let same = old.is_some_and(|e| e.boundary == boundary);
         let freed = match (old, same) {
@@ -121,20 +144,20 @@ mod tests {
     #[test]
     fn the_budget_is_never_exceeded_and_replacements_free_their_bytes() {
         let mut s = Store::new(40);
-        assert!(s.put(1, 1, 0, Values::encode(&[1.0; 4], CacheFloat::F32)));
-        assert!(s.put(2, 1, 0, Values::encode(&[2.0; 4], CacheFloat::F32)));
+        assert!(s.put(1, 1, Map::Image, Values::encode(&[1.0; 4], CacheFloat::F32)));
+        assert!(s.put(2, 1, Map::Image, Values::encode(&[2.0; 4], CacheFloat::F32)));
         assert_eq!(s.bytes(), 32);
-        assert!(!s.put(3, 1, 0, Values::encode(&[3.0; 4], CacheFloat::F32)), "48 > 40");
+        assert!(!s.put(3, 1, Map::Image, Values::encode(&[3.0; 4], CacheFloat::F32)), "48 > 40");
         assert!(s.get(3).is_none());
         // Advancing sample 1 to boundary 2 with a larger map replaces its entry.
-        assert!(s.put(1, 2, 0, Values::encode(&[1.5; 6], CacheFloat::F32)));
+        assert!(s.put(1, 2, Map::Image, Values::encode(&[1.5; 6], CacheFloat::F32)));
         assert_eq!((s.bytes(), s.get(1).unwrap().boundary), (40, 2));
-        assert!(!s.put(2, 2, 0, Values::encode(&[1.0; 7], CacheFloat::F32)), "40 - 16 + 28 > 40");
+        assert!(!s.put(2, 2, Map::Image, Values::encode(&[1.0; 7], CacheFloat::F32)), "40 - 16 + 28 > 40");
         assert_eq!(s.get(2).unwrap().boundary, 1, "the refused advance keeps the old entry");
         // The other flip's map joins the entry at the same boundary.
         let mut s = Store::new(100);
-        s.put(7, 3, 0, Values::encode(&[1.0; 2], CacheFloat::F32));
-        s.put(7, 3, 1, Values::encode(&[2.0; 2], CacheFloat::F32));
+        s.put(7, 3, Map::Image, Values::encode(&[1.0; 2], CacheFloat::F32));
+        s.put(7, 3, Map::Mirror, Values::encode(&[2.0; 2], CacheFloat::F32));
         assert_eq!((s.len(), s.bytes()), (1, 16));
         let half = Values::encode(&[1.0, 1.0 + 1.0 / 512.0, -3.0], CacheFloat::Bf16);
         assert_eq!(half.bytes(), 6);

@@ -1,10 +1,14 @@
-//! CIFAR-10/100 (official binary layout) and the input pipeline.
+//! What a run reads: batches on the host and the sources that yield them ([`DataSource`],
+//! [`HostBatch`], [`InMemory`]), CIFAR-10/100 (official binary layout) and its input pipeline
+//! ([`Loader`]). Below both the prefix cache and the training loop, which read these types.
 
 pub mod cifar;
 mod pipeline;
+mod source;
 
 pub use cifar::{Cifar, CifarKind, DataError, Split, load};
 pub use pipeline::{Loader, Normalization, PAD, PROBE_IMAGES};
+pub use source::{Crop, DataSource, HostBatch, InMemory, Samples};
 
 use std::path::PathBuf;
 

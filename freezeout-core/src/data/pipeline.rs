@@ -4,7 +4,7 @@
 //! the training step never waits for them.
 
 use super::cifar::{IMAGE_BYTES, Split};
-use crate::train::{Crop, DataSource, HostBatch, Samples};
+use super::{Crop, DataSource, HostBatch, Samples};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

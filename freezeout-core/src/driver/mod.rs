@@ -6,7 +6,7 @@
 //! rates of `j` ([`FreezeOutDriver::learning_rates`], a [`ModuleLearningRate`] any Burn optimizer
 //! takes); [`FreezeOutDriver::advance`] moves it to `j + 1`. Its position ([`DriverState`], plus
 //! an adaptive policy's [`AdaptiveState`]) is saved with a checkpoint and restored with
-//! [`FreezeOutDriver::restore`]. Our `fit` runs through it: this module is the one place where
+//! [`FreezeOutDriver::restore`]. Our loop (`Fit`) runs through it: this module is the one place where
 //! the per-iteration freezing logic lives.
 //!
 //! A hand-written Burn loop gains FreezeOut with four lines (`examples/own_loop.rs`):

@@ -6,7 +6,7 @@
 //! `Learner::new`: the head's cosine as its base and one group per unit with that unit's
 //! FreezeOut rate. Per optimizer step the wrapper lets your `optimize` run, then advances the
 //! [`FreezeOutDriver`] they share and freezes the units whose budget is spent, before the next
-//! forward pass, exactly where `fit` freezes them. The driver's position is the scheduler's
+//! forward pass, exactly where our loop (`Fit`) freezes them. The driver's position is the scheduler's
 //! state, so it is written into burn-train's checkpoints and restored on resume.
 //!
 //! ```ignore
@@ -37,8 +37,8 @@
 //! [`FreezeOutModel::with_step_trace`] records what each step exchanged.
 
 use crate::drift::{DriftError, DriftProbe};
-use crate::policy::{AdaptiveState, Policy, Sketch, UnitSignal};
-use crate::train::task::cross_entropy;
+use crate::policy::{AdaptiveState, Policy};
+use crate::task::cross_entropy;
 use crate::{
     DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, GradientCensus, Schedule, ScheduleConfig,
     ScheduleError, gradient_census,
@@ -311,7 +311,7 @@ impl LrScheduler for Rate {
             .with_scalar(ITERATION, state.iteration)
             .with_scalar(FROZEN, state.frozen_units as u64);
         match driver.policy_state() {
-            Some(adaptive) => adaptive_to_record(record, &adaptive),
+            Some(adaptive) => state_to_record(record, &adaptive),
             None => record,
         }
     }
@@ -330,69 +330,58 @@ impl LrScheduler for Rate {
         let mut driver = driver.lock();
         driver.restore_state(DriverState { iteration, frozen_units: frozen as usize });
         if let Policy::Adaptive(a) = driver.policy() {
-            let Some(state) = adaptive_from_record(&record, a.num_units()) else {
+            let state = state_from_record(&record).unwrap_or_else(|why| {
                 panic!(
-                    "this learning-rate scheduler checkpoint holds no adaptive-policy state ({ADAPTIVE}.*): it was \
-                     written by a run with another policy; resume with the run's own policy"
+                    "this learning-rate scheduler checkpoint holds no adaptive-policy state ({why}): it was written \
+                     by a run with another policy (or by an earlier version of this library, whose records held it otherwise); resume with the run's own policy"
+                )
+            });
+            if state.units.len() != a.num_units() {
+                panic!(
+                    "this learning-rate scheduler checkpoint holds an adaptive-policy state of {} units, the model \
+                     has {}: resume the run with its own model",
+                    state.units.len(),
+                    a.num_units()
                 );
-            };
+            }
             driver.restore_policy_state(state);
         }
     }
 }
 
-const ADAPTIVE: &str = "freezeout_adaptive";
+/// The record's keys of the policy state: `freezeout_policy_state.len` (bytes) and
+/// `freezeout_policy_state.<k>` (the `k`-th 8 bytes, little-endian).
+const POLICY_STATE: &str = "freezeout_policy_state";
 
-/// An adaptive policy's state as scalars (`freezeout_adaptive.window`,
-/// `freezeout_adaptive.<unit>.{sum,samples,previous,ramp_start,rates,below}`, and a drift
-/// policy's last sketch as `….sketch_at` and `….sketch.<m>`, its `f32` bit patterns; an absent
-/// value is not stored).
-fn adaptive_to_record(mut record: LrSchedulerRecord, state: &AdaptiveState) -> LrSchedulerRecord {
-    record = record.with_scalar(&format!("{ADAPTIVE}.window"), state.window);
-    for (i, u) in state.units.iter().enumerate() {
-        let key = |field: &str| format!("{ADAPTIVE}.{i}.{field}");
-        record = record
-            .with_scalar(&key("sum"), u.sum)
-            .with_scalar(&key("samples"), u.samples)
-            .with_scalar(&key("rates"), u.rates)
-            .with_scalar(&key("below"), u.below);
-        if let Some(previous) = u.previous {
-            record = record.with_scalar(&key("previous"), previous);
-        }
-        if let Some(start) = u.ramp_start {
-            record = record.with_scalar(&key("ramp_start"), start);
-        }
-        if let Some(sketch) = &u.sketch {
-            record = record.with_scalar(&key("sketch_at"), sketch.iteration);
-            for (m, v) in sketch.values.iter().enumerate() {
-                record = record.with_scalar(&key(&format!("sketch.{m}")), v.to_bits() as u64);
-            }
-        }
+/// An adaptive policy's state in the scheduler's record: its JSON, the one codec a checkpoint of
+/// our loop uses too ([`AdaptiveState`]'s serde form), in the record's only value type, 8 bytes
+/// to a scalar.
+fn state_to_record(record: LrSchedulerRecord, state: &AdaptiveState) -> LrSchedulerRecord {
+    bytes_to_record(record, &serde_json::to_vec(state).expect("the policy state is plain data"))
+}
+
+/// `bytes` under the [`POLICY_STATE`] keys.
+fn bytes_to_record(mut record: LrSchedulerRecord, bytes: &[u8]) -> LrSchedulerRecord {
+    record = record.with_scalar(&format!("{POLICY_STATE}.len"), bytes.len() as u64);
+    for (k, chunk) in bytes.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        record = record.with_scalar(&format!("{POLICY_STATE}.{k}"), u64::from_le_bytes(word));
     }
     record
 }
 
-fn adaptive_from_record(record: &LrSchedulerRecord, num_units: usize) -> Option<AdaptiveState> {
-    let window = record.scalar::<u64>(&format!("{ADAPTIVE}.window"))?;
-    let units = (0..num_units)
-        .map(|i| {
-            let key = |field: &str| format!("{ADAPTIVE}.{i}.{field}");
-            let sketch = record.scalar::<u64>(&key("sketch_at")).map(|iteration| {
-                let bits = (0..).map_while(|m| record.scalar::<u64>(&key(&format!("sketch.{m}"))));
-                Sketch { iteration, values: bits.map(|b| f32::from_bits(b as u32)).collect() }
-            });
-            Some(UnitSignal {
-                sum: record.scalar(&key("sum"))?,
-                samples: record.scalar(&key("samples"))?,
-                previous: record.scalar(&key("previous")),
-                ramp_start: record.scalar(&key("ramp_start")),
-                rates: record.scalar(&key("rates")).unwrap_or(0.0),
-                below: record.scalar(&key("below")).unwrap_or(0),
-                sketch,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some(AdaptiveState { window, units })
+/// The state [`state_to_record`] stored, or why there is none (no state, a gap, or JSON that is
+/// not a state: serde's message names the missing or bad field).
+fn state_from_record(record: &LrSchedulerRecord) -> Result<AdaptiveState, String> {
+    let len = record.scalar::<u64>(&format!("{POLICY_STATE}.len")).ok_or(format!("no {POLICY_STATE}.len"))? as usize;
+    let mut bytes = Vec::with_capacity(len + 8);
+    for k in 0..len.div_ceil(8) {
+        let word = record.scalar::<u64>(&format!("{POLICY_STATE}.{k}")).ok_or(format!("no {POLICY_STATE}.{k}"))?;
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    bytes.truncate(len);
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
 /// Images (NCHW) and class labels on the device: the input of the built-in models'
@@ -435,3 +424,51 @@ macro_rules! classification_steps {
 }
 
 classification_steps!(crate::models::DenseNet, crate::models::WideResNet, crate::models::Vgg);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Sketch, UnitSignal};
+
+    fn state() -> AdaptiveState {
+        let unit = |i: u64| UnitSignal {
+            sum: 0.1 + i as f64 / 3.0,
+            samples: i,
+            previous: Some(1e-300),
+            ramp_start: (i == 1).then_some(40),
+            rates: 0.3,
+            below: 2,
+            sketch: Some(Sketch { iteration: 25, values: vec![f32::MIN_POSITIVE, -0.0, 1.0 / 3.0, f32::MAX] }),
+        };
+        AdaptiveState { window: 7, units: vec![unit(0), unit(1), UnitSignal::default()] }
+    }
+
+    /// The record holds the state the checkpoint's codec writes, and gives back every field to
+    /// the bit (the sums and the sketch's floats included).
+    #[test]
+    fn the_record_gives_back_the_state_its_codec_wrote() {
+        let record = state_to_record(LrSchedulerRecord::new().with_scalar("other", 1u64), &state());
+        assert_eq!(state_from_record(&record), Ok(state()));
+        let json = serde_json::to_vec(&state()).unwrap();
+        assert_eq!(record.scalar::<u64>(&format!("{POLICY_STATE}.len")), Some(json.len() as u64));
+    }
+
+    /// A record without the state, with a gap, or whose state lacks a field is an error naming
+    /// what is missing.
+    #[test]
+    fn a_record_missing_a_part_of_the_state_names_it() {
+        let e = state_from_record(&LrSchedulerRecord::new()).unwrap_err();
+        assert!(e.contains("freezeout_policy_state.len"), "{e}");
+        let record = state_to_record(LrSchedulerRecord::new(), &state());
+        let mut gap = LrSchedulerRecord::new();
+        for key in ["len", "0", "2"] {
+            let key = format!("{POLICY_STATE}.{key}");
+            gap = gap.with_scalar(&key, record.scalar::<u64>(&key).unwrap());
+        }
+        let e = state_from_record(&gap).unwrap_err();
+        assert!(e.contains("freezeout_policy_state.1"), "{e}");
+        let without_sum = r#"{"window":1,"units":[{"samples":2,"previous":null,"ramp_start":null}]}"#;
+        let e = state_from_record(&bytes_to_record(LrSchedulerRecord::new(), without_sum.as_bytes())).unwrap_err();
+        assert!(e.contains("missing field `sum`"), "{e}");
+    }
+}

@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::tensor::{Device, Tensor};
 
 /// `k×k` convolution, stride `stride`, padding `k/2`, no bias, He-normal (fan-out).
-pub fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+pub(crate) fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;
     Conv2dConfig::new([c_in, c_out], [k, k])
         .with_stride([stride, stride])
@@ -58,13 +58,13 @@ pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// BatchNorm over `c` channels (weight 1, bias 0, momentum 0.1, ε 1e-5 as in PyTorch).
-pub fn bn(c: usize, device: &Device) -> BatchNorm {
+pub(crate) fn bn(c: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(c).init(device)
 }
 
 /// Linear layer with zero bias; `weight` is the weight initialiser (`None`: PyTorch's default,
 /// uniform in ±1/√fan_in).
-pub fn linear(d_in: usize, d_out: usize, weight: Option<Initializer>, device: &Device) -> Linear {
+pub(crate) fn linear(d_in: usize, d_out: usize, weight: Option<Initializer>, device: &Device) -> Linear {
     let mut config = LinearConfig::new(d_in, d_out);
     if let Some(init) = weight {
         config = config.with_initializer(init);
@@ -75,13 +75,13 @@ pub fn linear(d_in: usize, d_out: usize, weight: Option<Initializer>, device: &D
 }
 
 /// Global average pooling `[n, c, h, w] → [n, c]`.
-pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
+pub(crate) fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
     let [n, c, _, _] = x.dims();
     x.mean_dim(3).mean_dim(2).reshape([n, c])
 }
 
 /// 2×2 average pooling with stride 2.
-pub fn avg_pool2(x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn avg_pool2(x: Tensor<4>) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     x.reshape([n, c, h / 2, 2, w / 2, 2]).mean_dim(5).mean_dim(3).reshape([n, c, h / 2, w / 2])
 }

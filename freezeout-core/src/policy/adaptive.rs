@@ -33,6 +33,7 @@
 //! ([`AdaptiveState`]) is a few numbers per unit (with the drift signal, also the last sketch):
 //! a checkpoint saves it and a resumed run decides exactly as an uninterrupted one.
 
+use super::PolicyError;
 use crate::schedule::{ScheduleError, exact};
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
@@ -178,11 +179,11 @@ impl AdaptiveConfig {
     }
 
     /// Checks the ranges for a run of `total` iterations.
-    pub fn validate(&self, total: u64) -> Result<(), ScheduleError> {
+    pub fn validate(&self, total: u64) -> Result<(), PolicyError> {
         self.check_ranges()?;
         let window = iterations(self.window, total);
         if window < self.sample_every {
-            return Err(ScheduleError::Adaptive(format!(
+            return Err(PolicyError::Setting(format!(
                 "a window of {window} iterations ({} of {total}) holds no measurement every {} iterations: \
                  raise window or lower sample_every",
                 self.window, self.sample_every
@@ -192,8 +193,8 @@ impl AdaptiveConfig {
     }
 
     /// Checks the ranges that do not depend on the run's length.
-    pub fn check_ranges(&self) -> Result<(), ScheduleError> {
-        let bad = |what: String| Err(ScheduleError::Adaptive(what));
+    pub fn check_ranges(&self) -> Result<(), PolicyError> {
+        let bad = |what: String| Err(PolicyError::Setting(what));
         if !(self.threshold >= 0.0 && self.threshold.is_finite()) {
             return bad(format!("threshold = {} must be a finite number ≥ 0 (e.g. 0.05)", self.threshold));
         }
@@ -230,9 +231,10 @@ fn iterations(fraction: f64, total: u64) -> u64 {
 /// One unit's part of the state. In JSON the sums are decimal strings, which Rust parses back
 /// to the same bits (serde_json's own float parser is best-effort and could move a resumed
 /// run's signal by an ulp), and a sketch is its `f32`s' bit patterns. The drift signal's
-/// fields are left out of a gradient-norm policy's state.
+/// fields (`rates`, `below`, `sketch`) are left out of a gradient-norm policy's state and
+/// read back as 0, 0 and none where absent (so states written before them read as they were).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UnitSignal {
+pub(crate) struct UnitSignal {
     /// Sum of the measurements of the current window (gradient norms, or drifts).
     #[serde(with = "f64_text")]
     pub sum: f64,
@@ -257,7 +259,7 @@ pub struct UnitSignal {
 /// A sketch of a unit's output on the probe ([`crate::drift`]) and the iteration whose update
 /// it followed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sketch {
+pub(crate) struct Sketch {
     /// The iteration.
     pub iteration: u64,
     /// The sketch, `f32` values as the device computed them.
@@ -313,9 +315,9 @@ mod f64_text_option {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveState {
     /// The window being sampled (0-based).
-    pub window: u64,
+    pub(crate) window: u64,
     /// Per unit, in forward order.
-    pub units: Vec<UnitSignal>,
+    pub(crate) units: Vec<UnitSignal>,
 }
 
 /// A unit starting to leave training.
@@ -369,15 +371,15 @@ impl Adaptive {
         base_lr: f64,
         num_units: usize,
         total_iterations: u64,
-    ) -> Result<Self, ScheduleError> {
+    ) -> Result<Self, PolicyError> {
         if num_units == 0 {
-            return Err(ScheduleError::NoUnits);
+            return Err(ScheduleError::NoUnits.into());
         }
         if total_iterations == 0 {
-            return Err(ScheduleError::NoIterations);
+            return Err(ScheduleError::NoIterations.into());
         }
         if !(base_lr > 0.0 && base_lr.is_finite()) {
-            return Err(ScheduleError::BadLearningRate(base_lr));
+            return Err(ScheduleError::BadLearningRate(base_lr).into());
         }
         config.validate(total_iterations)?;
         Ok(Self {
@@ -409,12 +411,14 @@ impl Adaptive {
     }
 
     /// Window length `W` in iterations.
-    pub fn window_iterations(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn window_iterations(&self) -> u64 {
         self.window
     }
 
     /// Ramp length `R` in iterations.
-    pub fn ramp_iterations(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn ramp_iterations(&self) -> u64 {
         self.ramp
     }
 
@@ -473,7 +477,7 @@ impl Adaptive {
             };
             let unit = &mut self.state.units[i];
             if let Some(before) = &unit.sketch {
-                unit.sum += crate::drift::relative_change(values, &before.values);
+                unit.sum += relative_change(values, &before.values);
                 unit.rates += rates;
                 unit.samples += 1;
             }
@@ -591,4 +595,17 @@ impl Adaptive {
         assert_eq!(state.units.len(), self.num_units(), "the adaptive state is for another number of units");
         self.state = state;
     }
+}
+
+/// The relative L2 change `‖now − before‖ / ‖now‖` of two sketches of the same unit (summed
+/// in `f64`; 0 when `now` is all zeros).
+pub fn relative_change(now: &[f32], before: &[f32]) -> f64 {
+    assert_eq!(now.len(), before.len(), "two sketches of one width");
+    let (mut diff, mut norm) = (0.0, 0.0);
+    for (&a, &b) in now.iter().zip(before) {
+        let (a, b) = (a as f64, b as f64);
+        diff += (a - b) * (a - b);
+        norm += a * a;
+    }
+    if norm > 0.0 { (diff / norm).sqrt() } else { 0.0 }
 }

@@ -2,8 +2,9 @@
 //! `RunConfig` and [`TrainConfig`](crate::train::TrainConfig) carry, and the one place
 //! ([`PolicyConfig::build`]) where it becomes a [`Policy`].
 
+use super::PolicyError;
 use super::{Adaptive, AdaptiveConfig, Policy, Signal};
-use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
+use crate::schedule::{Schedule, ScheduleConfig};
 
 /// The freezing policy of a run, with its settings. FreezeOut's own settings (`t0`, scaling,
 /// LR scaling, `base_lr`) live in the run's [`ScheduleConfig`]; `base_lr` is every policy's rate.
@@ -12,7 +13,7 @@ use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
 /// use freezeout_core::train::TrainConfig;
 /// use freezeout_core::{AdaptiveConfig, Policy, PolicyConfig};
 ///
-/// // `fit` with the adaptive policy instead of FreezeOut's schedule:
+/// // Our loop (`Fit`) with the adaptive policy instead of FreezeOut's schedule:
 /// let adaptive = AdaptiveConfig { threshold: 0.1, ..AdaptiveConfig::default() };
 /// let config = TrainConfig { epochs: 5, policy: PolicyConfig::Adaptive(adaptive), ..TrainConfig::default() };
 /// // What a run of 4 units and 1500 iterations follows (a driver takes it: `FreezeOutDriver::with_policy`).
@@ -35,13 +36,13 @@ pub enum PolicyConfig {
 /// A config that sets both `baseline = true` and an adaptive policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "baseline = true and an [adaptive] policy are both set: pick one policy (--policy baseline or --policy adaptive)"
+    "baseline = true and an [adaptive] policy are both set: pick one policy (--policy baseline, or --policy gradient-norm or drift)"
 )]
 pub struct PolicyClash;
 
 impl PolicyConfig {
     /// The names on the command line and in run names, in [`Self::name`]'s order.
-    pub const NAMES: [&'static str; 4] = ["freezeout", "baseline", "adaptive", "drift"];
+    pub const NAMES: [&'static str; 4] = ["freezeout", "baseline", "gradient-norm", "drift"];
 
     /// The policy of a config file's two fields (`baseline`, `[adaptive]`), the form run
     /// directories have always stored; both set is a [`PolicyClash`].
@@ -63,13 +64,23 @@ impl PolicyConfig {
         }
     }
 
-    /// `freezeout`, `baseline`, `adaptive` (gradient norm) or `drift`.
+    /// `freezeout`, `baseline`, `gradient-norm` or `drift`.
     pub fn name(&self) -> &'static str {
         match self {
             PolicyConfig::FreezeOut => Self::NAMES[0],
             PolicyConfig::Baseline => Self::NAMES[1],
             PolicyConfig::Adaptive(a) if a.signal == Signal::Drift => Self::NAMES[3],
             PolicyConfig::Adaptive(_) => Self::NAMES[2],
+        }
+    }
+
+    /// The policy's part of a run's directory name: [`name`](Self::name), except that the
+    /// gradient-norm policy keeps `adaptive`, its name before the drift policy joined it, so
+    /// that the directories of earlier runs stay theirs.
+    pub fn run_tag(&self) -> &'static str {
+        match self {
+            PolicyConfig::Adaptive(a) if a.signal == Signal::GradientNorm => "adaptive",
+            _ => self.name(),
         }
     }
 
@@ -87,25 +98,23 @@ impl PolicyConfig {
     }
 
     /// Checks the settings that do not depend on the run's length.
-    pub fn check_ranges(&self) -> Result<(), ScheduleError> {
+    pub fn check_ranges(&self) -> Result<(), PolicyError> {
         self.adaptive().map_or(Ok(()), AdaptiveConfig::check_ranges)
     }
 
     /// The schedule fixed before the run (FreezeOut's or the baseline's) of `num_units` units
     /// over `total` iterations; an adaptive policy has none.
-    pub fn schedule(&self, schedule: ScheduleConfig, num_units: usize, total: u64) -> Result<Schedule, ScheduleError> {
+    pub fn schedule(&self, schedule: ScheduleConfig, num_units: usize, total: u64) -> Result<Schedule, PolicyError> {
         match self {
-            PolicyConfig::FreezeOut => Schedule::freezeout(schedule, num_units, total),
-            PolicyConfig::Baseline => Schedule::baseline(schedule.base_lr, num_units, total),
-            PolicyConfig::Adaptive(_) => Err(ScheduleError::Adaptive(
-                "an adaptive policy decides during the run: it has no schedule fixed before it".into(),
-            )),
+            PolicyConfig::FreezeOut => Ok(Schedule::freezeout(schedule, num_units, total)?),
+            PolicyConfig::Baseline => Ok(Schedule::baseline(schedule.base_lr, num_units, total)?),
+            PolicyConfig::Adaptive(_) => Err(PolicyError::NoSchedule),
         }
     }
 
     /// The policy of a run of `num_units` units and `total` iterations: the one place where a
     /// config becomes a [`Policy`].
-    pub fn build(&self, schedule: ScheduleConfig, num_units: usize, total: u64) -> Result<Policy, ScheduleError> {
+    pub fn build(&self, schedule: ScheduleConfig, num_units: usize, total: u64) -> Result<Policy, PolicyError> {
         match self {
             PolicyConfig::Adaptive(a) => Ok(Adaptive::new(*a, schedule.base_lr, num_units, total)?.into()),
             _ => Ok(self.schedule(schedule, num_units, total)?.into()),

@@ -18,10 +18,27 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use adaptive::{Adaptive, AdaptiveConfig, AdaptiveState, Decision, Signal, Sketch, UnitSignal, WindowSignal};
+pub use adaptive::{Adaptive, AdaptiveConfig, AdaptiveState, Decision, Signal, WindowSignal, relative_change};
+#[cfg(test)]
+pub(crate) use adaptive::{Sketch, UnitSignal};
 pub use config::{PolicyClash, PolicyConfig};
 
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ScheduleError};
+
+/// Why a policy cannot be built.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// The run's schedule settings (t0, learning rate, units, iterations).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// A setting of an adaptive policy out of range (the text names the field and a value that
+    /// works).
+    #[error("adaptive policy: {0}")]
+    Setting(String),
+    /// A schedule fixed before the run was asked of an adaptive policy.
+    #[error("an adaptive policy decides during the run: it has no schedule fixed before it")]
+    NoSchedule,
+}
 
 /// What decides the frozen prefix and the rates.
 #[derive(Clone, Debug, PartialEq)]

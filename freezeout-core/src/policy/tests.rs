@@ -257,7 +257,7 @@ fn a_policy_config_builds_its_policy_and_round_trips_through_its_fields() {
     let cases = [
         (PolicyConfig::FreezeOut, "freezeout", (false, None)),
         (PolicyConfig::Baseline, "baseline", (true, None)),
-        (PolicyConfig::Adaptive(adaptive), "adaptive", (false, Some(adaptive))),
+        (PolicyConfig::Adaptive(adaptive), "gradient-norm", (false, Some(adaptive))),
     ];
     for (policy, name, fields) in cases {
         assert_eq!(policy.name(), name);
@@ -476,4 +476,28 @@ fn an_adaptive_config_file_takes_its_signals_defaults() {
     assert!(e.contains("patience = 0"), "{e}");
     assert_eq!(PolicyConfig::Adaptive(AdaptiveConfig::drift()).name(), "drift");
     assert_eq!(Signal::Drift.name(), "drift");
+}
+
+#[test]
+fn relative_change_is_the_l2_change_over_the_norm() {
+    use super::relative_change;
+    assert_eq!(relative_change(&[3.0, 4.0], &[3.0, 4.0]), 0.0);
+    assert_eq!(relative_change(&[3.0, 4.0], &[0.0, 0.0]), 1.0);
+    assert_eq!(relative_change(&[0.0, 5.0], &[3.0, 1.0]), 1.0);
+    assert_eq!(relative_change(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
+}
+
+/// The state as a checkpoint written before the drift signal holds it (a gradient-norm policy's
+/// unit: no `rates`, `below` or `sketch`) reads back with their documented defaults (0, 0,
+/// none), and is written back the same; a unit without `sum` is refused naming it.
+#[test]
+fn a_policy_state_written_before_the_drift_signal_reads_with_its_documented_defaults() {
+    let old = r#"{"window":3,"units":[{"sum":"0.25","samples":4,"previous":"0.5","ramp_start":null}]}"#;
+    let state: AdaptiveState = serde_json::from_str(old).unwrap();
+    let unit = &state.units[0];
+    assert_eq!((unit.sum, unit.samples, unit.previous, unit.ramp_start), (0.25, 4, Some(0.5), None));
+    assert_eq!((unit.rates, unit.below, unit.sketch.clone()), (0.0, 0, None));
+    assert_eq!(serde_json::to_string(&state).unwrap(), old, "written back as it was read");
+    let e = serde_json::from_str::<AdaptiveState>(r#"{"window":3,"units":[{"samples":4}]}"#).unwrap_err();
+    assert!(e.to_string().contains("missing field `sum`"), "{e}");
 }

@@ -131,9 +131,6 @@ pub enum ScheduleError {
     /// Unknown strategy name.
     #[error("unknown scaling `{0}`: expected linear, squared or cubic")]
     UnknownScaling(String),
-    /// Bad settings of the adaptive policy (the text names the field).
-    #[error("adaptive policy: {0}")]
-    Adaptive(String),
 }
 
 /// The plan of one unit (or of the head, whose `t` is 1).

@@ -13,7 +13,6 @@ use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 
 /// Version of the checkpoint layout; a different one is refused on resume.
@@ -23,7 +22,9 @@ const MANIFEST: &str = "manifest.json";
 const MODEL: &str = "model.bpk";
 const OPTIM: &str = "optimizer.bpk";
 const CONFIG: &str = "config.toml";
-/// Test hook: a checkpoint write fails with "no space left on device" after the model file.
+/// Test hook (feature `fault-injection`, for this crate's tests only): with this variable set,
+/// a checkpoint write fails with "no space left on device" after the model file.
+#[cfg(feature = "fault-injection")]
 pub const FAULT_ENV: &str = "FREEZEOUT_FAULT_CHECKPOINT_ENOSPC";
 
 /// Sums of the epoch in progress (so a resumed epoch reports the same statistics).
@@ -195,8 +196,9 @@ pub fn save<M: Module>(
     // newest ones; training numerics do not change (training mode reads them synced anyway).
     let _ = model.valid();
     model.clone().save_file(tmp.path().join(MODEL)).map_err(|e| fail(format!("model: {e}")))?;
+    #[cfg(feature = "fault-injection")]
     if std::env::var_os(FAULT_ENV).is_some() {
-        return Err(fail(io::Error::from_raw_os_error(28).to_string()));
+        return Err(fail(std::io::Error::from_raw_os_error(28).to_string()));
     }
     optim.save(tmp.path().join(OPTIM)).map_err(|e| fail(format!("optimizer: {e}")))?;
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| fail(e.to_string()))?;

@@ -2,8 +2,8 @@
 
 use super::OptimizerKind;
 use crate::cache::CacheConfig;
-use crate::policy::{AdaptiveConfig, Policy, PolicyConfig};
-use crate::schedule::{Schedule, ScheduleConfig, ScheduleError};
+use crate::policy::{AdaptiveConfig, Policy, PolicyConfig, PolicyError};
+use crate::schedule::{Schedule, ScheduleConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
@@ -56,13 +56,13 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     /// The policy of a run of `num_units` units and `total` iterations ([`PolicyConfig::build`]).
-    pub fn policy(&self, num_units: usize, total: u64) -> Result<Policy, ScheduleError> {
+    pub fn policy(&self, num_units: usize, total: u64) -> Result<Policy, PolicyError> {
         self.policy.build(self.schedule, num_units, total)
     }
 
     /// The schedule fixed before the run (FreezeOut's or the baseline's) of `num_units` units
     /// and `total` iterations; an error for the adaptive policy.
-    pub fn schedule(&self, num_units: usize, total: u64) -> Result<Schedule, ScheduleError> {
+    pub fn schedule(&self, num_units: usize, total: u64) -> Result<Schedule, PolicyError> {
         self.policy.schedule(self.schedule, num_units, total)
     }
 

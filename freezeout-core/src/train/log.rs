@@ -80,7 +80,7 @@ impl RunLog {
     }
 
     /// Writes `name` (e.g. `summary.json`) atomically into the run directory, pretty JSON.
-    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> io::Result<()> {
+    pub(crate) fn write_json<T: Serialize>(&self, name: &str, value: &T) -> io::Result<()> {
         let Some(dir) = &self.dir else { return Ok(()) };
         let path = dir.join(name);
         let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;

@@ -10,6 +10,9 @@ pub enum TrainError {
     /// Bad schedule settings.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// Bad policy settings.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// The data gave no batches.
     #[error("the training data has no batches: check the dataset path and the batch size")]
     NoData,
@@ -75,7 +78,7 @@ pub struct EpochStats {
     pub cache: Option<crate::cache::CacheStats>,
 }
 
-/// The result of [`fit`].
+/// The result of a run ([`Fit::run`](super::Fit::run)).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSummary {
     /// `"finished"`, or `"diverged"` (non-finite loss; `test_error` is then `None`).
@@ -94,6 +97,9 @@ pub struct RunSummary {
     pub wall_seconds: f64,
     /// Per epoch.
     pub epochs: Vec<EpochStats>,
+    /// The CPU the run finished on (absent in summaries written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<super::CpuInfo>,
 }
 
 /// The trained model and what happened.

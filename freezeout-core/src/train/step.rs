@@ -2,8 +2,9 @@
 //! driver's per-unit learning rates, the optimizer — timed between two device syncs. The
 //! training loop and the speed benchmarks both step through here.
 
-use super::{CacheStep, Task, TaskOutput, TrainConfig};
+use super::TrainConfig;
 use crate::cache::CacheError;
+use crate::task::{CacheStep, Task, TaskOutput};
 use crate::{FreezeOut, FreezeOutDriver};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
@@ -38,7 +39,7 @@ impl Stepper {
     }
 
     /// Replaces the optimizer (with one loaded from a checkpoint).
-    pub fn set_optimizer(&mut self, optim: ModuleOptimizer) {
+    pub(crate) fn set_optimizer(&mut self, optim: ModuleOptimizer) {
         self.optim = optim;
     }
 
@@ -90,4 +91,15 @@ impl Stepper {
         self.device.sync().ok();
         Ok((model, StepResult { loss, metric, seconds: t.elapsed().as_secs_f64() }))
     }
+}
+/// Whether `loss` stops the run: non-finite, or above the config's `max_loss`.
+pub(super) fn diverged(config: &TrainConfig, loss: f32) -> bool {
+    !loss.is_finite() || config.max_loss.is_some_and(|bound| loss as f64 > bound)
+}
+
+/// The device RNG's seed at iteration `j`: a pure function of the run's seed and `j` (rand's
+/// `seed_from_u64` expands it, so neighbouring iterations get unrelated streams).
+pub(super) fn iteration_seed(seed: u64, j: u64) -> u64 {
+    use rand::{RngCore, SeedableRng};
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ j.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
 }

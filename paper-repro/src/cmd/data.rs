@@ -1,8 +1,8 @@
 //! `paper-repro data verify|fetch`.
 
 use anyhow::{Context, bail};
+use freezeout_core::data::DataSource;
 use freezeout_core::data::{self, CifarKind, Loader};
-use freezeout_core::train::DataSource;
 use md5::{Digest, Md5};
 use std::io::Read;
 use std::path::{Path, PathBuf};

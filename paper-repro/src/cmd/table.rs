@@ -13,7 +13,9 @@ pub struct Args {
     /// quick (2-core CPU, ~45 min of runs), paper (100 epochs, all models, both datasets: GPU
     /// hours), policies or drift (baseline, two FreezeOut settings and the adaptive policy,
     /// resp. the drift policy, at three thresholds in the quick setting: ~25 min of runs per
-    /// seed), cache or cache-densenet (the frozen-prefix cache).
+    /// seed), cache or cache-densenet (the frozen-prefix cache), densenet (DenseNet-BC-40-12 on
+    /// the paper's grid: ~2 h for the first seed, ~1 h for each further one), length (WRN-10-1 at
+    /// 5 / 10 / 20 / 40 epochs: ~2.5 h per seed).
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: TablePreset,
     /// Seeds (several give mean ± std).
@@ -44,6 +46,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         TablePreset::Drift => "drift",
         TablePreset::Cache => "cache",
         TablePreset::CacheDensenet => "cache-densenet",
+        TablePreset::Densenet => "densenet",
+        TablePreset::Length => "length",
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(name));
     let data_dir = data::data_dir(args.data.clone());

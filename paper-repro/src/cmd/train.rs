@@ -15,8 +15,10 @@ use std::sync::LazyLock;
 pub enum PolicyKind {
     /// FreezeOut's schedule (t0, scaling, LR scaling).
     Freezeout,
-    /// Freezing decided during the run from each unit's gradient norm.
-    Adaptive,
+    /// Freezing decided during the run from each unit's gradient norm (`adaptive`, its earlier
+    /// name, is accepted too).
+    #[value(alias = "adaptive")]
+    GradientNorm,
     /// Freezing decided during the run from each unit's representation drift on a probe batch.
     Drift,
     /// No freezing.
@@ -35,7 +37,7 @@ static DRIFT: LazyLock<AdaptiveConfig> = LazyLock::new(AdaptiveConfig::drift);
 
 /// An adaptive setting's help with both policies' defaults.
 fn with_defaults(text: &str, adaptive: impl std::fmt::Display, drift: impl std::fmt::Display) -> String {
-    format!("{text} [default: {adaptive} (adaptive), {drift} (drift)]")
+    format!("{text} [default: {adaptive} (gradient-norm), {drift} (drift)]")
 }
 
 /// `text` with the value a run uses when no flag or config file sets it.
@@ -71,42 +73,42 @@ pub struct Args {
     #[arg(long)]
     pub baseline: bool,
     #[arg(long, value_enum, help = with_default(
-        "What decides freezing: freezeout (the schedule of --t0/--scaling), adaptive (a unit freezes when its \
-         gradient norm settles; see --threshold), drift (a unit freezes when its output on a held-out probe batch \
+        "What decides freezing: freezeout (the schedule of --t0/--scaling), gradient-norm (a unit freezes when \
+         its gradient norm settles; see --threshold; `adaptive` is accepted too), drift (a unit freezes when its output on a held-out probe batch \
          would move little more; see --threshold) or baseline (no freezing)",
         DEFAULT.policy.name(),
     ))]
     pub policy: Option<PolicyKind>,
     #[arg(long, help = with_defaults(
-        "Adaptive / drift policy: a unit may leave when its signal is below this (adaptive: the relative change of \
-         its window-mean gradient norm; drift: its remaining drift, the relative change its output would still \
+        "Adaptive policies (gradient-norm, drift): a unit may leave when its signal is below this (gradient-norm: \
+         the relative change of its window-mean gradient norm; drift: its remaining drift, the relative change its output would still \
          make, summed over measurements)",
         ADAPTIVE.threshold,
         DRIFT.threshold,
     ))]
     pub threshold: Option<f64>,
-    #[arg(long, help = with_defaults("Adaptive / drift policy: window length, as a fraction of the run", ADAPTIVE.window, DRIFT.window))]
+    #[arg(long, help = with_defaults("Adaptive policies: window length, as a fraction of the run", ADAPTIVE.window, DRIFT.window))]
     pub window: Option<f64>,
     #[arg(long, help = with_defaults(
-        "Adaptive / drift policy: iterations between measurements (gradient norms; probe sketches)",
+        "Adaptive policies: iterations between measurements (gradient norms; probe sketches)",
         ADAPTIVE.sample_every,
         DRIFT.sample_every,
     ))]
     pub sample_every: Option<u64>,
     #[arg(long, help = with_defaults(
-        "Adaptive / drift policy: no unit starts to leave before this fraction of the run",
+        "Adaptive policies: no unit starts to leave before this fraction of the run",
         ADAPTIVE.min_fraction,
         DRIFT.min_fraction,
     ))]
     pub min_fraction: Option<f64>,
     #[arg(long, help = with_defaults(
-        "Adaptive / drift policy: length of a leaving unit's rate ramp to 0, as a fraction of the run",
+        "Adaptive policies: length of a leaving unit's rate ramp to 0, as a fraction of the run",
         ADAPTIVE.ramp,
         DRIFT.ramp,
     ))]
     pub ramp: Option<f64>,
     #[arg(long, help = with_defaults(
-        "Adaptive / drift policy: consecutive windows a unit's signal must stay below --threshold",
+        "Adaptive policies: consecutive windows a unit's signal must stay below --threshold",
         ADAPTIVE.patience,
         DRIFT.patience,
     ))]
@@ -225,7 +227,7 @@ impl Args {
         match self.policy.or(self.baseline.then_some(PolicyKind::Baseline)) {
             Some(PolicyKind::Freezeout) => c.policy = PolicyConfig::FreezeOut,
             Some(PolicyKind::Baseline) => c.policy = PolicyConfig::Baseline,
-            Some(kind @ (PolicyKind::Adaptive | PolicyKind::Drift)) => {
+            Some(kind @ (PolicyKind::GradientNorm | PolicyKind::Drift)) => {
                 let signal = if kind == PolicyKind::Drift { Signal::Drift } else { Signal::GradientNorm };
                 let kept = c.policy.adaptive().copied().filter(|a| a.signal == signal);
                 c.policy = PolicyConfig::Adaptive(kept.unwrap_or_else(|| AdaptiveConfig::of(signal)))
@@ -252,7 +254,7 @@ impl Args {
             _ => {
                 if let Some((flag, _)) = flags.iter().find(|f| f.1) {
                     anyhow::bail!(
-                        "{flag} is a setting of the adaptive policies: add --policy adaptive or --policy drift"
+                        "{flag} is a setting of the adaptive policies: add --policy gradient-norm or --policy drift"
                     );
                 }
             }
@@ -290,4 +292,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn resolve(flags: &[&str]) -> bench_harness::run::RunConfig {
+        let flags = std::iter::once("train").chain(flags.iter().copied());
+        Cli::try_parse_from(flags).unwrap().args.resolve().unwrap()
+    }
+
+    /// `--policy gradient-norm` is the gradient-norm policy's name; `adaptive`, its earlier name,
+    /// gives the same config, the same config text and the same run name (so the same hash and
+    /// directory) as before the rename.
+    #[test]
+    fn the_gradient_norm_policy_answers_to_its_old_name_with_the_same_run() {
+        let new = resolve(&["--policy", "gradient-norm", "--threshold", "0.02"]);
+        let old = resolve(&["--policy", "adaptive", "--threshold", "0.02"]);
+        assert_eq!(new, old);
+        assert_eq!(toml::to_string_pretty(&new).unwrap(), toml::to_string_pretty(&old).unwrap());
+        assert_eq!(new.policy.name(), "gradient-norm");
+        let name = new.run_name();
+        assert!(name.contains("-cifar10-adaptive-th0.02-"), "{name}");
+    }
 }

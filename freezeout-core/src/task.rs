@@ -1,15 +1,15 @@
 //! What a run trains: how a batch reaches the device, goes through the model to a loss, and
-//! which metric the run reports. [`fit_task`](super::fit_task) trains any [`Task`];
+//! which metric the run reports. our loop ([`crate::train`]) trains any [`Task`];
 //! [`Classification`] (cross-entropy, top-1 error, NCHW images) is the built-in one that
-//! [`fit`](super::fit) and `paper-repro` use.
+//! our loop and `paper-repro` use.
 //!
-//! A regressor on rank-2 input, as a task (the whole of what `fit_task` needs to know):
+//! A regressor on rank-2 input, as a task (the whole of what the loop needs to know):
 //!
 //! ```
 //! use burn::nn::loss::{MseLoss, Reduction};
 //! use burn::tensor::{Device, Tensor, TensorData};
 //! use freezeout_core::FreezeOutForward;
-//! use freezeout_core::train::{Task, TaskOutput};
+//! use freezeout_core::task::{Task, TaskOutput};
 //!
 //! /// Batches of `(features, targets)`, row-major, `features.len() = n · 8`.
 //! struct Regression;
@@ -33,8 +33,8 @@
 //! }
 //! ```
 
-use super::data::{HostBatch, Samples};
 use crate::cache::{CacheError, PrefixCache};
+use crate::data::{HostBatch, Samples};
 use crate::drift::{DriftError, DriftProbe};
 use crate::{FreezeOutDriver, FreezeOutForward};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -54,7 +54,7 @@ pub struct TaskOutput {
 
 /// A training task for model `M`: batches, loss and metric.
 ///
-/// [`DataSource`](super::DataSource)`<Self::Batch>` yields host batches; the loop moves each to
+/// [`DataSource`](crate::data::DataSource)`<Self::Batch>` yields host batches; the loop moves each to
 /// the device ([`to_device`](Task::to_device), outside the timed step) and trains on
 /// [`forward`](Task::forward)'s loss. Evaluation calls the same `forward` on the inference
 /// device with the model in inference mode.
@@ -80,7 +80,7 @@ pub trait Task<M> {
     }
 
     /// For a drift policy: the probe of `batch` (the data source's
-    /// [`probe`](super::DataSource::probe)) on `device`, which the loop hands the model after
+    /// [`probe`](crate::data::DataSource::probe)) on `device`, which the loop hands the model after
     /// every update. `None` (the default): the task cannot run the model unit by unit, and a
     /// drift policy is refused; [`Classification`] gives a [`UnitProbe`] of its images (any
     /// task whose model is `FreezeOutForward` can do the same with its input tensor).
@@ -118,7 +118,7 @@ impl<M: FreezeOutForward<D, O>, const D: usize, const O: usize> ProbeStep<M> for
 pub struct CacheStep<'a> {
     /// The cache.
     pub cache: &'a mut PrefixCache,
-    /// The data source's samples by id ([`DataSource::samples`](super::DataSource::samples)).
+    /// The data source's samples by id ([`DataSource::samples`](crate::data::DataSource::samples)).
     pub samples: Option<&'a dyn Samples>,
     /// The epoch in progress.
     pub epoch: usize,
@@ -166,7 +166,7 @@ fn classify(logits: Tensor<2>, targets: Tensor<1, Int>) -> TaskOutput {
 }
 
 /// Mean cross-entropy of `logits` against class indices (the built-in classification loss,
-/// in `fit` and under the `Learner` alike).
+/// in our loop and under the `Learner` alike).
 pub(crate) fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets)
 }

@@ -1,4 +1,5 @@
-//! What the training loop reads: batches on the host, turned into tensors in the loop.
+//! Batches on the host and the sources that yield them: what the prefix cache and the
+//! training loop read.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -62,7 +63,7 @@ impl HostBatch {
 }
 
 /// A source of training and evaluation batches of type `B` (image classification:
-/// [`HostBatch`]; any other task: its [`Task::Batch`](super::Task::Batch)).
+/// [`HostBatch`]; any other task: its [`Task::Batch`](crate::task::Task::Batch)).
 ///
 /// The number of iterations of a run, and so every unit's budget, is
 /// `epochs × train_batches_per_epoch()`: it comes from the data, not from a constant.
