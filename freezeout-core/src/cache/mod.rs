@@ -367,7 +367,7 @@ impl PrefixCache {
             let (input, shape) = self.group_input(&group, &rows, source, &batch, samples)?;
             self.advance(model, &group, &rows, (input, shape), k, &mut x, device)?;
         }
-        Ok((x.to_device(device), k))
+        Ok((x.into_tensor(device), k))
     }
 
     /// Each row's id, crop and map (the crop's map in `shift` mode), checked: the batch has ids,
@@ -614,7 +614,7 @@ impl Boundary {
         }
     }
 
-    fn to_device(self, device: &Device) -> Tensor<4> {
+    fn into_tensor(self, device: &Device) -> Tensor<4> {
         let [c, h, w] = self.window;
         Tensor::<4>::from_data(TensorData::new(self.values, [self.n, c, h, w]), device)
     }

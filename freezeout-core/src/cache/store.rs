@@ -16,7 +16,7 @@ pub(super) enum Map {
 impl Map {
     /// The map a row with `crop` reads: the mirror's for a flipped crop in `shift` mode, the
     /// image's otherwise (the batch's images are already flipped).
-    pub fn of(crop: Crop, shift: bool) -> Self {
+    pub(super) fn of(crop: Crop, shift: bool) -> Self {
         if shift && crop.flip { Map::Mirror } else { Map::Image }
     }
 }
@@ -24,13 +24,13 @@ impl Map {
 /// One sample's cached features: the input of unit `boundary`, as one map or (the `shift`
 /// mode) one map per flip of the padded image.
 pub(super) struct Entry {
-    pub boundary: usize,
+    pub(super) boundary: usize,
     maps: [Option<Values>; 2],
 }
 
 impl Entry {
     /// Map `map`, if stored.
-    pub fn map(&self, map: Map) -> Option<&Values> {
+    pub(super) fn map(&self, map: Map) -> Option<&Values> {
         self.maps[map as usize].as_ref()
     }
 
@@ -47,7 +47,7 @@ pub(super) enum Values {
 }
 
 impl Values {
-    pub fn encode(values: &[f32], float: CacheFloat) -> Self {
+    pub(super) fn encode(values: &[f32], float: CacheFloat) -> Self {
         match float {
             CacheFloat::F32 => Values::F32(values.into()),
             CacheFloat::Bf16 => Values::Half(values.iter().map(|&v| half::bf16::from_f32(v).to_bits()).collect()),
@@ -56,7 +56,7 @@ impl Values {
     }
 
     /// Appends the values as `f32` to `out`.
-    pub fn decode_into(&self, float: CacheFloat, out: &mut Vec<f32>) {
+    pub(super) fn decode_into(&self, float: CacheFloat, out: &mut Vec<f32>) {
         match (self, float) {
             (Values::F32(v), _) => out.extend_from_slice(v),
             (Values::Half(v), CacheFloat::F16) => out.extend(v.iter().map(|&b| half::f16::from_bits(b).to_f32())),
@@ -65,7 +65,7 @@ impl Values {
     }
 
     /// The values as `f32`: borrowed when stored so, else decoded into `scratch`.
-    pub fn as_f32<'a>(&'a self, float: CacheFloat, scratch: &'a mut Vec<f32>) -> &'a [f32] {
+    pub(super) fn as_f32<'a>(&'a self, float: CacheFloat, scratch: &'a mut Vec<f32>) -> &'a [f32] {
         match self {
             Values::F32(v) => v,
             Values::Half(_) => {
@@ -92,18 +92,18 @@ pub(super) struct Store {
 }
 
 impl Store {
-    pub fn new(budget: u64) -> Self {
+    pub(super) fn new(budget: u64) -> Self {
         Self { entries: HashMap::new(), bytes: 0, budget }
     }
 
-    pub fn get(&self, id: u64) -> Option<&Entry> {
+    pub(super) fn get(&self, id: u64) -> Option<&Entry> {
         self.entries.get(&id)
     }
 
     /// Stores map `map` of sample `id` at `boundary`: added beside the other map of an entry at
     /// the same boundary, else replacing the entry. Refused (returning `false`, the old entry
     /// kept) when the budget cannot hold it.
-    pub fn put(&mut self, id: u64, boundary: usize, map: Map, values: Values) -> bool {
+    pub(super) fn put(&mut self, id: u64, boundary: usize, map: Map, values: Values) -> bool {
         let flip = map as usize;
         let old = self.entries.get(&id);
         let same = old.is_some_and(|e| e.boundary == boundary);
@@ -125,11 +125,11 @@ impl Store {
         true
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn bytes(&self) -> u64 {
+    pub(super) fn bytes(&self) -> u64 {
         self.bytes
     }
 }

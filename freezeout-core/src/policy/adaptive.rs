@@ -237,23 +237,23 @@ fn iterations(fraction: f64, total: u64) -> u64 {
 pub(crate) struct UnitSignal {
     /// Sum of the measurements of the current window (gradient norms, or drifts).
     #[serde(with = "f64_text")]
-    pub sum: f64,
+    pub(crate) sum: f64,
     /// Measurements in the current window.
-    pub samples: u64,
+    pub(crate) samples: u64,
     /// The previous window's mean gradient norm (gradient-norm signal).
     #[serde(with = "f64_text_option")]
-    pub previous: Option<f64>,
+    pub(crate) previous: Option<f64>,
     /// The iteration at which the unit started to leave.
-    pub ramp_start: Option<u64>,
+    pub(crate) ramp_start: Option<u64>,
     /// Sum of the unit's rates over the updates the current window's drifts span (drift).
     #[serde(default, with = "f64_text", skip_serializing_if = "is_zero")]
-    pub rates: f64,
+    pub(crate) rates: f64,
     /// Consecutive windows whose signal was below the threshold.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
-    pub below: u64,
+    pub(crate) below: u64,
     /// The last sketch of the unit's output on the probe and its iteration (drift).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sketch: Option<Sketch>,
+    pub(crate) sketch: Option<Sketch>,
 }
 
 /// A sketch of a unit's output on the probe ([`crate::drift`]) and the iteration whose update
@@ -261,10 +261,10 @@ pub(crate) struct UnitSignal {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Sketch {
     /// The iteration.
-    pub iteration: u64,
+    pub(crate) iteration: u64,
     /// The sketch, `f32` values as the device computed them.
     #[serde(with = "f32_bits")]
-    pub values: Vec<f32>,
+    pub(crate) values: Vec<f32>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -278,10 +278,10 @@ fn is_zero_u64(v: &u64) -> bool {
 /// `Vec<f32>` as the values' bit patterns (exact in any JSON reader).
 mod f32_bits {
     use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(|x| x.to_bits()))
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
         Ok(Vec::<u32>::deserialize(d)?.into_iter().map(f32::from_bits).collect())
     }
 }
@@ -289,10 +289,10 @@ mod f32_bits {
 /// `f64` as its shortest round-trip decimal string.
 mod f64_text {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{v:?}"))
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         String::deserialize(d)?.parse().map_err(D::Error::custom)
     }
 }
@@ -300,13 +300,13 @@ mod f64_text {
 /// `Option<f64>` as [`f64_text`] or null.
 mod f64_text_option {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
-    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => s.serialize_some(&format!("{v:?}")),
             None => s.serialize_none(),
         }
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         Option::<String>::deserialize(d)?.map(|t| t.parse().map_err(D::Error::custom)).transpose()
     }
 }
@@ -440,7 +440,7 @@ impl Adaptive {
     }
 
     /// Whether iteration `j` is a measuring iteration with a unit still to watch.
-    pub fn wants_sample(&self, j: u64) -> bool {
+    pub(crate) fn wants_sample(&self, j: u64) -> bool {
         j.is_multiple_of(self.config.sample_every) && !self.watched().is_empty()
     }
 

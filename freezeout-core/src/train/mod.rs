@@ -93,8 +93,11 @@ pub struct Fit<'a, M, T = Classification> {
     log: Option<&'a mut RunLog>,
     checkpoint: Option<Checkpointing>,
     resume: Option<(PathBuf, Manifest)>,
-    observe: Option<Box<dyn FnMut(Progress, &M) + 'a>>,
+    observe: Option<Observer<'a, M>>,
 }
+
+/// [`Fit::observe`]'s callback.
+type Observer<'a, M> = Box<dyn FnMut(Progress, &M) + 'a>;
 
 impl<'a, M> Fit<'a, M> {
     /// A run of `config` on `device` (which must have autodiff: `Device::flex().autodiff()`).

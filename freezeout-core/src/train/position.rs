@@ -11,9 +11,9 @@ use std::time::Instant;
 /// Where a run is (the epoch and the batches of it done) and what it has summed so far.
 pub(super) struct RunState {
     /// The epoch in progress (or next).
-    pub epoch: usize,
+    pub(super) epoch: usize,
     /// Batches of `epoch` done.
-    pub batch: usize,
+    pub(super) batch: usize,
     epochs: Vec<EpochStats>,
     partial: PartialEpoch,
     step_total: f64,
@@ -47,7 +47,7 @@ impl RunState {
     }
 
     /// Adds one finished iteration of `n` examples to the epoch's sums.
-    pub fn record(&mut self, step: &StepResult, n: usize) {
+    pub(super) fn record(&mut self, step: &StepResult, n: usize) {
         self.partial.loss_sum += step.loss as f64 * n as f64;
         self.partial.errors += step.metric;
         self.partial.seen += n;
@@ -57,7 +57,7 @@ impl RunState {
 
     /// Closes the epoch in progress (`test_error` from the evaluation, `frozen_units` at its
     /// end, what the cache did) and moves to the next.
-    pub fn finish_epoch(
+    pub(super) fn finish_epoch(
         &mut self,
         test_error: Option<f64>,
         started: Instant,
@@ -82,7 +82,7 @@ impl RunState {
     }
 
     /// The checkpoint manifest of this position (`log_bytes` is filled in when it is written).
-    pub fn manifest(&self, driver: &FreezeOutDriver, checkpointing: Option<&Checkpointing>) -> Manifest {
+    pub(super) fn manifest(&self, driver: &FreezeOutDriver, checkpointing: Option<&Checkpointing>) -> Manifest {
         Manifest {
             format_version: checkpoint::FORMAT_VERSION,
             next_iteration: driver.iteration(),
@@ -102,7 +102,7 @@ impl RunState {
 
     /// The run's summary: the final test error is the last finished epoch's (none unless
     /// `finished`).
-    pub fn summary(&self, finished: bool, config: &TrainConfig, num_units: usize, total: u64) -> RunSummary {
+    pub(super) fn summary(&self, finished: bool, config: &TrainConfig, num_units: usize, total: u64) -> RunSummary {
         RunSummary {
             status: if finished { "finished" } else { "diverged" }.into(),
             config: config.clone(),
@@ -119,7 +119,7 @@ impl RunState {
     /// The epoch whose draws the `reuse` cache replays: that of the first freeze (the first
     /// finished epoch that ended with a frozen unit, else the one in progress if a unit is
     /// frozen already), `None` before any freeze.
-    pub fn first_frozen_epoch(&self, frozen_now: usize) -> Option<usize> {
+    pub(super) fn first_frozen_epoch(&self, frozen_now: usize) -> Option<usize> {
         let finished = self.epochs.iter().find(|e| e.frozen_units > 0).map(|e| e.epoch);
         finished.or((frozen_now > 0).then_some(self.epoch))
     }

@@ -17,11 +17,11 @@ use std::path::PathBuf;
 
 /// A run ready for its first iteration (or the checkpoint's next one).
 pub(super) struct Started<M> {
-    pub model: M,
-    pub units: Vec<UnitInfo>,
-    pub driver: FreezeOutDriver,
-    pub stepper: Stepper,
-    pub state: RunState,
+    pub(super) model: M,
+    pub(super) units: Vec<UnitInfo>,
+    pub(super) driver: FreezeOutDriver,
+    pub(super) stepper: Stepper,
+    pub(super) state: RunState,
 }
 
 /// Builds the driver and the optimizer for `model`, or restores both (and the model) from the
