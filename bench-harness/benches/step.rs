@@ -2,9 +2,9 @@
 //! ratios to the unfrozen step. `cargo bench -p bench-harness`.
 
 use bench_harness::bench::speed::{self, SpeedConfig};
+use burn_freezeout::device::DeviceKind;
+use burn_freezeout::models::Preset;
 use criterion::{Criterion, criterion_group, criterion_main};
-use freezeout_core::device::DeviceKind;
-use freezeout_core::models::Preset;
 
 fn freeze_fractions(c: &mut Criterion) {
     let config = SpeedConfig {

@@ -14,12 +14,12 @@
 //! (e.g. `wrn-10-1 ../shared/data/cifar-10-binary.tar.gz`; results: CACHE.md)
 
 use burn::tensor::{Device, Tensor};
-use freezeout_core::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
-use freezeout_core::data::DataSource;
-use freezeout_core::data::{self, CifarKind, Loader};
-use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{TrainConfig, checkpoint};
-use freezeout_core::{FreezeOut, FreezeOutForward};
+use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
+use burn_freezeout::data::DataSource;
+use burn_freezeout::data::{self, CifarKind, Loader};
+use burn_freezeout::models::{Preset, WithModel};
+use burn_freezeout::train::{TrainConfig, checkpoint};
+use burn_freezeout::{FreezeOut, FreezeOutForward};
 use std::path::PathBuf;
 
 const IMAGES: usize = 200;

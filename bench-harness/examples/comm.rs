@@ -8,8 +8,8 @@ use bench_harness::comm::{
     A100, A100_NVLINK, DataParallel, ETHERNET_100G, Gpu, H100, H100_NVLINK, Link, Overlap, exchanged,
 };
 use bench_harness::cost::CostModel;
-use freezeout_core::models::Preset;
-use freezeout_core::{Schedule, ScheduleConfig};
+use burn_freezeout::models::Preset;
+use burn_freezeout::{Schedule, ScheduleConfig};
 
 /// Examples per GPU and step.
 const BATCH: usize = 64;

@@ -6,9 +6,9 @@
 
 use bench_harness::bench::speed::{self, SpeedConfig};
 use burn::tensor::{Distribution, Tensor};
-use freezeout_core::device::DeviceKind;
-use freezeout_core::models::Preset;
-use freezeout_core::models::spec::Layer;
+use burn_freezeout::device::DeviceKind;
+use burn_freezeout::models::Preset;
+use burn_freezeout::models::spec::Layer;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {

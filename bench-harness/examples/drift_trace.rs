@@ -1,5 +1,5 @@
 //! Issue #25, step 2 ("diagnose before tuning"): every unit's representation drift
-//! ([`freezeout_core::drift`]) traced over a whole *baseline* run of the quick setting
+//! ([`burn_freezeout::drift`]) traced over a whole *baseline* run of the quick setting
 //! (WRN-10-1, the first 15,000 CIFAR-10 training images, 5 epochs, batch 50, nothing frozen).
 //! Every `R` iterations (after the update) the probe — training images 15,000..15,000+P, never
 //! trained on — is sketched through every unit and handed to drift policies that only watch:
@@ -18,13 +18,13 @@
 use bench_harness::run::limit_with_probe;
 use bench_harness::table::DRIFT_THRESHOLDS;
 use burn::tensor::Device;
-use freezeout_core::data::DataSource;
-use freezeout_core::data::{self as cifar, CifarKind, Loader};
-use freezeout_core::drift::DriftProbe;
-use freezeout_core::models::WideResNet;
-use freezeout_core::policy::relative_change;
-use freezeout_core::train::{self, Progress, RunLog, TrainConfig};
-use freezeout_core::{Adaptive, AdaptiveConfig, FreezeOut, PolicyConfig};
+use burn_freezeout::data::DataSource;
+use burn_freezeout::data::{self as cifar, CifarKind, Loader};
+use burn_freezeout::drift::DriftProbe;
+use burn_freezeout::models::WideResNet;
+use burn_freezeout::policy::relative_change;
+use burn_freezeout::train::{self, Progress, RunLog, TrainConfig};
+use burn_freezeout::{Adaptive, AdaptiveConfig, FreezeOut, PolicyConfig};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -5,9 +5,9 @@
 //! `cargo run --release -p bench-harness --example driver_cost`
 
 use bench_harness::bench::speed::{self, SpeedConfig};
-use freezeout_core::device::DeviceKind;
-use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, ScheduleConfig};
+use burn_freezeout::device::DeviceKind;
+use burn_freezeout::models::{Preset, WithModel};
+use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, ScheduleConfig};
 use std::hint::black_box;
 use std::time::Instant;
 

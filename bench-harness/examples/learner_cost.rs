@@ -12,10 +12,10 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::CliMetricsRenderer;
 use burn::train::{Learner, SupervisedTraining};
-use freezeout_core::data::{HostBatch, InMemory};
-use freezeout_core::learner::FreezeOutModel;
-use freezeout_core::models::WideResNet;
-use freezeout_core::train::{self, TrainConfig};
+use burn_freezeout::data::{HostBatch, InMemory};
+use burn_freezeout::learner::FreezeOutModel;
+use burn_freezeout::models::WideResNet;
+use burn_freezeout::train::{self, TrainConfig};
 use std::time::Instant;
 
 const BATCH: usize = 50;

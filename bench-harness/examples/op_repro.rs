@@ -1,6 +1,6 @@
 //! One op, one shape, on flex: the convolutions and BatchNorms of DenseNet-BC-40-12 and WRN-16-2
 //! at batch 50, forward and each gradient timed alone, and the 1×1 convolution as our models
-//! train it (`freezeout_core::models::pointwise`). `bench-harness/reference/torch_ops.py`
+//! train it (`burn_freezeout::models::pointwise`). `bench-harness/reference/torch_ops.py`
 //! runs the same ops and shapes in PyTorch; the two tables side by side are the reproductions
 //! in `bench-harness/PERF.md` ("What is inside Burn").
 //!
@@ -17,8 +17,8 @@ use burn::nn::conv::Conv2dConfig;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
-use freezeout_core::device::on_compute_pool;
-use freezeout_core::models::pointwise;
+use burn_freezeout::device::on_compute_pool;
+use burn_freezeout::models::pointwise;
 use std::time::Instant;
 
 /// Milliseconds of `f` (synchronised), median of `rounds` after one warm-up.
@@ -76,7 +76,7 @@ fn conv(device: &Device, rounds: usize, shape: [usize; 4], out: usize, k: usize)
     });
 }
 
-/// The 1×1 convolution as our models run it when training (`freezeout_core::models::pointwise`:
+/// The 1×1 convolution as our models run it when training (`burn_freezeout::models::pointwise`:
 /// a matrix product over the channels while a gradient flows; the forward row too, as the
 /// weight is tracked there).
 fn pointwise_conv(device: &Device, rounds: usize, shape: [usize; 4], out: usize) {

@@ -8,12 +8,12 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use freezeout_core::device::DeviceKind;
-use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::policy::Policy;
-use freezeout_core::task::{Classification, Task};
-use freezeout_core::train::{Stepper, TrainConfig};
-use freezeout_core::{Adaptive, AdaptiveConfig, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule};
+use burn_freezeout::device::DeviceKind;
+use burn_freezeout::models::{Preset, WithModel};
+use burn_freezeout::policy::Policy;
+use burn_freezeout::task::{Classification, Task};
+use burn_freezeout::train::{Stepper, TrainConfig};
+use burn_freezeout::{Adaptive, AdaptiveConfig, FreezeOut, FreezeOutDriver, FreezeOutForward, Schedule};
 use std::time::Instant;
 
 const STEPS: usize = 10;

@@ -2,7 +2,7 @@
 """Time per op kind of our training step on flex, from a `perf` profile with call graphs.
 
 flex computes every op on rayon's pool. `paper-repro` drives the step from a pool thread
-(`freezeout_core::device::on_compute_pool`), so that thread's stacks name the op from the
+(`burn_freezeout::device::on_compute_pool`), so that thread's stacks name the op from the
 training step down to the kernel; samples of the other pool threads (work they stole) have
 no such frames and take the op kind of the step thread's nearest sample in time. With
 `RAYON_NUM_THREADS=1` every sample is the step thread's: the attribution is exact.

@@ -14,8 +14,8 @@
 //! schedule's iterations it gives the saving at scale beside the single-device FLOP saving.
 
 use crate::cost::{CostModel, saving};
-use freezeout_core::Schedule;
-use freezeout_core::models::spec::{ArchSpec, Layer};
+use burn_freezeout::Schedule;
+use burn_freezeout::models::spec::{ArchSpec, Layer};
 
 /// A link between workers, as the ring all-reduce sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -179,8 +179,8 @@ impl DataParallel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use freezeout_core::models::spec::{UnitSpec, wide_resnet};
-    use freezeout_core::{Scaling, ScheduleConfig};
+    use burn_freezeout::models::spec::{UnitSpec, wide_resnet};
+    use burn_freezeout::{Scaling, ScheduleConfig};
 
     /// A ring over `p` workers moves `2 (p − 1) / p` of the buffer through each link, and one
     /// worker exchanges nothing.

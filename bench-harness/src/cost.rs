@@ -8,8 +8,8 @@
 //! * a *measured* model: step times at a few frozen-prefix lengths, interpolated, summed over
 //!   the schedule's iterations.
 
-use freezeout_core::models::spec::{ArchSpec, Layer};
-use freezeout_core::{Scaling, Schedule};
+use burn_freezeout::models::spec::{ArchSpec, Layer};
+use burn_freezeout::{Scaling, Schedule};
 
 /// Per-unit cost in multiply-accumulates per example.
 #[derive(Clone, Debug, PartialEq)]
@@ -249,8 +249,8 @@ pub fn cached_saving(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use freezeout_core::ScheduleConfig;
-    use freezeout_core::models::Preset;
+    use burn_freezeout::ScheduleConfig;
+    use burn_freezeout::models::Preset;
 
     #[test]
     fn reference_calc_speedup_is_17_8_percent_for_the_default() {

@@ -3,7 +3,7 @@
 //! units over a run.
 
 use crate::table::Line;
-use freezeout_core::Schedule;
+use burn_freezeout::Schedule;
 use plotters::prelude::*;
 use plotters::style::{Palette, Palette99};
 use std::path::Path;
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(unit_color(5, 5), BLACK);
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("lr.svg");
-        let schedule = Schedule::freezeout(freezeout_core::ScheduleConfig::default(), 5, 100).unwrap();
+        let schedule = Schedule::freezeout(burn_freezeout::ScheduleConfig::default(), 5, 100).unwrap();
         lr_curves(&path, &schedule, "test").unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         for label in ["unit 0 (first)", "unit 2", "unit 4 (last)", "head (never frozen)"] {

@@ -3,15 +3,15 @@
 //! instead of every epoch. The lines marked `// cache` are all the cache adds to the FreezeOut
 //! loop of `examples/own_loop.rs`.
 //!
-//! `cargo run --release -p freezeout-core --example cache`
+//! `cargo run --release -p burn-freezeout --example cache`
 
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use freezeout_core::cache::{CacheConfig, CacheMode, PrefixCache};
-use freezeout_core::data::DataSource;
-use freezeout_core::data::{Loader, Split};
-use freezeout_core::models::WideResNet;
-use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, ScheduleConfig};
+use burn_freezeout::cache::{CacheConfig, CacheMode, PrefixCache};
+use burn_freezeout::data::DataSource;
+use burn_freezeout::data::{Loader, Split};
+use burn_freezeout::models::WideResNet;
+use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, ScheduleConfig};
 use rand::{Rng, SeedableRng};
 
 fn random_split(n: usize, seed: u64) -> Split {

@@ -3,16 +3,16 @@
 //! and summary go to `runs/fit-example`.
 //!
 //! ```sh
-//! cargo run --release -p freezeout-core --example fit                                        # synthetic
-//! cargo run --release -p freezeout-core --example fit -- --cifar data/cifar-10-binary.tar.gz --epochs 2
+//! cargo run --release -p burn-freezeout --example fit                                        # synthetic
+//! cargo run --release -p burn-freezeout --example fit -- --cifar data/cifar-10-binary.tar.gz --epochs 2
 //! ```
 //!
 //! Any other task (a regressor, a sequence model) goes through `Fit::task` with a `task::Task`.
 
-use freezeout_core::FreezeOut;
-use freezeout_core::data::{self, CifarKind, Loader, Split};
-use freezeout_core::models::WideResNet;
-use freezeout_core::train::{Fit, RunLog, TrainConfig};
+use burn_freezeout::FreezeOut;
+use burn_freezeout::data::{self, CifarKind, Loader, Split};
+use burn_freezeout::models::WideResNet;
+use burn_freezeout::train::{Fit, RunLog, TrainConfig};
 
 /// Four classes: which quadrant of the image is bright.
 fn synthetic(n: usize) -> Split {

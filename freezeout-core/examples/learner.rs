@@ -2,8 +2,8 @@
 //! checkpointers and renderer as usual; the lines marked `// FreezeOut` are all it adds.
 //!
 //! ```sh
-//! cargo run --release -p freezeout-core --features learner --example learner            # synthetic images
-//! cargo run --release -p freezeout-core --features learner --example learner -- \
+//! cargo run --release -p burn-freezeout --features learner --example learner            # synthetic images
+//! cargo run --release -p burn-freezeout --features learner --example learner -- \
 //!     --cifar ../shared/data/cifar-10-binary.tar.gz --epochs 20                           # CIFAR-10
 //! ```
 //!
@@ -29,9 +29,9 @@ use burn::train::{
     ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, SupervisedTraining, TrainOutput,
     TrainStep,
 };
-use freezeout_core::data::{self as cifar, CifarKind, Normalization, Split};
-use freezeout_core::learner::{FreezeOutModel, ImageBatch, classification_output};
-use freezeout_core::{FreezeOut, ScheduleConfig, freezeout};
+use burn_freezeout::data::{self as cifar, CifarKind, Normalization, Split};
+use burn_freezeout::learner::{FreezeOutModel, ImageBatch, classification_output};
+use burn_freezeout::{FreezeOut, ScheduleConfig, freezeout};
 
 /// conv 3×3 → BatchNorm → ReLU.
 #[derive(Module, Debug)]

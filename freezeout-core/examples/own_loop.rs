@@ -1,14 +1,14 @@
 //! FreezeOut in your own Burn training loop: an MLP regressor on rank-2 input, trained with
 //! Adam by a hand-written loop. The lines marked `// FreezeOut` are all that FreezeOut adds.
 //!
-//! `cargo run --release -p freezeout-core --example own_loop`
+//! `cargo run --release -p burn-freezeout --example own_loop`
 
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use freezeout_core::{FreezeOut, FreezeOutDriver, ScheduleConfig, freezeout};
+use burn_freezeout::{FreezeOut, FreezeOutDriver, ScheduleConfig, freezeout};
 
 #[derive(Module, Debug)]
 struct Layer {

@@ -301,7 +301,7 @@ fn cuda_libraries_present() -> Result<(), DeviceError> {
 /// `paper-repro` runs every command this way; the pool's size follows `RAYON_NUM_THREADS`.
 ///
 /// ```
-/// use freezeout_core::device::on_compute_pool;
+/// use burn_freezeout::device::on_compute_pool;
 ///
 /// let steps = on_compute_pool(|| {
 ///     // build the model, then: for batch in data { train step }

@@ -31,9 +31,9 @@
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
-//! use freezeout_core::drift::DriftProbe;
-//! use freezeout_core::models::WideResNet;
-//! use freezeout_core::{AdaptiveConfig, FreezeOutDriver, PolicyConfig, ScheduleConfig};
+//! use burn_freezeout::drift::DriftProbe;
+//! use burn_freezeout::models::WideResNet;
+//! use burn_freezeout::{AdaptiveConfig, FreezeOutDriver, PolicyConfig, ScheduleConfig};
 //!
 //! let device = Device::flex().autodiff();
 //! let model = WideResNet::new(10, 1, 0.0, 10, &device);

@@ -8,8 +8,8 @@
 //! ```
 //! use burn::nn::loss::{MseLoss, Reduction};
 //! use burn::tensor::{Device, Tensor, TensorData};
-//! use freezeout_core::FreezeOutForward;
-//! use freezeout_core::task::{Task, TaskOutput};
+//! use burn_freezeout::FreezeOutForward;
+//! use burn_freezeout::task::{Task, TaskOutput};
 //!
 //! /// Batches of `(features, targets)`, row-major, `features.len() = n · 8`.
 //! struct Regression;

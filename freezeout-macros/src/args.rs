@@ -1,4 +1,5 @@
-//! The attribute's own arguments: `#[freezeout(head = f, input = 4, output = 2, manual)]`.
+//! The attribute's own arguments: `#[freezeout(head = f, input = 4, output = 2, manual)]`, and
+//! `crate = path` where the library is reached through a re-export.
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
@@ -16,6 +17,8 @@ pub struct Args {
     pub output: Option<LitInt>,
     /// `manual`: the user writes the forward pass.
     pub manual: Option<Span>,
+    /// `crate = path`: the library's path, for a crate that re-exports it.
+    pub krate: Option<syn::Path>,
 }
 
 impl Args {
@@ -39,6 +42,11 @@ impl Args {
                 return Err(duplicate());
             }
             *slot = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("crate") {
+            if self.krate.is_some() {
+                return Err(duplicate());
+            }
+            self.krate = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("manual") {
             if self.manual.is_some() {
                 return Err(duplicate());
@@ -46,7 +54,7 @@ impl Args {
             self.manual = Some(syn::spanned::Spanned::span(&meta.path));
         } else {
             return Err(meta.error(format!(
-                "unknown freezeout option `{}`, expected `head`, `input`, `output` or `manual`",
+                "unknown freezeout option `{}`, expected `head`, `input`, `output`, `manual` or `crate`",
                 name(&meta)
             )));
         }

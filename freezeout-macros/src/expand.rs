@@ -1,6 +1,7 @@
 //! Code generation: the `FreezeOut` impl, the freeze point and the freeze-aware forward.
 
 use crate::args::Args;
+use crate::krate;
 use crate::model::{self, Model, UnitField, UnitKind};
 use crate::validate;
 use proc_macro2::TokenStream;
@@ -53,7 +54,7 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
     let item = &model.item;
     let name = &item.ident;
     let (impl_g, ty_g, where_c) = item.generics.split_for_impl();
-    let fo = quote!(::freezeout_core);
+    let fo = krate::library(args.krate.as_ref());
     let tensor = quote!(#fo::__private::burn::tensor::Tensor);
 
     let names = model.units.iter().map(unit_names);

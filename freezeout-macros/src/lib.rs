@@ -16,12 +16,15 @@
 //! Options: `head = method` (generate `forward` = units then `self.method(x)`), `input = R`
 //! (rank of the tensor threaded through the units, default 4), `output = R` (rank of the head's
 //! output, default 2), `manual` (no generated forward: write it yourself and call
-//! `self.freeze_point(unit, x)` after each unit). See `freezeout_core::FreezeOut`.
+//! `self.freeze_point(unit, x)` after each unit), `crate = path` (the library's path where a crate
+//! re-exports it; by default the name your `Cargo.toml` gives `burn-freezeout`, renamed or not).
+//! See `burn_freezeout::FreezeOut`.
 
 #![warn(missing_docs)]
 
 mod args;
 mod expand;
+mod krate;
 mod model;
 mod validate;
 

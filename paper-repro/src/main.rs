@@ -2,8 +2,8 @@
 
 mod cmd;
 
+use burn_freezeout::device::on_compute_pool;
 use clap::{Parser, Subcommand};
-use freezeout_core::device::on_compute_pool;
 
 /// Reproduce "FreezeOut: Accelerate Training by Progressively Freezing Layers" on Burn.
 ///

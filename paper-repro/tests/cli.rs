@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 fn repro(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_paper-repro"));
     // The data is always given with --data: none found through the environment.
-    cmd.args(args).env_remove("FREEZEOUT_ABORT_AFTER_ITERATION").env_remove(freezeout_core::data::DATA_ENV);
+    cmd.args(args).env_remove("FREEZEOUT_ABORT_AFTER_ITERATION").env_remove(burn_freezeout::data::DATA_ENV);
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -8,9 +8,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use freezeout_core::data::{HostBatch, InMemory};
-use freezeout_core::train::TrainConfig;
-use freezeout_core::{Scaling, ScheduleConfig, freezeout};
+use burn_freezeout::data::{HostBatch, InMemory};
+use burn_freezeout::train::TrainConfig;
+use burn_freezeout::{Scaling, ScheduleConfig, freezeout};
 use rand::{Rng, SeedableRng};
 use std::sync::{Arc, Mutex};
 
@@ -164,7 +164,7 @@ pub fn fast_schedule() -> TrainConfig {
 /// written straight to the terminal (not captured, so a skip is seen). A `$FREEZEOUT_DATA`
 /// that holds no CIFAR-10 is an error, not a skip.
 pub fn cifar10(test: &str) -> Option<std::path::PathBuf> {
-    use freezeout_core::data::{CifarKind, DATA_ENV, cifar::identify};
+    use burn_freezeout::data::{CifarKind, DATA_ENV, cifar::identify};
     use std::io::Write;
     let has_cifar10 = |p: &std::path::Path| identify(p).contains(&CifarKind::Cifar10);
     if let Some(path) = std::env::var_os(DATA_ENV).map(std::path::PathBuf::from) {

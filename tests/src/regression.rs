@@ -10,10 +10,10 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::{InferenceStep, RegressionOutput, TrainOutput, TrainStep};
-use freezeout_core::data::InMemory;
-use freezeout_core::drift::DriftProbe;
-use freezeout_core::task::{ProbeStep, Task, TaskOutput, UnitProbe};
-use freezeout_core::{FreezeOutForward, freezeout};
+use burn_freezeout::data::InMemory;
+use burn_freezeout::drift::DriftProbe;
+use burn_freezeout::task::{ProbeStep, Task, TaskOutput, UnitProbe};
+use burn_freezeout::{FreezeOutForward, freezeout};
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 

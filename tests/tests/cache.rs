@@ -5,11 +5,11 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
-use freezeout_core::FreezeOut;
-use freezeout_core::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
-use freezeout_core::data::{DataSource, InMemory};
-use freezeout_core::data::{Loader, Split};
-use freezeout_core::train::{self, RunLog, TrainConfig};
+use burn_freezeout::FreezeOut;
+use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
+use burn_freezeout::data::{DataSource, InMemory};
+use burn_freezeout::data::{Loader, Split};
+use burn_freezeout::train::{self, RunLog, TrainConfig};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
 use rand::{Rng, SeedableRng};
 

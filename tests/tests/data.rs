@@ -2,8 +2,8 @@
 //! written by the tests, augmentation semantics, determinism, and a CPU training run on a subset
 //! of the real data.
 
-use freezeout_core::data::{self, CifarKind, Loader, Split, cifar::IMAGE_BYTES};
-use freezeout_core::data::{DataSource, HostBatch};
+use burn_freezeout::data::{self, CifarKind, Loader, Split, cifar::IMAGE_BYTES};
+use burn_freezeout::data::{DataSource, HostBatch};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -239,15 +239,15 @@ fn a_small_model_learns_a_subset_of_real_cifar10_on_cpu() {
         return;
     };
     use burn::tensor::Device;
-    use freezeout_core::ScheduleConfig;
-    use freezeout_core::train::{self, TrainConfig};
+    use burn_freezeout::ScheduleConfig;
+    use burn_freezeout::train::{self, TrainConfig};
     let data::Cifar { mut train, mut test, .. } = data::load(&archive, CifarKind::Cifar10).unwrap();
     train.truncate(5000);
     test.truncate(1000);
     let mut loader = Loader::new(train, test, 50, 0);
     let device = Device::flex().autodiff();
     device.seed(0);
-    let model = freezeout_core::models::WideResNet::new(10, 1, 0.0, 10, &device);
+    let model = burn_freezeout::models::WideResNet::new(10, 1, 0.0, 10, &device);
     let config = TrainConfig {
         epochs: 3,
         schedule: ScheduleConfig { base_lr: 0.1, ..ScheduleConfig::default() },

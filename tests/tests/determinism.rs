@@ -4,7 +4,7 @@
 //! `freezing.rs` this test failed about one run in ten that way.
 
 use burn::tensor::Device;
-use freezeout_core::train::{self, RunLog};
+use burn_freezeout::train::{self, RunLog};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
 
 #[test]

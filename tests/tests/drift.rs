@@ -4,11 +4,11 @@
 //! error that names what is missing.
 
 use burn::tensor::Device;
-use freezeout_core::data::InMemory;
-use freezeout_core::drift::DriftError;
-use freezeout_core::task::{Task, TaskOutput};
-use freezeout_core::train::{self, RunLog, TrainConfig, TrainError};
-use freezeout_core::{AdaptiveConfig, FreezeOutForward, PolicyConfig};
+use burn_freezeout::data::InMemory;
+use burn_freezeout::drift::DriftError;
+use burn_freezeout::task::{Task, TaskOutput};
+use burn_freezeout::train::{self, RunLog, TrainConfig, TrainError};
+use burn_freezeout::{AdaptiveConfig, FreezeOutForward, PolicyConfig};
 use freezeout_tests::regression::{Regression, Regressor, examples, in_memory};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
 

@@ -1,7 +1,7 @@
 //! The float type of a device is fixed once per process, so this file is its own test binary.
 
 use burn::tensor::{DType, Tensor};
-use freezeout_core::device::{DeviceError, DeviceKind, FloatKind};
+use burn_freezeout::device::{DeviceError, DeviceKind, FloatKind};
 
 #[test]
 fn a_bf16_device_makes_bf16_tensors_and_refuses_another_float_type_afterwards() {
@@ -24,7 +24,7 @@ fn a_bf16_device_makes_bf16_tensors_and_refuses_another_float_type_afterwards() 
 #[test]
 fn a_bf16_run_trains_end_to_end_and_records_its_float_type() {
     use bench_harness::run::RunConfig;
-    use freezeout_core::models::Preset;
+    use burn_freezeout::models::Preset;
     let Some(archive) = freezeout_tests::cifar10("a_bf16_run_trains_end_to_end_and_records_its_float_type") else {
         return;
     };

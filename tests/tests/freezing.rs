@@ -5,8 +5,8 @@ use burn::module::{Module, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use freezeout_core::train::{self, OptimizerKind, RunLog, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutForward, PolicyConfig, ScheduleConfig, head_param_ids};
+use burn_freezeout::train::{self, OptimizerKind, RunLog, TrainConfig};
+use burn_freezeout::{FreezeOut, FreezeOutForward, PolicyConfig, ScheduleConfig, head_param_ids};
 use freezeout_tests::{TinyNet, Tracking, fast_schedule, quadrant_data, quadrant_task};
 use std::collections::HashMap;
 
@@ -57,7 +57,7 @@ fn units_metadata_names_indices_and_param_counts() {
     let counts: Vec<_> = units.iter().map(|u| u.num_params).collect();
     assert_eq!(counts, [224, 592, 592, 592]);
     // head: BN 2·8 + linear 8·4 + 4.
-    assert_eq!(freezeout_core::trainable_params(&model), 224 + 3 * 592 + 16 + 36);
+    assert_eq!(burn_freezeout::trainable_params(&model), 224 + 3 * 592 + 16 + 36);
     assert_eq!(head_param_ids(&model).len(), 4);
     assert_eq!(model.frozen_units(), 0);
 }
@@ -239,7 +239,7 @@ mod empty_unit {
     use burn::module::Module;
     use burn::nn::{Linear, LinearConfig, Relu};
     use burn::tensor::{Device, Tensor};
-    use freezeout_core::freezeout;
+    use burn_freezeout::freezeout;
 
     /// A unit without parameters (a bare activation) is a configuration error.
     #[freezeout(head = head)]

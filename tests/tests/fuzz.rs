@@ -3,9 +3,9 @@
 //! are not. (`PROPTEST_CASES=20000 cargo test -p freezeout-tests --test fuzz` fuzzes longer.)
 
 use bench_harness::run::RunConfig;
-use freezeout_core::cache::{CacheConfig, CacheFloat, CacheMode};
-use freezeout_core::data::{self, CifarKind, cifar::parse_records};
-use freezeout_core::{AdaptiveConfig, PolicyConfig};
+use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode};
+use burn_freezeout::data::{self, CifarKind, cifar::parse_records};
+use burn_freezeout::{AdaptiveConfig, PolicyConfig};
 use proptest::prelude::*;
 use std::path::Path;
 

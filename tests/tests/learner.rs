@@ -9,9 +9,9 @@
 use burn::tensor::Device;
 use burn::train::metric::LossMetric;
 use burn::train::{Learner, SupervisedTraining};
-use freezeout_core::learner::FreezeOutModel;
-use freezeout_core::train::{self, RunLog, TrainConfig};
-use freezeout_core::{AdaptiveConfig, FreezeOut, PolicyConfig};
+use burn_freezeout::learner::FreezeOutModel;
+use burn_freezeout::train::{self, RunLog, TrainConfig};
+use burn_freezeout::{AdaptiveConfig, FreezeOut, PolicyConfig};
 use freezeout_tests::fast_schedule;
 use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader, probe_input};
 use std::path::Path;

@@ -2,9 +2,9 @@
 //! and every family trains on CPU with freezing happening.
 
 use burn::tensor::Device;
-use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{self, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutForward, Scaling, ScheduleConfig, trainable_params};
+use burn_freezeout::models::{Preset, WithModel};
+use burn_freezeout::train::{self, TrainConfig};
+use burn_freezeout::{FreezeOut, FreezeOutForward, Scaling, ScheduleConfig, trainable_params};
 use freezeout_tests::quadrant_data;
 
 /// Built-in facts about a model, gathered from the Burn module.

@@ -18,8 +18,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use burn::train::metric::LossMetric;
 use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
-use freezeout_core::learner::FreezeOutModel;
-use freezeout_core::{FreezeOut, Policy, Schedule, head_param_ids};
+use burn_freezeout::learner::FreezeOutModel;
+use burn_freezeout::{FreezeOut, Policy, Schedule, head_param_ids};
 use freezeout_tests::fast_schedule;
 use freezeout_tests::regression::{Example, Regressor, examples, loader};
 use std::collections::HashSet;
@@ -111,8 +111,8 @@ fn a_multi_device_run_trains_exactly_as_one_device_accumulating_the_same_batches
 fn the_adaptive_policy_under_sharded_multi_device_optimization_is_refused() {
     let device = Device::flex().autodiff();
     let model = Regressor::new(2, &device);
-    let policy = freezeout_core::train::TrainConfig {
-        policy: freezeout_core::PolicyConfig::Adaptive(freezeout_core::AdaptiveConfig {
+    let policy = burn_freezeout::train::TrainConfig {
+        policy: burn_freezeout::PolicyConfig::Adaptive(burn_freezeout::AdaptiveConfig {
             window: 0.25,
             sample_every: 1,
             ..Default::default()
@@ -380,8 +380,8 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 #[test]
 fn the_ddp_bench_measures_the_exchange_the_communication_model_predicts() {
     use bench_harness::bench::ddp::{self, DdpConfig, Strategy};
-    use freezeout_core::device::DeviceKind;
-    use freezeout_core::models::Preset;
+    use burn_freezeout::device::DeviceKind;
+    use burn_freezeout::models::Preset;
     let config = DdpConfig {
         model: Preset::Wrn { depth: 10, width: 1 },
         batch: 4,

@@ -1,8 +1,8 @@
 //! A run directory belongs to one run: checkpoint rotation only ever deletes the current
 //! run's own older checkpoints, never another config's.
 
-use freezeout_core::train::TrainConfig;
-use freezeout_core::train::checkpoint::{self, Checkpointing, Manifest, PartialEpoch};
+use burn_freezeout::train::TrainConfig;
+use burn_freezeout::train::checkpoint::{self, Checkpointing, Manifest, PartialEpoch};
 use freezeout_tests::TinyNet;
 use std::fs;
 

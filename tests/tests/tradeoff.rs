@@ -4,9 +4,9 @@
 
 use bench_harness::cost::{CostModel, MeasuredCost, reference_calc_speedup, reference_saving};
 use burn::tensor::Device;
-use freezeout_core::models::Preset;
-use freezeout_core::train::{self, TrainConfig};
-use freezeout_core::{PolicyConfig, Scaling, Schedule, ScheduleConfig};
+use burn_freezeout::models::Preset;
+use burn_freezeout::train::{self, TrainConfig};
+use burn_freezeout::{PolicyConfig, Scaling, Schedule, ScheduleConfig};
 use freezeout_tests::{TinyNet, quadrant_data};
 
 fn cfg(t0: f64, scaling: Scaling) -> ScheduleConfig {

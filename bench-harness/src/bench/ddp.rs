@@ -17,11 +17,11 @@ use burn::train::metric::LossMetric;
 use burn::train::{
     ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, SupervisedTraining, TrainStep,
 };
-use freezeout_core::device::DeviceKind;
-use freezeout_core::learner::{FreezeOutModel, ImageBatch, StepTrace};
-use freezeout_core::models::{DenseNet, Preset, Vgg, WideResNet};
-use freezeout_core::train::TrainConfig;
-use freezeout_core::{FreezeOut, GradientCensus, ScheduleConfig};
+use burn_freezeout::device::DeviceKind;
+use burn_freezeout::learner::{FreezeOutModel, ImageBatch, StepTrace};
+use burn_freezeout::models::{DenseNet, Preset, Vgg, WideResNet};
+use burn_freezeout::train::TrainConfig;
+use burn_freezeout::{FreezeOut, GradientCensus, ScheduleConfig};
 use serde::Serialize;
 use std::path::Path;
 
@@ -110,7 +110,7 @@ pub enum DdpError {
     },
     /// No device.
     #[error(transparent)]
-    Device(#[from] freezeout_core::device::DeviceError),
+    Device(#[from] burn_freezeout::device::DeviceError),
     /// More than one worker on one device under the single strategy.
     #[error("--strategy single runs one worker: drop --workers {0}")]
     SingleWorkers(usize),
@@ -207,7 +207,7 @@ impl Run<'_> {
 }
 
 /// The trace grouped by frozen prefix.
-fn phases(trace: &[StepTrace], spec: &freezeout_core::models::spec::ArchSpec) -> Vec<Phase> {
+fn phases(trace: &[StepTrace], spec: &burn_freezeout::models::spec::ArchSpec) -> Vec<Phase> {
     let mut phases: Vec<Phase> = Vec::new();
     let mut times: Vec<Vec<f64>> = Vec::new();
     for step in trace {

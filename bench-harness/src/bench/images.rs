@@ -5,8 +5,8 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use freezeout_core::data::HostBatch;
-use freezeout_core::learner::ImageBatch;
+use burn_freezeout::data::HostBatch;
+use burn_freezeout::learner::ImageBatch;
 use std::sync::Arc;
 
 /// Values of one image.

@@ -6,10 +6,10 @@
 use super::Reporter;
 use crate::cost::MeasuredCost;
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use freezeout_core::data::{DataSource, HostBatch};
-use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::train::{Fit, Progress, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutForward};
+use burn_freezeout::data::{DataSource, HostBatch};
+use burn_freezeout::models::{Preset, WithModel};
+use burn_freezeout::train::{Fit, Progress, TrainConfig};
+use burn_freezeout::{FreezeOut, FreezeOutForward};
 use serde::Serialize;
 
 /// What a scheduled run measured.

@@ -8,13 +8,13 @@ use crate::cost::{self, CacheBuild, CacheCosts, CachePrediction, CostModel, Meas
 use crate::stats::{mean, median};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Distribution, Int, Tensor};
-use freezeout_core::cache::{CacheConfig, CacheMode, PrefixCache};
-use freezeout_core::data::{DataSource, HostBatch, InMemory};
-use freezeout_core::device::{DeviceKind, FloatKind};
-use freezeout_core::models::{Preset, WithModel};
-use freezeout_core::task::{CacheStep, Classification, Task, TaskOutput};
-use freezeout_core::train::{Stepper, TrainConfig};
-use freezeout_core::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig};
+use burn_freezeout::cache::{CacheConfig, CacheMode, PrefixCache};
+use burn_freezeout::data::{DataSource, HostBatch, InMemory};
+use burn_freezeout::device::{DeviceKind, FloatKind};
+use burn_freezeout::models::{Preset, WithModel};
+use burn_freezeout::task::{CacheStep, Classification, Task, TaskOutput};
+use burn_freezeout::train::{Stepper, TrainConfig};
+use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig};
 use serde::Serialize;
 use std::time::Instant;
 

@@ -5,12 +5,12 @@
 //! help and applies its flags over them (or over a config file).
 
 use anyhow::{Context, bail};
-use freezeout_core::cache::{CacheConfig, CacheMode};
-use freezeout_core::data::CifarKind;
-use freezeout_core::device::{DeviceKind, FloatKind};
-use freezeout_core::models::Preset;
-use freezeout_core::train::{OptimizerKind, TrainConfig};
-use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling, ScheduleConfig};
+use burn_freezeout::cache::{CacheConfig, CacheMode};
+use burn_freezeout::data::CifarKind;
+use burn_freezeout::device::{DeviceKind, FloatKind};
+use burn_freezeout::models::Preset;
+use burn_freezeout::train::{OptimizerKind, TrainConfig};
+use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -141,7 +141,7 @@ impl RunConfig {
         }
         if self.cache.mode == CacheMode::Exact {
             // The CLI's CIFAR pipeline always augments (random crop and flip).
-            return Err(freezeout_core::cache::CacheError::NotRepeating.into());
+            return Err(burn_freezeout::cache::CacheError::NotRepeating.into());
         }
         Ok(())
     }
@@ -198,7 +198,7 @@ impl RunConfig {
     pub fn result_hash(&self) -> String {
         let normalized = RunConfig { checkpoint_every: 0, keep_checkpoints: 1, ..self.clone() };
         let text = toml::to_string_pretty(&normalized).expect("a run config serializes");
-        freezeout_core::train::checkpoint::hash_text(&text)
+        burn_freezeout::train::checkpoint::hash_text(&text)
     }
 
     /// The settings in which `other` differs from `self`, as `field: ours → theirs`, sorted by
@@ -217,7 +217,7 @@ impl RunConfig {
             .collect()
     }
 
-    /// The warning for initial rates above [`freezeout_core::HIGH_RATE_FACTOR`] × `lr` (LR
+    /// The warning for initial rates above [`burn_freezeout::HIGH_RATE_FACTOR`] × `lr` (LR
     /// scaling with a tiny `t0`), naming the unit, for the model's real unit names; `None` for
     /// the paper's settings. `train` and `table` print it and go on.
     pub fn rate_warning(&self) -> Option<String> {
@@ -227,7 +227,7 @@ impl RunConfig {
         let spec = self.model.spec(self.dataset.classes());
         let names: Vec<String> = spec.units.iter().map(|u| u.name.clone()).collect();
         // The rates do not depend on T: any positive length gives the same α_i.
-        let schedule = freezeout_core::Schedule::freezeout(self.train_config().schedule, names.len(), 1).ok()?;
+        let schedule = burn_freezeout::Schedule::freezeout(self.train_config().schedule, names.len(), 1).ok()?;
         schedule.high_rate_warning(&names)
     }
 }
@@ -284,7 +284,7 @@ macro_rules! file_form {
         }
 
         impl TryFrom<RunConfigFile> for RunConfig {
-            type Error = freezeout_core::policy::PolicyClash;
+            type Error = burn_freezeout::policy::PolicyClash;
             fn try_from(f: RunConfigFile) -> Result<Self, Self::Error> {
                 Ok(Self { policy: PolicyConfig::from_fields(f.baseline, f.adaptive)?, $($field: f.$field),* })
             }
@@ -320,7 +320,7 @@ file_form!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use freezeout_core::cache::CacheFloat;
+    use burn_freezeout::cache::CacheFloat;
 
     #[test]
     fn configs_that_compute_differently_get_different_run_names() {

@@ -7,8 +7,8 @@ use super::RunConfig;
 /// multiply-accumulates per second of a full training step (forward + backward ≈ 3× forward):
 /// a 2-core CPU with the release build (bench-harness/PERF.md); the GPU figure is a rough
 /// placeholder. [`Estimate`] corrects it with what this machine measures.
-fn macs_per_second(device: freezeout_core::device::DeviceKind) -> f64 {
-    use freezeout_core::device::DeviceKind;
+fn macs_per_second(device: burn_freezeout::device::DeviceKind) -> f64 {
+    use burn_freezeout::device::DeviceKind;
     match device {
         DeviceKind::Cpu | DeviceKind::Ndarray | DeviceKind::Tch => 20e9,
         DeviceKind::Cuda | DeviceKind::TchCuda | DeviceKind::Wgpu => 2e12,
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn an_estimate_scales_with_what_this_machine_measured() {
         let config = RunConfig {
-            model: freezeout_core::models::Preset::Wrn { depth: 10, width: 1 },
+            model: burn_freezeout::models::Preset::Wrn { depth: 10, width: 1 },
             epochs: 5,
             train_limit: Some(15_000),
             test_limit: Some(2_000),

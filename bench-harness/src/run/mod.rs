@@ -12,11 +12,11 @@ pub use config::RunConfig;
 pub use estimate::{Estimate, estimate_seconds};
 
 use anyhow::{Context, bail};
-use freezeout_core::cache::{CacheConfig, PrefixCache, bytes_text};
-use freezeout_core::data::{self, Loader, PROBE_IMAGES, Split};
-use freezeout_core::models::WithModel;
-use freezeout_core::train::{self, Checkpointing, Fit, Progress, RunLog, RunSummary, checkpoint};
-use freezeout_core::{FreezeOut, FreezeOutForward};
+use burn_freezeout::cache::{CacheConfig, PrefixCache, bytes_text};
+use burn_freezeout::data::{self, Loader, PROBE_IMAGES, Split};
+use burn_freezeout::models::WithModel;
+use burn_freezeout::train::{self, Checkpointing, Fit, Progress, RunLog, RunSummary, checkpoint};
+use burn_freezeout::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;

@@ -3,9 +3,9 @@
 
 use crate::cost::{self, CostModel};
 use crate::run::RunConfig;
-use freezeout_core::PolicyConfig;
-use freezeout_core::cache::{CacheFloat, CacheMode};
-use freezeout_core::train::RunSummary;
+use burn_freezeout::PolicyConfig;
+use burn_freezeout::cache::{CacheFloat, CacheMode};
+use burn_freezeout::train::RunSummary;
 use serde::Serialize;
 use std::path::Path;
 

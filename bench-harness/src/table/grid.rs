@@ -1,10 +1,10 @@
 //! The grids of runs: which cells a preset holds.
 
 use crate::run::RunConfig;
-use freezeout_core::cache::{CacheConfig, CacheMode};
-use freezeout_core::data::CifarKind;
-use freezeout_core::models::Preset;
-use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling};
+use burn_freezeout::cache::{CacheConfig, CacheMode};
+use burn_freezeout::data::CifarKind;
+use burn_freezeout::models::Preset;
+use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling};
 
 /// Which grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -26,8 +26,8 @@ mod tests {
     use super::*;
     use crate::cost::CostModel;
     use crate::run::RunConfig;
-    use freezeout_core::train::RunSummary;
-    use freezeout_core::{AdaptiveConfig, PolicyConfig};
+    use burn_freezeout::train::RunSummary;
+    use burn_freezeout::{AdaptiveConfig, PolicyConfig};
     use std::path::Path;
 
     fn summary(config: &RunConfig) -> RunSummary {
@@ -101,7 +101,7 @@ mod tests {
         let drifts: Vec<(String, Option<f64>)> = drift.iter().map(|c| (strategy(c), setting_of(c))).skip(3).collect();
         assert_eq!(drifts, DRIFT_THRESHOLDS.map(|t| ("drift".to_string(), Some(t))));
         assert!(
-            drift[3..].iter().all(|c| c.policy.adaptive().is_some_and(|a| a.signal == freezeout_core::Signal::Drift))
+            drift[3..].iter().all(|c| c.policy.adaptive().is_some_and(|a| a.signal == burn_freezeout::Signal::Drift))
         );
         assert_eq!(&drift[..3], &cells[..3], "the same baseline and FreezeOut cells");
         // The same setting as the quick preset's cells.
@@ -114,7 +114,7 @@ mod tests {
     /// two FreezeOut defaults for the others, each default also with `reuse`; one setting.
     #[test]
     fn the_densenet_grid_holds_the_papers_grid_for_its_first_seed() {
-        use freezeout_core::cache::CacheMode;
+        use burn_freezeout::cache::CacheMode;
         let cells = grid(TablePreset::Densenet, &[0, 1]);
         let named: Vec<(String, Option<f64>, CacheMode, u64)> =
             cells.iter().map(|c| (strategy(c), setting_of(c), c.cache.mode, c.seed)).collect();
@@ -162,7 +162,7 @@ mod tests {
     /// table whose runs come from two CPUs says so.
     #[test]
     fn each_length_is_its_own_line_against_its_own_baseline_and_mixed_cpus_are_named() {
-        use freezeout_core::train::CpuInfo;
+        use burn_freezeout::train::CpuInfo;
         let cells: Vec<RunConfig> = grid(TablePreset::Length, &[0]).into_iter().take(6).collect();
         let rows: Vec<Row> = cells
             .iter()

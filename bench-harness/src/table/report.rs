@@ -3,8 +3,8 @@
 
 use super::{Row, setting_of, t0_of, threshold_of};
 use crate::stats::Stat;
-use freezeout_core::cache::CacheStats;
-use freezeout_core::train::write_atomic;
+use burn_freezeout::cache::CacheStats;
+use burn_freezeout::train::write_atomic;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -274,7 +274,7 @@ pub struct GradientCensus {
 /// use burn::nn::LinearConfig;
 /// use burn::optim::GradientsParams;
 /// use burn::tensor::{Device, Tensor};
-/// use freezeout_core::gradient_census;
+/// use burn_freezeout::gradient_census;
 ///
 /// let device = Device::flex().autodiff();
 /// let layer = LinearConfig::new(4, 2).init(&device);

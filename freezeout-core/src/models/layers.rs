@@ -29,7 +29,7 @@ pub(crate) fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &
 /// ```
 /// use burn::nn::conv::Conv2dConfig;
 /// use burn::tensor::{Device, Tensor};
-/// use freezeout_core::models::pointwise;
+/// use burn_freezeout::models::pointwise;
 ///
 /// let device = Device::flex().autodiff();
 /// let conv = Conv2dConfig::new([8, 4], [1, 1]).init(&device); // in your module: self.conv

@@ -10,8 +10,8 @@ use crate::schedule::{Schedule, ScheduleConfig};
 /// LR scaling, `base_lr`) live in the run's [`ScheduleConfig`]; `base_lr` is every policy's rate.
 ///
 /// ```
-/// use freezeout_core::train::TrainConfig;
-/// use freezeout_core::{AdaptiveConfig, Policy, PolicyConfig};
+/// use burn_freezeout::train::TrainConfig;
+/// use burn_freezeout::{AdaptiveConfig, Policy, PolicyConfig};
 ///
 /// // Our loop (`Fit`) with the adaptive policy instead of FreezeOut's schedule:
 /// let adaptive = AdaptiveConfig { threshold: 0.1, ..AdaptiveConfig::default() };

@@ -152,7 +152,7 @@ pub fn hash_text(text: &str) -> String {
 /// Versions recorded in manifests.
 pub fn crate_versions() -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("freezeout-core".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (env!("CARGO_PKG_NAME").to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("burn".to_string(), "0.22.1".to_string()),
     ])
 }

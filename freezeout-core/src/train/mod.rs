@@ -10,9 +10,9 @@
 //!
 //! ```
 //! use burn::tensor::Device;
-//! use freezeout_core::data::{HostBatch, InMemory};
-//! use freezeout_core::models::WideResNet;
-//! use freezeout_core::train::{Fit, Progress, TrainConfig};
+//! use burn_freezeout::data::{HostBatch, InMemory};
+//! use burn_freezeout::models::WideResNet;
+//! use burn_freezeout::train::{Fit, Progress, TrainConfig};
 //!
 //! let device = Device::flex().autodiff();
 //! let model = WideResNet::new(10, 1, 0.0, 10, &device);
@@ -25,7 +25,7 @@
 //!     .observe(|p, _model| if let Progress::Step { loss, .. } = p { losses.push(loss) })
 //!     .run(model, &mut data)?;
 //! assert_eq!((outcome.summary.total_iterations, losses.len()), (4, 4));
-//! # Ok::<(), freezeout_core::train::TrainError>(())
+//! # Ok::<(), burn_freezeout::train::TrainError>(())
 //! ```
 
 pub mod checkpoint;
@@ -189,13 +189,7 @@ impl<M: FreezeOut, T: Task<M>> Fit<'_, M, T> {
                     let head_lr = driver.lr(units.len());
                     driver.advance();
                     state.batch += 1;
-                    position::save_checkpoint(
-                        checkpoints,
-                        &model,
-                        &stepper,
-                        log,
-                        state.manifest(&driver, checkpoints),
-                    )?;
+                    state.save_checkpoint(checkpoints, (&model, &stepper, &driver), log)?;
                     log.flush()?;
                     log.write_json("summary.json", &state.summary(false, config, units.len(), total))?;
                     let epoch = state.epoch;
@@ -212,13 +206,7 @@ impl<M: FreezeOut, T: Task<M>> Fit<'_, M, T> {
                 state.record(&step, n);
                 driver.advance();
                 if every > 0 && driver.iteration() % every == 0 && state.batch < per_epoch {
-                    position::save_checkpoint(
-                        checkpoints,
-                        &model,
-                        &stepper,
-                        log,
-                        state.manifest(&driver, checkpoints),
-                    )?;
+                    state.save_checkpoint(checkpoints, (&model, &stepper, &driver), log)?;
                 }
                 observe(Progress::Step { iter: j, total, epoch, loss, step_ms, frozen }, &model);
             }
@@ -228,7 +216,7 @@ impl<M: FreezeOut, T: Task<M>> Fit<'_, M, T> {
             log.event(&Event::Epoch(&stats))?;
             log.flush()?;
             observe(Progress::Epoch(&stats), &model);
-            position::save_checkpoint(checkpoints, &model, &stepper, log, state.manifest(&driver, checkpoints))?;
+            state.save_checkpoint(checkpoints, (&model, &stepper, &driver), log)?;
         }
 
         let summary = state.summary(true, config, units.len(), total);

@@ -129,19 +129,20 @@ impl RunState {
     }
 }
 
-/// Writes a checkpoint of `model` and the optimizer at `manifest`'s position, when the run
-/// checkpoints; the log is flushed first so the manifest records its length.
-pub(super) fn save_checkpoint<M: Module>(
-    checkpointing: Option<&Checkpointing>,
-    model: &M,
-    stepper: &Stepper,
-    log: &mut RunLog,
-    manifest: Manifest,
-) -> Result<(), TrainError> {
-    if let Some(cp) = checkpointing {
-        log.flush()?;
-        let manifest = Manifest { log_bytes: log.bytes()?, ..manifest };
-        checkpoint::save(cp, model, stepper.optimizer(), &manifest)?;
+impl RunState {
+    /// Writes a checkpoint of `model` and the optimizer at this position, when the run
+    /// checkpoints; the log is flushed first so the manifest records its length.
+    pub(super) fn save_checkpoint<M: Module>(
+        &self,
+        checkpointing: Option<&Checkpointing>,
+        (model, stepper, driver): (&M, &Stepper, &FreezeOutDriver),
+        log: &mut RunLog,
+    ) -> Result<(), TrainError> {
+        if let Some(cp) = checkpointing {
+            log.flush()?;
+            let manifest = Manifest { log_bytes: log.bytes()?, ..self.manifest(driver, checkpointing) };
+            checkpoint::save(cp, model, stepper.optimizer(), &manifest)?;
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -1,6 +1,6 @@
 use burn::module::Module;
 use burn::nn::Linear;
-use freezeout_core::freezeout;
+use burn_freezeout::freezeout;
 
 #[derive(Module, Debug)]
 #[freezeout(manual)]

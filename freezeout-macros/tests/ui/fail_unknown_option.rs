@@ -1,6 +1,6 @@
 use burn::module::Module;
 use burn::nn::Linear;
-use freezeout_core::freezeout;
+use burn_freezeout::freezeout;
 
 #[freezeout(heads = classify)]
 #[derive(Module, Debug)]

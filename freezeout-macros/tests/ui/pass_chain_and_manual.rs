@@ -1,7 +1,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, Relu};
 use burn::tensor::Tensor;
-use freezeout_core::{FreezeOut, freezeout};
+use burn_freezeout::{FreezeOut, freezeout};
 
 #[derive(Module, Debug)]
 struct Layer {

@@ -1,8 +1,8 @@
 //! `paper-repro data verify|fetch`.
 
 use anyhow::{Context, bail};
-use freezeout_core::data::DataSource;
-use freezeout_core::data::{self, CifarKind, Loader};
+use burn_freezeout::data::DataSource;
+use burn_freezeout::data::{self, CifarKind, Loader};
 use md5::{Digest, Md5};
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! random images, each worker's optimizer steps timed and their gradients counted per frozen
 //! prefix (bench-harness `bench::ddp`; the GPU script `scripts/gpu-ddp.sh`).
 
-use freezeout_core::device::DeviceKind;
-use freezeout_core::models::Preset;
+use burn_freezeout::device::DeviceKind;
+use burn_freezeout::models::Preset;
 use std::path::PathBuf;
 
 /// How the `Learner` spreads the work.
@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let report = ddp::run(&config, &args.dir)?;
     print!("{}", report.table());
     if let Some(path) = &args.json {
-        freezeout_core::train::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        burn_freezeout::train::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())
 }

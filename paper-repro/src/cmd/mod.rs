@@ -15,7 +15,7 @@ pub fn main_job() -> anyhow::Result<()> {
         seeds: vec![0],
         data: None,
         out: None,
-        device: freezeout_core::device::DeviceKind::Cpu,
+        device: burn_freezeout::device::DeviceKind::Cpu,
         overwrite: false,
     })
 }

@@ -1,6 +1,6 @@
 //! `paper-repro models`: the presets, their units, parameters and forward cost.
 
-use freezeout_core::models::Preset;
+use burn_freezeout::models::Preset;
 
 /// Prints the table.
 pub fn run() -> anyhow::Result<()> {

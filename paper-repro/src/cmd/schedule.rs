@@ -1,7 +1,7 @@
 //! `paper-repro schedule`: the schedule a user would get, as a table or JSON.
 
 use anyhow::Context;
-use freezeout_core::{Scaling, Schedule, ScheduleConfig};
+use burn_freezeout::{Scaling, Schedule, ScheduleConfig};
 use serde::Serialize;
 
 /// Options of `paper-repro schedule`.
@@ -55,7 +55,7 @@ struct Output<'a> {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let (names, costs): (Vec<String>, Option<Vec<f64>>) = match (&args.model, args.units) {
         (Some(model), _) => {
-            let spec = model.parse::<freezeout_core::models::Preset>()?.spec(10);
+            let spec = model.parse::<burn_freezeout::models::Preset>()?.spec(10);
             let names = spec.units.iter().map(|u| u.name.clone()).collect();
             (names, Some(spec.units.iter().map(|u| u.macs() as f64).collect()))
         }

@@ -2,8 +2,8 @@
 //! model size, and the default schedule's saving simulated from those.
 
 use bench_harness::bench::speed::{self, SpeedConfig};
-use freezeout_core::device::{DeviceKind, FloatKind};
-use freezeout_core::models::Preset;
+use burn_freezeout::device::{DeviceKind, FloatKind};
+use burn_freezeout::models::Preset;
 use std::path::PathBuf;
 
 /// Options of `paper-repro speed`.
@@ -74,7 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.json {
-        freezeout_core::train::write_atomic(path, serde_json::to_string_pretty(&reports)?.as_bytes())?;
+        burn_freezeout::train::write_atomic(path, serde_json::to_string_pretty(&reports)?.as_bytes())?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 use bench_harness::plot;
 use bench_harness::run::{Estimate, RunConfig, estimate_seconds};
 use bench_harness::table::{self, CellState, GridEvent, TablePreset};
-use freezeout_core::data;
-use freezeout_core::{Schedule, ScheduleConfig};
+use burn_freezeout::data;
+use burn_freezeout::{Schedule, ScheduleConfig};
 use std::path::{Path, PathBuf};
 
 /// Options of `paper-repro table`.
@@ -30,7 +30,7 @@ pub struct Args {
     /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`;
     /// wgpu: Burn's wgpu backend, `--features wgpu`).
     #[arg(long, default_value = "cpu")]
-    pub device: freezeout_core::device::DeviceKind,
+    pub device: burn_freezeout::device::DeviceKind,
     /// Cells whose directory holds a run of another config: delete it and run the cell again
     /// (without this flag such a grid is refused before anything runs).
     #[arg(long)]

@@ -1,12 +1,12 @@
 //! `paper-repro train`: one run from flags and/or a TOML config.
 
 use bench_harness::run::RunConfig;
-use freezeout_core::cache::{CacheFloat, CacheMode, parse_bytes};
-use freezeout_core::data::{self, CifarKind};
-use freezeout_core::device::{DeviceKind, FloatKind};
-use freezeout_core::models::Preset;
-use freezeout_core::train::OptimizerKind;
-use freezeout_core::{AdaptiveConfig, PolicyConfig, Scaling, Signal};
+use burn_freezeout::cache::{CacheFloat, CacheMode, parse_bytes};
+use burn_freezeout::data::{self, CifarKind};
+use burn_freezeout::device::{DeviceKind, FloatKind};
+use burn_freezeout::models::Preset;
+use burn_freezeout::train::OptimizerKind;
+use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling, Signal};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
