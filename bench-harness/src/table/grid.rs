@@ -131,14 +131,15 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     let cell = RunConfig { seed, ..base.clone() };
                     cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
                     let defaults = [(Scaling::Cubic, true, 0.8), (Scaling::Linear, false, 0.9)];
-                    let mut freezeout = defaults.to_vec();
-                    if i == 0 {
-                        freezeout = [(Scaling::Cubic, true), (Scaling::Linear, false)]
+                    // The first seed: the paper's grid and the default; the others: the defaults.
+                    let freezeout: Vec<(Scaling, bool, f64)> = match i {
+                        0 => [(Scaling::Cubic, true), (Scaling::Linear, false)]
                             .into_iter()
                             .flat_map(|(s, l)| [0.5, 0.7, 0.9].map(|t0| (s, l, t0)))
                             .chain([(Scaling::Cubic, true, 0.8)])
-                            .collect();
-                    }
+                            .collect(),
+                        _ => defaults.to_vec(),
+                    };
                     for (scaling, scale_lr, t0) in freezeout {
                         cells.push(RunConfig { scaling, scale_lr, t0, ..cell.clone() });
                     }

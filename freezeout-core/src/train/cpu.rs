@@ -36,32 +36,26 @@ impl CpuInfo {
     }
 }
 
+/// The instruction sets among `$f` that `$detect` (the architecture's `is_*_feature_detected`)
+/// finds, in the order given.
+macro_rules! detected {
+    ($detect:ident: $($f:tt),*) => {{
+        let mut found = Vec::new();
+        $(if std::arch::$detect!($f) {
+            found.push($f.to_string());
+        })*
+        found
+    }};
+}
+
 #[cfg(target_arch = "x86_64")]
 fn features() -> Vec<String> {
-    let mut found = Vec::new();
-    macro_rules! probe {
-        ($($f:tt),*) => {$(
-            if std::arch::is_x86_feature_detected!($f) {
-                found.push($f.to_string());
-            }
-        )*};
-    }
-    probe!("sse4.2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512bf16", "avx512fp16");
-    found
+    detected!(is_x86_feature_detected: "sse4.2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512bf16", "avx512fp16")
 }
 
 #[cfg(target_arch = "aarch64")]
 fn features() -> Vec<String> {
-    let mut found = Vec::new();
-    macro_rules! probe {
-        ($($f:tt),*) => {$(
-            if std::arch::is_aarch64_feature_detected!($f) {
-                found.push($f.to_string());
-            }
-        )*};
-    }
-    probe!("neon", "fp16", "bf16", "sve", "sve2");
-    found
+    detected!(is_aarch64_feature_detected: "neon", "fp16", "bf16", "sve", "sve2")
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
