@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# FreezeOut on the H200: our Burn CUDA step times beside PyTorch's, one table at the end.
+# FreezeOut on an NVIDIA GPU: our Burn CUDA step times beside PyTorch's, one table at the end.
+# Written for a machine with one NVIDIA H200 (CUDA 13, PyTorch 2.11.0+cu130).
 #
-#   scripts/gpu-bench.sh build   # here (CPU machine): offline CUDA build (NVRTC), packed into gpu-pack/
+#   scripts/gpu-bench.sh build   # on a build machine (no GPU needed): offline CUDA build (NVRTC,
+#                                # scripts/cuda-offline.sh), packed into gpu-pack/
 #   TORCH_PYTHON=/venv/bin/python scripts/gpu-bench.sh build-tch   # optional: Burn's LibTorch
-#                                # backend, linked against that PyTorch (must be the device's: 2.11)
-#   scripts/gpu-bench.sh run     # on the GPU machine, in the repo root: everything, table last
+#                                # backend, linked against that PyTorch (must match the GPU machine's)
+#   scripts/gpu-bench.sh run     # on the GPU machine, in the repo root with gpu-pack/: everything,
+#                                # table last
 #
-# With the device tool:  run(command="scripts/gpu-bench.sh run", carry=["gpu-pack"], timeout_s=590)
-# What comes back in $OUT (the device tool's result folder; ./gpu-out elsewhere) stays within
-# its limit of 8 files: table.txt, logs.tar.xz (every log and report; under $OUT/logs/ until the
-# end) and cubecl-cache.tar.xz.NN (CubeCL's compiled kernels and autotune results). Copy those
-# parts into gpu-pack/ and the next call starts warm: no kernel compiled or tuned twice.
-# A second call with a warm cache can skip what the first one did: SMOKE=0 TORCH=0 BATCHES=64,
+# What the run leaves in $OUT (default ./gpu-out) is a few files, easy to copy back from a remote
+# machine: table.txt, logs.tar.xz (every log and report; under $OUT/logs/ until the end) and
+# cubecl-cache.tar.xz.NN (CubeCL's compiled kernels and autotune results). Copy those parts into
+# gpu-pack/ and the next run starts warm: no kernel compiled or tuned twice.
+# A second run with a warm cache can skip what the first one did: SMOKE=0 TORCH=0 BATCHES=64,
 # or give one cold stage the whole budget: SMOKE=0 TORCH=0 MODELS=densenet-bc-100-12 BATCHES=256
 # FLOATS= (FLOATS lists the extra stages, default "tch flex32 bf16"; empty: none).
 # AUTOTUNE=minimal|balanced|extensive|full sets CubeCL's autotune level (its default: balanced).
 #
 # The run stays inside BUDGET seconds (default 530): every stage has its own cap and never runs
 # past the budget, so a hang in one stage still leaves the others and the table.
-# A dry run on a CPU machine tests everything up to the device call:
+# A dry run on a CPU machine tests everything up to the GPU itself:
 #   DEVICE=cpu BIN=target/release/paper-repro PYTHON=/path/to/python-with-torch MODELS=wrn-10-1 \
 #     BATCHES="8 16" ITERS=2 WARMUP=1 SCHED_ITERS=20 scripts/gpu-bench.sh run
 # DEVICE=wgpu with a `--features wgpu` binary runs the same stages on CubeCL's wgpu runtime (on a
@@ -29,27 +31,27 @@ cd "$(dirname "$0")/.."
 PACK=${PACK:-gpu-pack}
 
 # `pack BINARY NAME`: BINARY compressed into gpu-pack/NAME (the other files there stay), and
-# gpu-pack checked against the 64 MiB carry limit.
+# gpu-pack kept small (under 64 MiB) to travel with the repository to the GPU machine.
 pack() {
   mkdir -p "$PACK"
   xz -T2 -6 -c "$1" >"$PACK/$2.tmp" && mv "$PACK/$2.tmp" "$PACK/$2"
   du -sh "$PACK"/*
   local size
   size=$(du -sm "$PACK" | cut -f1)
-  ((size < 60)) || { echo "gpu-pack is ${size} MiB: over the 64 MiB carry limit" >&2; exit 1; }
+  ((size < 60)) || { echo "gpu-pack is ${size} MiB: over its 64 MiB limit" >&2; exit 1; }
 }
 
 build() {
-  ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda
-  pack target/release/paper-repro paper-repro.xz
+  scripts/cuda-offline.sh -p paper-repro --bin paper-repro --features cuda
+  pack "${CARGO_TARGET_DIR:-target}/release/paper-repro" paper-repro.xz
 }
 
 # Burn's LibTorch backend (`--features tch`), linked against the PyTorch of TORCH_PYTHON: the
-# device's own version (2.11.0+cu130, installable here from PyPI), as the binary loads the
-# device's libtorch at run time. tch 0.22 expects 2.9: the version check is bypassed (its C++
+# GPU machine's own version (2.11.0+cu130, installable from PyPI on the build machine), as the
+# binary loads that machine's libtorch at run time. tch 0.22 expects 2.9: the version check is bypassed (its C++
 # glue compiles against 2.11's headers; checked by running it).
 build_tch() {
-  local py=${TORCH_PYTHON:?set TORCH_PYTHON to a python with the same PyTorch as the device (2.11.0+cu130)}
+  local py=${TORCH_PYTHON:?set TORCH_PYTHON to a python with the same PyTorch as the GPU machine (2.11.0+cu130)}
   local target=${TCH_TARGET:-target-tch}
   LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 PATH="$(dirname "$py"):$PATH" CARGO_TARGET_DIR=$target \
     cargo build --release -p paper-repro --features tch
@@ -69,7 +71,7 @@ allow() {
 # (names only, no sources) and autotune results logged to files, no profiling (CUBECL_DEBUG_LOG
 # would profile every kernel and format every source: far too slow to time anything); compiled
 # kernels and autotune results kept in one environment directory ($CACHE), so later processes
-# of this run, and the next call if the cache is carried, reuse them.
+# of this run, and the next run if the cache is copied into gpu-pack/, reuse them.
 cubecl_dir() {
   local name=$1 dir="$WORK/$1"
   mkdir -p "$dir"
@@ -94,19 +96,19 @@ EOF
   echo "$dir"
 }
 
-# CubeCL's cache from an earlier call (gpu-pack/cubecl-cache.tar.xz.NN), if carried.
+# CubeCL's cache from an earlier run (gpu-pack/cubecl-cache.tar.xz.NN), if there.
 restore_cache() {
   mkdir -p "$CACHE"
   if compgen -G "$PACK/cubecl-cache.tar.xz.*" >/dev/null; then
     cat "$PACK"/cubecl-cache.tar.xz.* | xz -dc | tar -x -C "$CACHE" &&
       echo "== cubecl cache restored: $(find "$CACHE" -type f | wc -l) files, $(du -sh "$CACHE" | cut -f1)"
   else
-    echo "== cubecl cache: none carried (cold start: every kernel is compiled and tuned here)"
+    echo "== cubecl cache: none in $PACK (cold start: every kernel is compiled and tuned here)"
   fi
 }
 
-# On any exit (a TERM included): the cache and the logs into a few files, as the device tool
-# returns at most 8 files of at most 16 MiB (64 MiB in all).
+# On any exit (a TERM included): the cache and the logs into a few files of at most 16 MiB,
+# easy to copy back (and the cache parts into gpu-pack/, which stays under 64 MiB).
 finish() {
   trap - EXIT
   set +e
@@ -116,7 +118,7 @@ finish() {
     parts=$(compgen -G "$OUT/cubecl-cache.tar.xz.*" | wc -l)
     if ((parts > 2)); then
       rm -f "$OUT"/cubecl-cache.tar.xz.*
-      echo "cubecl cache: over 30 MiB packed, not kept (gpu-pack must stay under the 64 MiB carry limit)" >>"$LOGS/env.txt"
+      echo "cubecl cache: over 30 MiB packed, not kept (gpu-pack must stay under 64 MiB)" >>"$LOGS/env.txt"
     fi
   fi
   if [[ -d $LOGS ]]; then
@@ -175,7 +177,7 @@ ours() {
   return 0
 }
 
-# Burn's LibTorch backend on the same GPU (`build-tch`), against the device's own libtorch.
+# Burn's LibTorch backend on the same GPU (`build-tch`), against the GPU machine's own libtorch.
 tch_stage() {
   local model=$1 batch=$2 iters=$3 warmup=$4 python=$5
   if [[ ! -f $PACK/paper-repro-tch.xz ]]; then
@@ -285,7 +287,7 @@ run() {
   # 5. With whatever budget is left, the first model and batch: Burn's LibTorch backend (if packed;
   # cuDNN, nothing to tune), ours in flex32 (relaxed f32, the counterpart of PyTorch's TF32
   # convolutions), ours in bf16. Each float type tunes its own kernels: on a cold cache those two
-  # stages mostly fill the cache for the next call (bench-harness/PERF.md, CubeCL on lavapipe).
+  # stages mostly fill the cache for the next run (bench-harness/PERF.md, CubeCL on lavapipe).
   local m0=${models%% *} b0=${batches%% *} float
   for float in ${FLOATS-tch flex32 bf16}; do
     if [[ $float == tch ]]; then

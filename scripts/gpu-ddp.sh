@@ -3,15 +3,17 @@
 # all-reduced per step before and after each freeze, beside the same run on one device without
 # DDP (what fork, sharding and NCCL cost with one worker) — one table at the end.
 #
-#   scripts/gpu-ddp.sh build   # here (CPU machine): offline CUDA build of paper-repro with
-#                              # `--features cuda,ddp`, packed into gpu-pack/paper-repro-ddp.xz
-#   scripts/gpu-ddp.sh run     # on the GPU machine, in the repo root
+#   scripts/gpu-ddp.sh build   # on a build machine (no GPU needed): offline CUDA build of
+#                              # paper-repro (scripts/cuda-offline.sh) with `--features cuda,ddp`,
+#                              # packed into gpu-pack/paper-repro-ddp.xz
+#   scripts/gpu-ddp.sh run     # on the GPU machine, in the repo root with gpu-pack/
 #
-# With the device tool:  run(command="scripts/gpu-ddp.sh run", carry=["gpu-pack"], timeout_s=590)
-# (the H200 is one GPU: one DDP worker still exercises the fork, the sharder and NCCL; with N
-# GPUs, WORKERS=N). It reuses CubeCL's cache parts of scripts/gpu-bench.sh when carried (and
-# packs none back: the kernels it compiles stay on the device machine).
-# What comes back in $OUT: ddp.txt (the tables), ddp-*.json (the reports), logs.tar.xz.
+# Written for a machine with one NVIDIA H200: on one GPU, one DDP worker still exercises the
+# fork, the sharder and NCCL; WORKERS defaults to the number of GPUs nvidia-smi lists. It reuses
+# CubeCL's cache parts of scripts/gpu-bench.sh when they are in gpu-pack/ (and packs none back:
+# the kernels it compiles stay on the GPU machine).
+# What the run leaves in $OUT (default ./gpu-out): ddp.txt (the tables), ddp-*.json (the
+# reports), logs.tar.xz.
 #
 # Dry run on a CPU machine (MultiDevice over the CPU device twice instead of DDP):
 #   DEVICE=cpu STRATEGY=multi WORKERS=2 BIN=target/release/paper-repro MODELS=wrn-10-1 BATCH=10 \
@@ -21,9 +23,9 @@ cd "$(dirname "$0")/.."
 PACK=${PACK:-gpu-pack}
 
 build() {
-  ../shared/cuda-offline/build.sh -p paper-repro --bin paper-repro --features cuda,ddp
+  scripts/cuda-offline.sh -p paper-repro --bin paper-repro --features cuda,ddp
   mkdir -p "$PACK"
-  xz -T2 -6 -c target/release/paper-repro >"$PACK/paper-repro-ddp.xz.tmp"
+  xz -T2 -6 -c "${CARGO_TARGET_DIR:-target}/release/paper-repro" >"$PACK/paper-repro-ddp.xz.tmp"
   mv "$PACK/paper-repro-ddp.xz.tmp" "$PACK/paper-repro-ddp.xz"
   du -sh "$PACK"/*
 }
@@ -44,7 +46,7 @@ run() {
   if [[ -z $workers ]]; then
     workers=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU') || workers=1
   fi
-  # CubeCL's kernels and autotune results from an earlier call, if carried.
+  # CubeCL's kernels and autotune results from an earlier run, if in gpu-pack/.
   local cache
   cache=$(mktemp -d)
   if compgen -G "$PACK/cubecl-cache.tar.xz.*" >/dev/null; then

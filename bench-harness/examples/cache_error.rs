@@ -11,7 +11,7 @@
 //! trained run if one is given (its `checkpoints/step-*` directory), else freshly initialised.
 //!
 //! `cargo run --release -p bench-harness --example cache_error -- MODEL DATA [CHECKPOINT]`
-//! (e.g. `wrn-10-1 ../shared/data/cifar-10-binary.tar.gz`; results: CACHE.md)
+//! (e.g. `wrn-10-1 data/cifar-10-binary.tar.gz`; results: CACHE.md)
 
 use burn::tensor::{Device, Tensor};
 use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};

@@ -1,4 +1,4 @@
-//! Issue #25, step 2 ("diagnose before tuning"): every unit's representation drift
+//! Diagnosis before tuning (POLICIES.md, "The drift signal"): every unit's representation drift
 //! ([`burn_freezeout::drift`]) traced over a whole *baseline* run of the quick setting
 //! (WRN-10-1, the first 15,000 CIFAR-10 training images, 5 epochs, batch 50, nothing frozen).
 //! Every `R` iterations (after the update) the probe — training images 15,000..15,000+P, never
@@ -12,8 +12,8 @@
 //! probe cost against the step.
 //!
 //! `cargo run --release -p bench-harness --example drift_trace -- [DATA] [OUT] [P] [EPOCHS] [SEED]`
-//! (defaults: `../shared/data/cifar-10-binary.tar.gz`, `results/drift-trace`, 50, 5, 0; `R` is
-//! the drift policy's default `sample_every`)
+//! (defaults: `$FREEZEOUT_DATA`, else `./data`; `results/drift-trace`, 50, 5, 0; `R` is the
+//! drift policy's default `sample_every`)
 
 use bench_harness::run::limit_with_probe;
 use bench_harness::table::DRIFT_THRESHOLDS;
@@ -42,7 +42,7 @@ type Panel<'a> = (&'a str, Vec<Vec<(f64, f64)>>);
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_string());
-    let data = PathBuf::from(arg(0, "../shared/data/cifar-10-binary.tar.gz"));
+    let data = cifar::data_dir(args.first().map(PathBuf::from));
     let out = PathBuf::from(arg(1, "results/drift-trace"));
     let probe_size: usize = arg(2, "50").parse()?;
     let epochs: usize = arg(3, "5").parse()?;

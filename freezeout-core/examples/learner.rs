@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --release -p burn-freezeout --features learner --example learner            # synthetic images
 //! cargo run --release -p burn-freezeout --features learner --example learner -- \
-//!     --cifar ../shared/data/cifar-10-binary.tar.gz --epochs 20                           # CIFAR-10
+//!     --cifar data/cifar-10-binary.tar.gz --epochs 20                                     # CIFAR-10
 //! ```
 //!
 //! Metrics, logs and checkpoints go to `runs/learner-example`; `--resume EPOCH` continues from

@@ -153,7 +153,7 @@ pub enum DeviceError {
     /// CUDA asked for, but this binary was built without it.
     #[error(
         "this binary was built without CUDA: rebuild with `--features cuda` \
-         (offline: see README, section CUDA) or use `--device cpu`"
+         (offline: docs/backends.md, section CUDA) or use `--device cpu`"
     )]
     CudaNotBuilt,
     /// CUDA asked for, but a library it needs cannot be loaded on this machine.
@@ -175,7 +175,7 @@ pub enum DeviceError {
     /// A LibTorch device asked for, but this binary was built without it.
     #[error(
         "this binary was built without the LibTorch backend: rebuild with `--features tch` \
-         (README, section CUDA, says how to link an installed PyTorch) or use `--device cpu`"
+         (docs/backends.md, section LibTorch, says how to link an installed PyTorch) or use `--device cpu`"
     )]
     TchNotBuilt,
     /// `tch-cuda` asked for, but LibTorch sees no CUDA device.

@@ -32,7 +32,7 @@ enum Command {
     /// Run (or resume) a grid of runs and write the paper's tables and plots.
     Table(cmd::table::Args),
     /// FreezeOut under burn-train's data-parallel strategies (DDP, multi-device): step time and
-    /// gradients all-reduced per frozen prefix (feature `ddp`).
+    /// gradients all-reduced per frozen prefix (a build with --features ddp).
     Ddp(cmd::ddp::Args),
 }
 

@@ -3,7 +3,7 @@
 
 #![warn(missing_docs)]
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
@@ -12,6 +12,7 @@ use burn_freezeout::data::{HostBatch, InMemory};
 use burn_freezeout::train::TrainConfig;
 use burn_freezeout::{Scaling, ScheduleConfig, freezeout};
 use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub mod regression;
@@ -113,6 +114,19 @@ impl TinyNet {
     }
 }
 
+/// Every float parameter's values by id, to compare models bit for bit.
+pub fn snapshot<M: Module>(model: &M) -> HashMap<ParamId, Vec<f32>> {
+    struct Snap(HashMap<ParamId, Vec<f32>>);
+    impl ModuleVisitor for Snap {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.insert(p.id, p.val().into_data().iter::<f32>().collect());
+        }
+    }
+    let mut s = Snap(HashMap::new());
+    model.visit(&mut s);
+    s.0
+}
+
 /// A learnable 4-class task on `side`×`side` RGB images: the class decides which quadrant is
 /// bright, under Gaussian noise. Deterministic for a seed.
 pub fn quadrant_task(batches: usize, batch: usize, side: usize, seed: u64) -> Vec<HostBatch> {
@@ -180,4 +194,26 @@ pub fn cifar10(test: &str) -> Option<std::path::PathBuf> {
         "SKIPPED {test}: no CIFAR-10 (set {DATA_ENV} to cifar-10-binary.tar.gz or its directory, or put it in ./data)"
     );
     None
+}
+
+/// README's and the guide's code blocks, compiled by `cargo test --workspace --doc` (and run,
+/// unless marked `no_run`), so they cannot drift from the API.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../docs/schedule.md")]
+    struct Schedule;
+    #[doc = include_str!("../../docs/annotating.md")]
+    struct Annotating;
+    #[doc = include_str!("../../docs/training.md")]
+    struct Training;
+    #[doc = include_str!("../../docs/data-parallel.md")]
+    struct DataParallel;
+    #[doc = include_str!("../../docs/policies.md")]
+    struct Policies;
+    #[doc = include_str!("../../docs/cache.md")]
+    struct Cache;
+    #[doc = include_str!("../../docs/backends.md")]
+    struct Backends;
 }

@@ -4,30 +4,16 @@
 use burn::module::{Module, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use burn_freezeout::train::{self, OptimizerKind, RunLog, TrainConfig};
 use burn_freezeout::{FreezeOut, FreezeOutForward, PolicyConfig, ScheduleConfig, head_param_ids};
-use freezeout_tests::{TinyNet, Tracking, fast_schedule, quadrant_data, quadrant_task};
+use freezeout_tests::{TinyNet, Tracking, fast_schedule, quadrant_data, quadrant_task, snapshot};
 use std::collections::HashMap;
 
 fn device() -> Device {
     let device = Device::flex().autodiff();
     device.seed(7);
     device
-}
-
-/// All float parameter values of a model by id, to compare bit for bit.
-fn snapshot<M: Module>(model: &M) -> HashMap<ParamId, Vec<f32>> {
-    struct Snap(HashMap<ParamId, Vec<f32>>);
-    impl burn::module::ModuleVisitor for Snap {
-        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-            let data: TensorData = p.val().into_data();
-            self.0.insert(p.id, data.try_to_vec::<f32>().unwrap());
-        }
-    }
-    let mut s = Snap(HashMap::new());
-    model.visit(&mut s);
-    s.0
 }
 
 /// Ids of the parameters that have a gradient (looked up with each parameter's own rank).

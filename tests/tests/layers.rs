@@ -3,7 +3,7 @@
 //! has no circle, and `freezeout-core`'s modules sit in the declared layers, each naming only
 //! modules of lower layers: the schedule math at the bottom, the loops on top.
 //!
-//! `cargo test -p freezeout-tests --test layers -- --nocapture` prints each crate's graph.
+//! `cargo test --workspace --test layers -- --nocapture` prints each crate's graph.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -9,44 +9,44 @@ use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling};
 /// Which grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TablePreset {
-    /// Small enough for a 2-core CPU in about 45 minutes of runs (machines differ by up to 3×;
-    /// the job calibrates its estimate): WRN-10-1 on the first 15,000 CIFAR-10 training images
-    /// for 5 epochs (test: first 2,000 test images), the baseline and FreezeOut (cubic scaled,
-    /// linear unscaled) at t0 ∈ {0.5, 0.7, 0.9}.
+    /// WRN-10-1 on the first 15,000 CIFAR-10 training images for 5 epochs (test: the first
+    /// 2,000 test images), the baseline and FreezeOut (cubic scaled, linear unscaled) at t0 0.5,
+    /// 0.7 and 0.9. Runs: about 25 min on a 2-core x86-64 CPU with AVX-512 (a WRN-10-1 step
+    /// 0.15 s), about 50 min on a 2-core AVX2-only one (0.3 s); the job times ten steps first
+    /// and prints its own estimate.
     Quick,
     /// The paper: DenseNet-BC-76-12, WRN-40-4, VGG-16 on CIFAR-10 and CIFAR-100, 100 epochs,
-    /// batch 50, {linear, cubic} × {scaled, unscaled} × t0 ∈ {0.5, …, 0.9} + baseline.
+    /// batch 50, linear and cubic, scaled and unscaled, t0 0.5 to 0.9, and the baseline. Hours
+    /// per run on a GPU; not practical on a CPU.
     Paper,
-    /// Freezing policies compared in the quick setting (WRN-10-1, first 15,000 CIFAR-10
-    /// images, 5 epochs): the baseline, FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0
-    /// 0.9, and the gradient-norm policy at thresholds 0.02, 0.05 and 0.1 (about 25 minutes of
-    /// runs per seed on a 2-core CPU).
+    /// Freezing policies in the quick setting: the baseline, FreezeOut cubic-scaled t0 0.8 and
+    /// linear-unscaled t0 0.9, and the gradient-norm policy at thresholds 0.02, 0.05 and 0.1.
+    /// Runs: about 25 min per seed on a 2-core AVX-512 CPU, twice that on a 2-core AVX2-only one.
     Policies,
-    /// The drift policy compared in the quick setting (the `policies` preset's): the baseline,
-    /// FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0 0.9, and the drift policy at
-    /// thresholds 0.5, 1 and 2 (about 25 minutes of runs per seed on a 2-core CPU).
+    /// The drift policy in the quick setting: the baseline, FreezeOut cubic-scaled t0 0.8 and
+    /// linear-unscaled t0 0.9, and the drift policy at thresholds 0.5, 1 and 2. Runs: about 25
+    /// min per seed on a 2-core AVX-512 CPU, twice that on a 2-core AVX2-only one.
     Drift,
-    /// The frozen-prefix cache in the quick setting (WRN-10-1, first 15,000 CIFAR-10 images,
-    /// 5 epochs): the baseline, and FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0 0.9
-    /// each with the cache off, `reuse` and `shift` (about 25 minutes of runs per seed).
+    /// The frozen-prefix cache in the quick setting: the baseline, and FreezeOut cubic-scaled
+    /// t0 0.8 and linear-unscaled t0 0.9, each with the cache off, reuse and shift. Runs: about
+    /// 25 min per seed on a 2-core AVX-512 CPU, twice that on a 2-core AVX2-only one.
     Cache,
-    /// The cache on a short DenseNet-BC-40-12 setting (first 500 CIFAR-10 images, 8 epochs;
-    /// test: first 1,000): the same cells as `cache` (about 25 minutes per seed).
+    /// The cache on a short DenseNet-BC-40-12 setting (the first 500 CIFAR-10 training images,
+    /// 8 epochs; test: the first 1,000): the same cells as cache. Runs: about 25 min per seed
+    /// on a 2-core AVX-512 CPU.
     CacheDensenet,
     /// The paper's headline family: DenseNet-BC-40-12 on the first 5,000 CIFAR-10 training
-    /// images for 6 epochs (test: first 1,000 test images). For the
-    /// first seed, the baseline and FreezeOut on the paper's grid (cubic scaled and linear
-    /// unscaled at t0 0.5 / 0.7 / 0.9, plus the default cubic scaled 0.8); for every further seed,
-    /// the baseline, cubic scaled 0.8 and linear unscaled 0.9; each seed's two FreezeOut defaults
-    /// also with the prefix cache's `reuse` mode. Seed 0's 10 runs take about two hours on a
-    /// 2-core AVX-512 CPU (a DenseNet step is 1–3 s at batch 50 across 2-core CPUs), each further
-    /// seed's 5 about one.
+    /// images for 6 epochs (test: the first 1,000). The first seed: the baseline and FreezeOut
+    /// on the paper's grid (cubic scaled and linear unscaled at t0 0.5, 0.7, 0.9, and cubic
+    /// scaled 0.8); every further seed: the baseline, cubic scaled 0.8 and linear unscaled 0.9;
+    /// each seed's two FreezeOut defaults also with the cache's reuse mode. Runs: about 2 h for
+    /// the first seed and 1 h for each further one on a 2-core AVX-512 CPU (a DenseNet step
+    /// 1 s at batch 50), up to 3 times that on a 2-core AVX2-only one.
     Densenet,
-    /// FreezeOut's cost in error against the length of training: WRN-10-1 on the quick setting's
-    /// images (first 15,000 CIFAR-10 training images, first 2,000 test images) for 5, 10, 20
-    /// and 40 epochs, the baseline, cubic scaled t0 0.8 and linear unscaled t0 0.9;
-    /// shorter runs first. About 1 hour of runs per seed up to 20 epochs, 2.5 hours with the
-    /// 40-epoch runs, on a 2-core AVX-512 CPU.
+    /// FreezeOut's cost in error against the length of training: the quick setting's images
+    /// for 5, 10, 20 and 40 epochs, the baseline, cubic scaled t0 0.8 and linear unscaled t0
+    /// 0.9, shorter runs first. Runs: about 1 h per seed up to 20 epochs and 2.5 h with the
+    /// 40-epoch runs on a 2-core AVX-512 CPU, twice that on a 2-core AVX2-only one.
     Length,
 }
 

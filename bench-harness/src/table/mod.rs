@@ -4,7 +4,7 @@
 //! * [`grid`]: which cells a preset holds;
 //! * cells ([`plan`], [`run_grid`]): what each cell's directory holds, running or continuing
 //!   it, and each finished cell's [`Row`] (measured and predicted savings);
-//! * the report ([`lines`], [`claims`], [`write`]): rows aggregated over seeds, beside the
+//! * the report ([`lines`], [`claims`], [`write`](fn@write)): rows aggregated over seeds, beside the
 //!   paper's claims.
 
 mod cells;

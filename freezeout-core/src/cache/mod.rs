@@ -18,7 +18,7 @@
 //!   behaviour, made a function of seed, sample and epoch so a resumed run replays the same).
 //! * `shift`: the augmentation survives. The entry is the prefix's output of the whole
 //!   zero-padded image (and of its mirror image), and each step takes the step's random crop
-//!   of it in feature space ([`crop`]): exact inside the window where the prefix is
+//!   of it in feature space (the crop module): exact inside the window where the prefix is
 //!   translation-equivariant, an approximation along its border (zero padding) and at odd
 //!   offsets past a stride. A sample's frozen prefix always runs on its padded image (a miss
 //!   too), so what a step computes does not depend on what the cache holds: a resumed run, or

@@ -445,7 +445,7 @@ impl Adaptive {
     }
 
     /// Adds iteration `j`'s gradient norms (`norms[i]` of unit `i`) to the current window;
-    /// ignored unless this is a gradient-norm policy and [`wants_sample`](Self::wants_sample)`(j)`.
+    /// ignored unless this is a gradient-norm policy and it samples iteration `j` (every `sample_every` iterations).
     /// Leaving units are not sampled.
     pub fn observe(&mut self, j: u64, norms: &[f64]) {
         if self.config.signal != Signal::GradientNorm || !self.wants_sample(j) {
@@ -463,7 +463,7 @@ impl Adaptive {
     /// Adds the sketches of the watched units' outputs after iteration `j`'s update
     /// (`sketches[k]` of unit `watched().start + k`): each unit's drift since its last sketch,
     /// and the rates of the updates in between, join the current window. Ignored unless this is
-    /// a drift policy and [`wants_sample`](Self::wants_sample)`(j)`.
+    /// a drift policy and it samples iteration `j` (every `sample_every` iterations).
     pub fn observe_sketches(&mut self, j: u64, sketches: &[Vec<f32>]) {
         if self.config.signal != Signal::Drift || !self.wants_sample(j) {
             return;

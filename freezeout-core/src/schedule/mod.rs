@@ -11,7 +11,7 @@
 //! * unit `i` is frozen at iteration `j` iff `j > B_i`, i.e. from iteration `max_iter + 1` on,
 //!   where `max_iter = ⌊B_i⌋` is the last iteration in which it trains.
 //!
-//! All constants are computed exactly from the decimal inputs (see [`exact`]), so the reference
+//! All constants are computed exactly from the decimal inputs (exact rational arithmetic), so the reference
 //! default (cubic, `t0 = 0.8`, `N = 39`, `T = 100 000`) gives `t_0 = 0.512`, `max_iter = 51200`,
 //! `α_0 = 0.1953125` to the last digit. A baseline (no freezing, one global cosine) is
 //! [`Schedule::baseline`]: every unit has `t = 1`.

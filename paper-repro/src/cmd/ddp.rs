@@ -11,9 +11,9 @@ use std::path::PathBuf;
 pub enum StrategyArg {
     /// One device.
     Single,
-    /// `ExecutionStrategy::MultiDevice` (one optimizer on the first device).
+    /// burn-train's multi-device strategy (one optimizer, on the first device).
     Multi,
-    /// `ExecutionStrategy::ddp` (one worker per device, NCCL all-reduce: CUDA only).
+    /// burn-train's DDP (one worker per device, NCCL all-reduce: CUDA only).
     Ddp,
 }
 

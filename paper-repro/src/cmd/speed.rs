@@ -42,8 +42,8 @@ pub struct Args {
     /// compare its measured saving with the one predicted from the fixed-prefix step times.
     #[arg(long, default_value_t = 0)]
     pub schedule_iters: u64,
-    /// Drive the steps from the main thread instead of a thread of flex's pool (how every
-    /// command ran before `on_compute_pool`: to measure what it saves, bench-harness/PERF.md).
+    /// Drive the steps from the main thread instead of a thread of flex's pool, to measure what
+    /// running on the pool saves (bench-harness/PERF.md).
     #[arg(long)]
     pub outside_pool: bool,
     /// Also write the reports as JSON here.

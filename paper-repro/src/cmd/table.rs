@@ -10,12 +10,7 @@ use std::path::{Path, PathBuf};
 /// Options of `paper-repro table`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// quick (2-core CPU, ~45 min of runs), paper (100 epochs, all models, both datasets: GPU
-    /// hours), policies or drift (baseline, two FreezeOut settings and the adaptive policy,
-    /// resp. the drift policy, at three thresholds in the quick setting: ~25 min of runs per
-    /// seed), cache or cache-densenet (the frozen-prefix cache), densenet (DenseNet-BC-40-12 on
-    /// the paper's grid: ~2 h for the first seed, ~1 h for each further one), length (WRN-10-1 at
-    /// 5 / 10 / 20 / 40 epochs: ~2.5 h per seed).
+    /// The grid to run (each preset's cells and running time are listed below).
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: TablePreset,
     /// Seeds (several give mean ± std).
@@ -27,8 +22,8 @@ pub struct Args {
     /// Output directory (tables, plots, and every run under runs/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`;
-    /// wgpu: Burn's wgpu backend, `--features wgpu`).
+    /// cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with --features tch;
+    /// wgpu: Burn's wgpu backend, --features wgpu).
     #[arg(long, default_value = "cpu")]
     pub device: burn_freezeout::device::DeviceKind,
     /// Cells whose directory holds a run of another config: delete it and run the cell again

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 pub enum PolicyKind {
     /// FreezeOut's schedule (t0, scaling, LR scaling).
     Freezeout,
-    /// Freezing decided during the run from each unit's gradient norm (`adaptive`, its earlier
+    /// Freezing decided during the run from each unit's gradient norm (adaptive, its earlier
     /// name, is accepted too).
     #[value(alias = "adaptive")]
     GradientNorm,
@@ -49,7 +49,7 @@ fn with_default(text: &str, value: impl std::fmt::Display) -> String {
 /// shown).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A TOML run config (fields as in the `config.toml` a run writes).
+    /// A TOML run config (fields as in the config.toml a run writes).
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[arg(long, help = with_default("Model preset: densenet-bc-L-k, wrn-D-W or vgg16", DEFAULT.model))]
@@ -74,7 +74,7 @@ pub struct Args {
     pub baseline: bool,
     #[arg(long, value_enum, help = with_default(
         "What decides freezing: freezeout (the schedule of --t0/--scaling), gradient-norm (a unit freezes when \
-         its gradient norm settles; see --threshold; `adaptive` is accepted too), drift (a unit freezes when its output on a held-out probe batch \
+         its gradient norm settles; see --threshold; adaptive is accepted too), drift (a unit freezes when its output on a held-out probe batch \
          would move little more; see --threshold) or baseline (no freezing)",
         DEFAULT.policy.name(),
     ))]
@@ -146,8 +146,8 @@ pub struct Args {
     #[arg(long)]
     pub test_limit: Option<usize>,
     #[arg(long, help = with_default(
-        "cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with `--features tch`; wgpu: Burn's wgpu \
-         backend, `--features wgpu`)",
+        "cpu or cuda (tch / tch-cuda: Burn's LibTorch backend, in a build with --features tch; wgpu: Burn's wgpu \
+         backend, --features wgpu)",
         DEFAULT.device,
     ))]
     pub device: Option<DeviceKind>,
@@ -161,7 +161,7 @@ pub struct Args {
     pub data: Option<PathBuf>,
     #[arg(long, help = with_default("Checkpoint every N iterations (epoch ends always checkpoint)", DEFAULT.checkpoint_every))]
     pub checkpoint_every: Option<u64>,
-    /// Run directory [default: runs/<model>-<dataset>-<strategy>-e<epochs>-s<seed>-<config hash>].
+    /// Run directory [default: runs/MODEL-DATASET-STRATEGY-eEPOCHS-sSEED-HASH].
     /// A directory that already holds a run is refused: --resume it, or --overwrite it.
     #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,

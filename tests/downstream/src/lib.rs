@@ -4,29 +4,50 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-/// Two 3×3 convolutions as units, a linear classifier as the head.
+/// A 3×3 convolution, BatchNorm and ReLU.
+#[derive(Module, Debug)]
+pub struct Block {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl Block {
+    fn new(c_in: usize, c_out: usize, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
+            bn: BatchNormConfig::new(c_out).init(device),
+        }
+    }
+
+    /// The block's forward pass.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.bn.forward(self.conv.forward(x)))
+    }
+}
+
+/// Two blocks as units, a linear classifier as the head.
 #[fo::freezeout(head = classify)]
 #[derive(Module, Debug)]
 pub struct Net {
     #[freezeout(unit)]
-    first: Conv2d,
+    first: Block,
     #[freezeout(unit)]
-    second: Conv2d,
+    second: Block,
     classifier: Linear,
 }
 
 impl Net {
     /// On `side`×`side` RGB images, `classes` classes.
     pub fn new(side: usize, classes: usize, device: &Device) -> Self {
-        let conv = |c_in, c_out| {
-            Conv2dConfig::new([c_in, c_out], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device)
-        };
         Self {
-            first: conv(3, 4),
-            second: conv(4, 4),
+            first: Block::new(3, 4, device),
+            second: Block::new(4, 4, device),
             classifier: LinearConfig::new(4 * side * side, classes).init(device),
         }
     }
