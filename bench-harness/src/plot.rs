@@ -1,8 +1,9 @@
 //! SVG plots: the design curve (test error vs measured saving per strategy), the per-unit
-//! learning-rate curves of a schedule (the paper's Figure 1) and the frozen fraction of the
-//! units over a run.
+//! learning-rate curves of a schedule (the paper's Figure 1), the frozen fraction of the
+//! units over a run, and Δ error against the length of training with its extrapolation.
 
 use crate::table::Line;
+use crate::table::trend::{self, PAPER_EPOCHS, TrendPoint};
 use burn_freezeout::Schedule;
 use plotters::prelude::*;
 use plotters::style::{Palette, Palette99};
@@ -204,6 +205,78 @@ pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
     root.present().map_err(err)
 }
 
+/// Δ test error (points) against epochs, one series per schedule with error bars of one
+/// standard error over the seeds, each schedule's fit `c + d / E` (dashed where it extrapolates,
+/// to the paper's 100 epochs) with its 95% band, and the baseline's zero.
+pub fn length_trend(path: &Path, points: &[TrendPoint]) -> anyhow::Result<()> {
+    let fits = trend::fits(points);
+    let curve = |f: &trend::TrendFit, from: f64, band: f64| -> Vec<(f64, f64)> {
+        (0..=60)
+            .map(|i| from + (PAPER_EPOCHS as f64 - from) * i as f64 / 60.0)
+            .map(|e| {
+                let (y, se) = f.at(e);
+                (e, 100.0 * (y + band * 1.96 * se))
+            })
+            .collect()
+    };
+    let mut ys: Vec<f64> = vec![0.0];
+    for (ps, f) in &fits {
+        ys.extend(
+            ps.iter().flat_map(|p| [p.delta.mean - p.delta.sem(), p.delta.mean + p.delta.sem()].map(|v| 100.0 * v)),
+        );
+        if let Some(f) = f {
+            let from = ps[0].epochs as f64;
+            ys.extend(curve(f, from, -1.0).into_iter().chain(curve(f, from, 1.0)).map(|(_, y)| y));
+        }
+    }
+    let (y0, y1) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+    let pad = ((y1 - y0) * 0.1).max(0.25);
+    let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "FreezeOut's Δ test error against the length of training (± 1 s.e.; fit c + d/E, 95% band)",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..(PAPER_EPOCHS as f64 + 5.0), (y0 - pad)..(y1 + pad))
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("epochs").y_desc("Δ test error vs baseline (points)").draw().map_err(err)?;
+    chart
+        .draw_series(LineSeries::new([(0.0, 0.0), (PAPER_EPOCHS as f64 + 5.0, 0.0)], BLACK.stroke_width(1)))
+        .map_err(err)?;
+    for (i, (ps, f)) in fits.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let label = ps[0].setting.map_or(ps[0].strategy.clone(), |s| format!("{} {s}", ps[0].strategy));
+        let data: Vec<(f64, f64)> = ps.iter().map(|p| (p.epochs as f64, 100.0 * p.delta.mean)).collect();
+        chart
+            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(data.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(err)?;
+        chart
+            .draw_series(ps.iter().filter(|p| p.delta.n > 1).map(|p| {
+                let (x, m, s) = (p.epochs as f64, 100.0 * p.delta.mean, 100.0 * p.delta.sem());
+                ErrorBar::new_vertical(x, m - s, m, m + s, color, 6)
+            }))
+            .map_err(err)?;
+        if let Some(f) = f {
+            let from = ps[0].epochs as f64;
+            chart.draw_series(DashedLineSeries::new(curve(f, from, 0.0), 6, 4, color.stroke_width(2))).map_err(err)?;
+            for band in [-1.0, 1.0] {
+                chart
+                    .draw_series(DashedLineSeries::new(curve(f, from, band), 2, 4, color.mix(0.6).stroke_width(1)))
+                    .map_err(err)?;
+            }
+        }
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw().map_err(err)?;
+    root.present().map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +316,33 @@ mod tests {
         assert!((pts[0].error - 31.0).abs() < 1e-9 && (pts[0].error_std - 2f64.sqrt()).abs() < 1e-9);
         assert!((pts[1].saving - 15.0).abs() < 1e-9 && (pts[1].saving_std - 50f64.sqrt()).abs() < 1e-9);
         assert!((pts[1].error_std - 8f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_length_trend_draws_every_schedule_and_its_fit() {
+        let point = |strategy: &str, epochs: usize, d: &[f64]| TrendPoint {
+            strategy: strategy.into(),
+            setting: Some(0.8),
+            epochs,
+            delta: Stat::of(d).unwrap(),
+        };
+        let pts = vec![
+            point("cubic-scaled", 5, &[0.02, 0.025]),
+            point("cubic-scaled", 10, &[0.01, 0.012]),
+            point("cubic-scaled", 20, &[0.008, 0.01]),
+            point("linear-unscaled", 5, &[0.0, 0.001]),
+            point("linear-unscaled", 10, &[-0.004, 0.0]),
+        ];
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("length.svg");
+        length_trend(&path, &pts).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            svg.contains("cubic-scaled 0.8") && svg.contains("linear-unscaled 0.8"),
+            "both schedules in the legend"
+        );
+        // The fitted schedule's curve reaches the paper's 100 epochs; the other has no fit.
+        assert_eq!(trend::fits(&pts).iter().map(|(_, f)| f.is_some()).collect::<Vec<_>>(), [true, false]);
     }
 
     #[test]

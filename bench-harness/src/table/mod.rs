@@ -5,11 +5,13 @@
 //! * cells ([`plan`], [`run_grid`]): what each cell's directory holds, running or continuing
 //!   it, and each finished cell's [`Row`] (measured and predicted savings);
 //! * the report ([`lines`], [`claims`], [`write`](fn@write)): rows aggregated over seeds, beside the
-//!   paper's claims.
+//!   paper's claims;
+//! * [`trend`]: with runs of several lengths, Δ error against the length and its extrapolation.
 
 mod cells;
 mod grid;
 mod report;
+pub mod trend;
 
 pub use crate::stats::Stat;
 pub use cells::{

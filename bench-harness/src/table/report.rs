@@ -297,6 +297,9 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             f(l.hit_rate.map(|s| s.mean)),
         ])?;
     }
+    if let Some(trend) = super::trend::section(&super::trend::points(rows)) {
+        md += &trend;
+    }
     md += "\n## Beside the paper's claims\n\n| the paper | this grid |\n|---|---|\n";
     for c in &claims {
         md += &format!("| {} | {} |\n", c.claim, c.ours);

@@ -133,9 +133,10 @@ fn print_plan(cells: &[RunConfig], states: &[CellState]) {
     }
 }
 
-/// The design curve, the LR curves of the default schedule on the grid's model, and the frozen
-/// fraction over time: a schedule's cells of the first seed (every seed freezes alike), an
-/// adaptive policy's cells of every seed (each run decides for itself).
+/// The design curve, the LR curves of the default schedule on the grid's model, the frozen
+/// fraction over time (a schedule's cells of the first seed, as every seed freezes alike; an
+/// adaptive policy's cells of every seed, as each run decides for itself) and, with runs of
+/// several lengths, Δ error against the length.
 fn write_plots(
     out: &Path,
     first: &RunConfig,
@@ -164,5 +165,12 @@ fn write_plots(
         runs.push((label, points));
     }
     let title = format!("Units frozen over the run, {}", first.model);
-    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &title, &runs)
+    plot::frozen_fraction(&out.join("frozen_fraction.svg"), &title, &runs)?;
+    // Runs of several lengths (the length preset): Δ error against epochs and its extrapolation.
+    let points = table::trend::points(rows);
+    if table::trend::section(&points).is_some() {
+        plot::length_trend(&out.join("length_trend.svg"), &points)?;
+        println!("wrote {}", out.join("length_trend.svg").display());
+    }
+    Ok(())
 }
