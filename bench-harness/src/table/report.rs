@@ -62,29 +62,16 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
         let (model, dataset) = (r.config.model.to_string(), r.config.dataset.name().to_string());
         groups.entry((model, dataset, r.config.epochs, r.strategy.clone(), t0)).or_default().push(r);
     }
-    // The baseline of the same model, dataset, length and seed.
-    let baseline_of = |model: &str, dataset: &str, epochs: usize, seed: u64| {
-        rows.iter().find(|r| {
-            r.config.policy.is_baseline()
-                && r.config.model.to_string() == model
-                && r.config.dataset.name() == dataset
-                && r.config.epochs == epochs
-                && r.config.seed == seed
-        })
-    };
     let mut out = Vec::new();
     for ((model, dataset, epochs, strategy, _), rs) in groups {
         let errors: Vec<f64> = rs.iter().filter_map(|r| r.summary.test_error).collect();
         let test_error = Stat::of(&errors).unwrap_or(Stat { mean: f64::NAN, std: 0.0, n: 0 });
-        let base_errors: Vec<f64> = rs
-            .iter()
-            .filter_map(|r| baseline_of(&model, &dataset, epochs, r.config.seed)?.summary.test_error)
-            .collect();
+        let base_errors: Vec<f64> = rs.iter().filter_map(|r| baseline_of(rows, r)?.summary.test_error).collect();
         let base = Stat::of(&base_errors);
         let savings: Vec<f64> = rs
             .iter()
             .filter_map(|r| {
-                let b = baseline_of(&model, &dataset, epochs, r.config.seed)?;
+                let b = baseline_of(rows, r)?;
                 Some(1.0 - r.summary.step_seconds / b.summary.step_seconds)
             })
             .collect();
@@ -125,6 +112,16 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
         });
     }
     out
+}
+
+/// The baseline run among `rows` of `row`'s model, dataset, length and seed.
+pub(crate) fn baseline_of<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
+    let c = &row.config;
+    rows.iter().find(|b| {
+        b.config.policy.is_baseline()
+            && (b.config.model, b.config.dataset, b.config.epochs, b.config.seed)
+                == (c.model, c.dataset, c.epochs, c.seed)
+    })
 }
 
 /// A claim of the paper and what this grid says about it.

@@ -3,6 +3,7 @@
 //! fit of `Δ(E) = c + d / E` (a cost that settles towards `c` as runs get longer) that
 //! extrapolates it to the paper's 100 epochs, with its uncertainty and a check of the model.
 
+use super::report::baseline_of;
 use super::{Row, setting_of};
 use crate::stats::Stat;
 use serde::Serialize;
@@ -57,17 +58,11 @@ impl TrendFit {
 /// Every (schedule, length) with at least one run paired with its baseline; baselines and
 /// adaptive policies are left out. Sorted by strategy, setting, then length.
 pub fn points(rows: &[Row]) -> Vec<TrendPoint> {
-    let baseline = |r: &Row| {
-        rows.iter().find(|b| {
-            b.config.policy.is_baseline()
-                && (b.config.model, b.config.dataset, b.config.epochs, b.config.seed)
-                    == (r.config.model, r.config.dataset, r.config.epochs, r.config.seed)
-        })
-    };
     type Key = (String, String, usize);
     let mut groups: BTreeMap<Key, (Option<f64>, Vec<f64>)> = BTreeMap::new();
     for r in rows.iter().filter(|r| !r.config.policy.is_baseline() && r.config.policy.adaptive().is_none()) {
-        let (Some(err), Some(base)) = (r.summary.test_error, baseline(r).and_then(|b| b.summary.test_error)) else {
+        let (Some(err), Some(base)) = (r.summary.test_error, baseline_of(rows, r).and_then(|b| b.summary.test_error))
+        else {
             continue;
         };
         let setting = setting_of(&r.config);
@@ -137,12 +132,18 @@ pub fn fits(points: &[TrendPoint]) -> Vec<(Vec<&TrendPoint>, Option<TrendFit>)> 
     out
 }
 
-/// The markdown section: Δ per schedule and length (± standard error), the fit and its reading
-/// at the paper's 100 epochs, or why there is none. `None` when the rows hold one length only.
-pub fn section(points: &[TrendPoint]) -> Option<String> {
+/// The lengths the points cover, shortest first.
+pub fn lengths(points: &[TrendPoint]) -> Vec<usize> {
     let mut lengths: Vec<usize> = points.iter().map(|p| p.epochs).collect();
     lengths.sort_unstable();
     lengths.dedup();
+    lengths
+}
+
+/// The markdown section: Δ per schedule and length (± standard error), the fit and its reading
+/// at the paper's 100 epochs, or why there is none. `None` when the rows hold one length only.
+pub fn section(points: &[TrendPoint]) -> Option<String> {
+    let lengths = lengths(points);
     if lengths.len() < 2 {
         return None;
     }

@@ -168,7 +168,7 @@ fn write_plots(
     plot::frozen_fraction(&out.join("frozen_fraction.svg"), &title, &runs)?;
     // Runs of several lengths (the length preset): Δ error against epochs and its extrapolation.
     let points = table::trend::points(rows);
-    if table::trend::section(&points).is_some() {
+    if table::trend::lengths(&points).len() > 1 {
         plot::length_trend(&out.join("length_trend.svg"), &points)?;
         println!("wrote {}", out.join("length_trend.svg").display());
     }
