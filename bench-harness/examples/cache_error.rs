@@ -19,7 +19,7 @@ use burn_freezeout::data::DataSource;
 use burn_freezeout::data::{self, CifarKind, Loader};
 use burn_freezeout::models::{Preset, WithModel};
 use burn_freezeout::train::{TrainConfig, checkpoint};
-use burn_freezeout::{FreezeOut, FreezeOutForward};
+use burn_freezeout::{FreezeOut, FreezeOutForward, UnitTensor};
 use std::path::PathBuf;
 
 const IMAGES: usize = 200;
@@ -39,7 +39,7 @@ fn relative(a: &[f32], b: &[f32]) -> (f64, f64, f64) {
     (mean, d[(d.len() as f64 * 0.999) as usize], *d.last().unwrap_or(&0.0))
 }
 
-fn host(x: Tensor<4>) -> Vec<f32> {
+fn host(x: UnitTensor) -> Vec<f32> {
     x.into_data().iter::<f32>().collect()
 }
 
@@ -62,7 +62,8 @@ impl WithModel for Measure {
         );
         for k in 1..=model.num_units() {
             let frozen = model.clone().freeze_units(k);
-            let truth = host(frozen.forward_unit_range(batch.clone().to_device(device).0, 0..k).expect("generated"));
+            let truth =
+                host(frozen.forward_unit_range(batch.clone().to_device(device).0.into(), 0..k).expect("generated"));
             let mut shifted = Vec::new();
             for float in [CacheFloat::F32, CacheFloat::Bf16] {
                 let mut cache =
@@ -71,10 +72,13 @@ impl WithModel for Measure {
                 let (x, _) = cache.input(&frozen, batch.clone(), samples.as_deref(), 0, device)?; // reads them
                 shifted.push(relative(&host(x), &truth));
             }
-            let other = host(frozen.forward_unit_range(replayed.clone().to_device(device).0, 0..k).expect("generated"));
+            let other =
+                host(frozen.forward_unit_range(replayed.clone().to_device(device).0.into(), 0..k).expect("generated"));
             let reuse = relative(&other, &truth);
-            let shape =
-                frozen.forward_unit_range(Tensor::<4>::zeros([1, 3, 32, 32], device), 0..k).expect("generated").dims();
+            let shape = frozen
+                .forward_unit_range(Tensor::<4>::zeros([1, 3, 32, 32], device).into(), 0..k)
+                .expect("generated")
+                .dims();
             println!(
                 "{:>2} ({:<10})  {:<12}  {:.5} / {:.4} / {:.3}          {:.5} / {:.3}          {:.3}",
                 k,

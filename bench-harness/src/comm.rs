@@ -110,12 +110,13 @@ pub fn exchanged(spec: &ArchSpec, k: usize) -> Exchange {
     })
 }
 
-/// Parameter tensors of a layer: a convolution's weight (no bias), BatchNorm's scale and shift,
-/// a linear layer's weight and bias.
+/// Parameter tensors of a layer: a convolution's weight (no bias), BatchNorm's and LayerNorm's
+/// scale and shift, a linear layer's weight and bias, a table.
 fn tensors(layer: &Layer) -> usize {
     match layer {
-        Layer::Conv { .. } => 1,
-        Layer::Bn { .. } | Layer::Linear { .. } => 2,
+        Layer::Conv { .. } | Layer::Table { .. } => 1,
+        Layer::Bn { .. } | Layer::Norm { .. } | Layer::Linear { .. } | Layer::Dense { .. } => 2,
+        Layer::Attention { .. } => 0,
     }
 }
 

@@ -50,7 +50,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::FreezeOutForward;
+use crate::{FreezeOutForward, UnitTensor};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use std::ops::Range;
@@ -89,7 +89,7 @@ pub struct DriftProbe<const D: usize> {
     input: Tensor<D>,
     signs: Option<Tensor<1>>,
     /// The frozen prefix's length and its output on the probe (inference device).
-    frozen: Option<(usize, Tensor<D>)>,
+    frozen: Option<(usize, UnitTensor)>,
 }
 
 impl<const D: usize> DriftProbe<D> {
@@ -138,7 +138,7 @@ impl<const D: usize> DriftProbe<D> {
         }
         let (mut x, from) = match &self.frozen {
             Some((f, x)) if *f == frozen => (x.clone(), frozen),
-            _ => (self.input.clone(), 0),
+            _ => (self.input.clone().into(), 0),
         };
         let mut sums = Vec::with_capacity(units.len());
         for i in from..units.end {
@@ -157,13 +157,14 @@ impl<const D: usize> DriftProbe<D> {
         Some(values.chunks_exact(SKETCH_WIDTH).map(<[f32]>::to_vec).collect())
     }
 
-    /// The sketch of `y` (any shape), as `k` values on the device.
-    fn sketch(&mut self, y: Tensor<D>) -> Tensor<1> {
-        let n = y.shape().num_elements();
+    /// The sketch of `y` (any shape: a unit's output), as `k` values on the device.
+    fn sketch(&mut self, y: UnitTensor) -> Tensor<1> {
+        let y: Tensor<1> = y.flatten().into_tensor();
+        let n = y.dims()[0];
         let padded = n.div_ceil(SKETCH_WIDTH) * SKETCH_WIDTH;
         let device = y.device();
         let signs = self.signs(padded, &device);
-        let flat = y.reshape([n]) * signs.slice(0..n);
+        let flat = y * signs.slice(0..n);
         let flat = if padded > n { Tensor::cat(vec![flat, Tensor::zeros([padded - n], &device)], 0) } else { flat };
         flat.reshape([padded / SKETCH_WIDTH, SKETCH_WIDTH]).sum_dim(0).reshape([SKETCH_WIDTH])
     }
@@ -234,8 +235,8 @@ mod tests {
         let (a, b) = (model.valid(), changed.valid());
         let x = probe.input.clone();
         for (i, estimate) in estimated.iter().enumerate() {
-            let ya = a.forward_unit_range(x.clone(), 0..i + 1);
-            let yb = b.forward_unit_range(x.clone(), 0..i + 1);
+            let ya: Tensor<4> = a.forward_unit_range(x.clone(), 0..i + 1).into_tensor();
+            let yb: Tensor<4> = b.forward_unit_range(x.clone(), 0..i + 1).into_tensor();
             // `relative_change(now, before)`: the change over the norm of `now`, the changed model's output.
             let exact =
                 ((ya - yb.clone()).square().sum().into_scalar::<f64>() / yb.square().sum().into_scalar::<f64>()).sqrt();

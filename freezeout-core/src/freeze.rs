@@ -9,8 +9,10 @@
 //! The frozen state lives in the parameters themselves, so a model needs no extra field and
 //! survives `clone`, `valid()`/`train()` and checkpoints with its freeze state.
 
+use crate::UnitTensor;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::tensor::Tensor;
+use burn::tensor::kind::Autodiff;
+use burn::tensor::{Float, Tensor};
 
 /// One unit as reported at run time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,24 +44,28 @@ pub trait FreezeOut: Module + Sized {
     fn freeze_units(self, k: usize) -> Self;
 }
 
-/// The freeze-aware forward pass, from a `I`-rank input to a `O`-rank output (`#[freezeout(head
-/// = ..)]` generates it; with `manual`, implement it yourself).
-pub trait FreezeOutForward<const I: usize, const O: usize>: FreezeOut {
+/// The freeze-aware forward pass, from a rank-`I` input of kind `K` (`Float` unless given:
+/// token ids are `Int`) to a rank-`O` output. `#[freezeout(head = ..)]` generates it; with
+/// `manual`, implement it yourself.
+///
+/// Between units the tensor may change rank (a ViT's patch embedding maps the image to tokens):
+/// the range forward takes and gives a [`UnitTensor`], a tensor of any rank and kind.
+pub trait FreezeOutForward<const I: usize, const O: usize, K: Autodiff + Send + 'static = Float>: FreezeOut {
     /// Units (frozen prefix untracked), then the head.
-    fn forward_freezeout(&self, x: Tensor<I>) -> Tensor<O>;
+    fn forward_freezeout(&self, x: Tensor<I, K>) -> Tensor<O>;
 
     /// Only the units of `range` on `x`, the input of unit `range.start` (frozen ones
     /// untracked): the output is the input of unit `range.end`. The prefix cache
     /// ([`crate::cache`]) computes and advances its entries with it. `None` where the forward
     /// is hand-written (`#[freezeout(manual)]`): the cache cannot split it.
-    fn forward_unit_range(&self, x: Tensor<I>, range: std::ops::Range<usize>) -> Option<Tensor<I>> {
+    fn forward_unit_range(&self, x: UnitTensor, range: std::ops::Range<usize>) -> Option<UnitTensor> {
         let _ = (x, range);
         None
     }
 
     /// The forward from unit `unit` on, `x` being that unit's input (a cache entry): units
     /// `unit..N` (frozen ones untracked), then the head. `None` with a hand-written forward.
-    fn forward_from(&self, x: Tensor<I>, unit: usize) -> Option<Tensor<O>> {
+    fn forward_from(&self, x: UnitTensor, unit: usize) -> Option<Tensor<O>> {
         let _ = (x, unit);
         None
     }
@@ -206,7 +212,8 @@ pub mod private {
         if unit + 1 == frozen { x.detach() } else { x }
     }
 
-    /// Threads a tensor through the units in order.
+    /// Threads a tensor through the units in order; each unit may change its rank (and the
+    /// first its kind: token ids to embeddings).
     ///
     /// On an autodiff device the frozen prefix runs on the inner backend: each frozen unit as a
     /// `valid()` copy on `x.inner()`, so its ops record nothing at all (not even the empty
@@ -215,23 +222,28 @@ pub mod private {
     ///
     /// [`Chain::range`] runs only some units: `x` is the input of the range's first unit, and
     /// the output (the input of the unit after the range) is on `x`'s kind of device.
-    pub struct Chain<const D: usize> {
-        x: Option<Tensor<D>>,
+    pub struct Chain {
+        x: Option<UnitTensor>,
         next: usize,
         frozen: usize,
         autodiff: bool,
         range: std::ops::Range<usize>,
     }
 
-    impl<const D: usize> Chain<D> {
-        pub fn new(frozen: usize, x: Tensor<D>) -> Self {
+    impl Chain {
+        pub fn new(frozen: usize, x: UnitTensor) -> Self {
             Self::range(frozen, x, 0..usize::MAX)
         }
-        pub fn range(frozen: usize, x: Tensor<D>, range: std::ops::Range<usize>) -> Self {
+        pub fn range(frozen: usize, x: UnitTensor, range: std::ops::Range<usize>) -> Self {
             let autodiff = x.is_autodiff();
             Self { x: Some(x), next: 0, frozen, autodiff, range }
         }
-        pub fn step<M: Module>(&mut self, unit: &M, forward: impl FnOnce(&M, Tensor<D>) -> Tensor<D>) {
+        /// The next unit, a map from `Tensor<A, K>` to `Tensor<B>`.
+        pub fn step<M: Module, const A: usize, const B: usize, K: Autodiff + Send + 'static>(
+            &mut self,
+            unit: &M,
+            forward: impl FnOnce(&M, Tensor<A, K>) -> Tensor<B>,
+        ) {
             let index = self.next;
             self.next += 1;
             if !self.range.contains(&index) {
@@ -239,15 +251,22 @@ pub mod private {
             }
             let x = self.x.take().expect("chain holds a tensor between steps");
             let y = if self.autodiff && index < self.frozen {
-                let y = forward(&unit.valid(), x.inner());
+                let y = UnitTensor::from(forward(&unit.valid(), unit_input(index, x.inner())));
                 if index + 1 == self.frozen || index + 1 == self.range.end { y.autodiff() } else { y }
             } else {
-                freeze_point(self.frozen, index, forward(unit, x))
+                UnitTensor::from(freeze_point(self.frozen, index, forward(unit, unit_input(index, x))))
             };
             self.x = Some(y);
         }
-        pub fn finish(self) -> Tensor<D> {
+        pub fn finish(self) -> UnitTensor {
             self.x.expect("chain holds a tensor")
         }
+    }
+
+    /// Unit `index`'s input as its forward takes it.
+    fn unit_input<const A: usize, K: Autodiff + 'static>(index: usize, x: UnitTensor) -> Tensor<A, K> {
+        x.try_into_tensor().unwrap_or_else(|x: UnitTensor| {
+            panic!("unit {index} takes a Tensor<{A}, {}>, and its input is {x:?}", crate::unit_tensor::kind_name::<K>())
+        })
     }
 }

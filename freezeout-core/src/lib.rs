@@ -30,6 +30,7 @@ pub mod policy;
 pub mod schedule;
 pub mod task;
 pub mod train;
+mod unit_tensor;
 
 pub use burn_freezeout_macros::freezeout;
 pub use cache::{CacheConfig, CacheMode, PrefixCache};
@@ -37,6 +38,7 @@ pub use driver::{DriverState, FreezeEvent, FreezeOutDriver, GradientCensus, grad
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
 pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig, PolicyError, Signal};
 pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError};
+pub use unit_tensor::UnitTensor;
 
 /// Support code for `#[freezeout]`; not a stable API.
 #[doc(hidden)]

@@ -6,8 +6,8 @@ use crate::model::{self, Model, UnitField, UnitKind};
 use crate::validate;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::Item;
 use syn::spanned::Spanned;
-use syn::{Item, LitInt};
 
 /// Entry point: on error, the compile error *and* the struct (so `#[derive(Module)]` still runs
 /// and the user sees only the real problem).
@@ -62,35 +62,52 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
     let prefix = model.units.iter().map(|u| for_each_unit(u, |m| quote!(__p.unit(#m);)));
     let freeze = model.units.iter().map(unit_freeze);
 
-    let rank = |lit: &Option<LitInt>, default: usize| match lit {
+    let ranks = validate::ranks(args, model);
+    let input = ranks.first().map_or(4, |r| r.0);
+    let last = ranks.last().map_or(input, |r| r.1);
+    let output = match &args.output {
         Some(l) => quote!(#l),
-        None => quote!(#default),
+        None => quote!(2usize),
     };
-    let (input, output) = (rank(&args.input, 4), rank(&args.output, 2));
+    let float = quote!(#fo::__private::burn::tensor::Float);
+    let kind = match args.input.as_ref().and_then(|i| i.kind.as_ref()) {
+        Some(kind) => quote!(#kind),
+        None => float.clone(),
+    };
+    let unit_tensor = quote!(#fo::UnitTensor);
 
     let chain = if args.manual.is_some() {
         quote!()
     } else {
-        let steps = model.units.iter().map(|u| {
+        let steps = model.units.iter().zip(&ranks).enumerate().map(|(i, (u, &(a, b)))| {
             let ty = &u.ty;
-            for_each_unit(u, |m| quote_spanned!(ty.span()=> __chain.step(#m, |__u, x| __u.forward(x));))
+            let k = if i == 0 { &kind } else { &float };
+            let step = |m: TokenStream| {
+                quote_spanned!(ty.span()=>
+                    __chain.step(#m, |__u, x: #tensor<#a, #k>| -> #tensor<#b> { __u.forward(x) });
+                )
+            };
+            for_each_unit(u, step)
         });
         quote! {
             /// Runs the units in forward order: the frozen prefix on the inner backend (no
             /// autodiff at all, BatchNorm in inference mode), the active units with autodiff.
-            pub fn forward_units(&self, x: #tensor<#input>) -> #tensor<#input> {
-                self.forward_unit_range(x, 0..usize::MAX)
+            pub fn forward_units(&self, x: #tensor<#input, #kind>) -> #tensor<#last> {
+                self.forward_unit_range(x, 0..usize::MAX).into_tensor()
             }
             /// Runs only the units of `range` on `x`, the input of unit `range.start` (the
             /// frozen ones as in `forward_units`); the output is the input of unit `range.end`.
             /// The prefix cache computes and advances its entries with it.
+            ///
+            /// # Panics
+            /// If `x` is not of the rank and kind unit `range.start` takes.
             pub fn forward_unit_range(
                 &self,
-                x: #tensor<#input>,
+                x: impl ::std::convert::Into<#unit_tensor>,
                 range: ::std::ops::Range<usize>,
-            ) -> #tensor<#input> {
+            ) -> #unit_tensor {
                 let frozen = #fo::FreezeOut::frozen_units(self);
-                let mut __chain = #fo::__private::Chain::range(frozen, x, range);
+                let mut __chain = #fo::__private::Chain::range(frozen, x.into(), range);
                 #(#steps)*
                 __chain.finish()
             }
@@ -104,13 +121,14 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
         quote! {
             fn forward_unit_range(
                 &self,
-                x: #tensor<#input>,
+                x: #unit_tensor,
                 range: ::std::ops::Range<usize>,
-            ) -> ::std::option::Option<#tensor<#input>> {
+            ) -> ::std::option::Option<#unit_tensor> {
                 ::std::option::Option::Some(self.forward_unit_range(x, range))
             }
-            fn forward_from(&self, x: #tensor<#input>, unit: usize) -> ::std::option::Option<#tensor<#output>> {
-                ::std::option::Option::Some(self.#head(self.forward_unit_range(x, unit..usize::MAX)))
+            fn forward_from(&self, x: #unit_tensor, unit: usize) -> ::std::option::Option<#tensor<#output>> {
+                let units: #tensor<#last> = self.forward_unit_range(x, unit..usize::MAX).into_tensor();
+                ::std::option::Option::Some(self.#head(units))
             }
         }
     };
@@ -119,12 +137,12 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
         quote! {
             impl #impl_g #name #ty_g #where_c {
                 /// Freeze-aware forward: the units (see `forward_units`), then the head.
-                pub fn forward(&self, x: #tensor<#input>) -> #tensor<#output> {
+                pub fn forward(&self, x: #tensor<#input, #kind>) -> #tensor<#output> {
                     self.#head(self.forward_units(x))
                 }
             }
-            impl #impl_g #fo::FreezeOutForward<#input, #output> for #name #ty_g #where_c {
-                fn forward_freezeout(&self, x: #tensor<#input>) -> #tensor<#output> {
+            impl #impl_g #fo::FreezeOutForward<#input, #output, #kind> for #name #ty_g #where_c {
+                fn forward_freezeout(&self, x: #tensor<#input, #kind>) -> #tensor<#output> {
                     self.forward(x)
                 }
                 #range_methods

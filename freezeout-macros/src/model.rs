@@ -2,7 +2,7 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Attribute, Field, Fields, Ident, Item, ItemStruct, Result, Type};
+use syn::{Attribute, Field, Fields, Ident, Item, ItemStruct, LitInt, Result, Type};
 
 /// How a unit field maps to units.
 pub enum UnitKind {
@@ -21,6 +21,8 @@ pub struct UnitField {
     pub kind: UnitKind,
     /// The field also carries `#[module(skip)]`.
     pub skipped: Option<Span>,
+    /// `#[freezeout(unit, output = R)]`: the rank of the unit's output (default: its input's).
+    pub output: Option<LitInt>,
 }
 
 /// The struct as the macro sees it, field attributes of ours already removed.
@@ -59,7 +61,7 @@ pub fn parse(item: Item) -> std::result::Result<Model, (syn::Error, Option<Box<I
         Fields::Named(named) => {
             for field in named.named.iter_mut() {
                 match unit_marker(field) {
-                    Ok(Some(_)) => units.push(unit_field(field)),
+                    Ok(Some(output)) => units.push(unit_field(field, output)),
                     Ok(None) => {}
                     Err(e) => push(e),
                 }
@@ -82,23 +84,31 @@ pub fn parse(item: Item) -> std::result::Result<Model, (syn::Error, Option<Box<I
     }
 }
 
-/// Removes our `#[freezeout(..)]` attributes from the field; returns the span of `unit`.
-fn unit_marker(field: &mut Field) -> Result<Option<Span>> {
-    let mut marker: Option<Span> = None;
+/// Removes our `#[freezeout(..)]` attributes from the field; for a unit, returns its `output`
+/// rank if given (`Some(None)`: a unit without one).
+fn unit_marker(field: &mut Field) -> Result<Option<Option<LitInt>>> {
+    let mut marker = false;
+    let mut output: Option<LitInt> = None;
     let mut result = Ok(());
     field.attrs.retain(|attr| {
         if !attr.path().is_ident("freezeout") {
             return true;
         }
         let parsed = attr.parse_nested_meta(|meta| {
-            if !meta.path.is_ident("unit") {
+            if meta.path.is_ident("unit") {
+                if marker {
+                    return Err(meta.error("duplicate `unit` marker"));
+                }
+                marker = true;
+            } else if meta.path.is_ident("output") {
+                if output.is_some() {
+                    return Err(meta.error("duplicate field option `output`"));
+                }
+                output = Some(meta.value()?.parse()?);
+            } else {
                 let name = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                return Err(meta.error(format!("unknown field option `{name}`, expected `unit`")));
+                return Err(meta.error(format!("unknown field option `{name}`, expected `unit` or `output = R`")));
             }
-            if marker.is_some() {
-                return Err(meta.error("duplicate `unit` marker"));
-            }
-            marker = Some(attr.span());
             Ok(())
         });
         if let Err(e) = parsed {
@@ -106,17 +116,25 @@ fn unit_marker(field: &mut Field) -> Result<Option<Span>> {
         }
         false
     });
-    result.map(|()| marker)
+    result?;
+    match (marker, output) {
+        (true, output) => Ok(Some(output)),
+        (false, None) => Ok(None),
+        (false, Some(output)) => Err(syn::Error::new_spanned(
+            output,
+            "`output = R` is the rank of a unit's output: mark the field `unit` too",
+        )),
+    }
 }
 
-fn unit_field(field: &Field) -> UnitField {
+fn unit_field(field: &Field, output: Option<LitInt>) -> UnitField {
     let ident = field.ident.clone().expect("named field");
     let kind = match &field.ty {
         Type::Array(_) => UnitKind::Array,
         Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Vec") => UnitKind::Vec,
         _ => UnitKind::Single,
     };
-    UnitField { ident, ty: field.ty.clone(), kind, skipped: module_skip(&field.attrs) }
+    UnitField { ident, ty: field.ty.clone(), kind, skipped: module_skip(&field.attrs), output }
 }
 
 fn module_skip(attrs: &[Attribute]) -> Option<Span> {

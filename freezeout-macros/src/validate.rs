@@ -35,11 +35,20 @@ pub fn check(args: &Args, model: &Model) -> Result<()> {
         e.combine(Error::new(span, "`manual` given here: write `forward` yourself"));
         errors.push(e);
     }
-    for rank in [&args.input, &args.output].into_iter().flatten() {
+    let field_ranks = model.units.iter().filter_map(|u| u.output.as_ref());
+    let ranks = [args.input.as_ref().map(|i| &i.rank), args.output.as_ref()].into_iter().flatten().chain(field_ranks);
+    let mut ranks_ok = true;
+    for rank in ranks {
         match rank.base10_parse::<usize>() {
             Ok(1..=8) => {}
-            _ => errors.push(Error::new_spanned(rank, "tensor rank must be between 1 and 8")),
+            _ => {
+                ranks_ok = false;
+                errors.push(Error::new_spanned(rank, "tensor rank must be between 1 and 8"));
+            }
         }
+    }
+    if ranks_ok {
+        errors.extend(chain_errors(args, model));
     }
     if let (None, Some(output)) = (&args.head, &args.output) {
         errors.push(Error::new_spanned(output, "`output` needs `head = method`"));
@@ -52,6 +61,53 @@ pub fn check(args: &Args, model: &Model) -> Result<()> {
             Err(first)
         }
     }
+}
+
+/// Units that cannot be chained: the elements of a `Vec` or array run one after another, so
+/// they keep the rank; the first unit alone takes an input of another kind than `Float`.
+fn chain_errors(args: &Args, model: &Model) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for (i, (unit, (input, output))) in model.units.iter().zip(ranks(args, model)).enumerate() {
+        let many = !matches!(unit.kind, UnitKind::Single);
+        if let (true, Some(lit)) = (many && input != output, &unit.output) {
+            errors.push(Error::new_spanned(
+                lit,
+                format!(
+                    "the elements of a unit `{}` run one after another, so each must give what it takes: a rank-{input} \
+                     tensor here; give the change of rank a unit field of its own",
+                    if matches!(unit.kind, UnitKind::Vec) { "Vec" } else { "array" }
+                ),
+            ));
+        }
+        if let (0, true, Some(kind)) = (i, many, args.input.as_ref().and_then(|i| i.kind.as_ref())) {
+            let kind = quote::ToTokens::to_token_stream(kind).to_string().replace(' ', "");
+            errors.push(Error::new_spanned(
+                &unit.ty,
+                format!(
+                    "the first unit takes the model's `{kind}` input, which only its first element could: make \
+                     the first unit a single module (e.g. the embedding)"
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+/// Each unit field's input and output rank, in forward order: the first takes the model's
+/// input (`input`, default 4), every other the previous one's output; a unit gives its `output`
+/// if set, else the rank it takes. Call only with valid rank literals.
+pub fn ranks(args: &Args, model: &Model) -> Vec<(usize, usize)> {
+    let rank = |lit: &syn::LitInt| lit.base10_parse::<usize>().expect("validated rank");
+    let mut at = args.input.as_ref().map_or(4, |i| rank(&i.rank));
+    model
+        .units
+        .iter()
+        .map(|u| {
+            let input = at;
+            at = u.output.as_ref().map_or(input, rank);
+            (input, at)
+        })
+        .collect()
 }
 
 /// Whether `#[derive(.., Module, ..)]` is still on the item, i.e. below our attribute.

@@ -657,3 +657,50 @@ fn a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt() {
     let o = repro(&["train", "--cache", "on"], &[]);
     assert!(stderr(&o).contains("unknown cache mode `on`: expected off, exact, reuse, shift"), "{}", stderr(&o));
 }
+
+/// A ViT (its first unit maps the image to tokens) from the CLI: with unaugmented images the
+/// `exact` cache trains as the uncached run, and a cached run killed after the first freeze
+/// resumes exactly, its cache rebuilt; `shift`, which crops feature maps, is refused on tokens.
+/// 6 epochs of 6 iterations; killed after 25.
+#[test]
+fn a_killed_cached_vit_run_resumes_exactly_and_matches_the_uncached_run() {
+    let Some(data) = freezeout_tests::cifar10("a_killed_cached_vit_run_resumes_exactly_and_matches_the_uncached_run")
+    else {
+        return;
+    };
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |out: &Path, cache: &str| -> Vec<String> {
+        let mut a: Vec<String> = train_args(out.to_str().unwrap(), data).into_iter().map(String::from).collect();
+        a[2] = "vit-2-32".into(); // --model
+        a[4] = "6".into(); // --epochs
+        a.extend(["--no-augment", "--cache", cache].map(String::from));
+        a
+    };
+    let run = |a: &[String], envs: &[(&str, &str)]| repro(&a.iter().map(String::as_str).collect::<Vec<_>>(), envs);
+    let (plain, full, killed) = (tmp.path().join("plain"), tmp.path().join("full"), tmp.path().join("killed"));
+    let o = run(&args(&plain, "off"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&args(&full, "exact"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("after unit 0 (embed): [64, 32] per sample"), "{}", stderr(&o));
+    let o = run(&args(&killed, "exact"), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "25")]);
+    assert!(!o.status.success(), "the run must have been killed");
+    let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b, c) = (iterations(&plain), iterations(&full), iterations(&killed));
+    assert_eq!(a.len(), 36);
+    assert!(a.last().unwrap().2 > 0, "units froze");
+    assert_eq!(a, b, "the exact cache: the uncached run's losses and frozen units");
+    assert_eq!(b, c, "killed and resumed: the uninterrupted run's");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(full.join("summary.json")).unwrap()).unwrap();
+    let last = &summary["epochs"][5]["cache"];
+    assert!(last["hits"].as_u64().unwrap() > 0, "{last}");
+
+    let mut shift = args(&tmp.path().join("shift"), "shift");
+    shift.retain(|a| a != "--no-augment"); // `shift` crops the augmented images' features
+    let o = run(&shift, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--cache shift: the input of unit 1 has shape [64, 32] per sample"), "{}", stderr(&o));
+}

@@ -128,6 +128,27 @@ pub fn snapshot<M: Module>(model: &M) -> HashMap<ParamId, Vec<f32>> {
 }
 
 /// A learnable 4-class task on `side`×`side` RGB images: the class decides which quadrant is
+/// Every float parameter and buffer of a module, in visiting order (two runs that trained
+/// alike compare equal bit for bit).
+pub fn module_values<M: Module>(m: &M) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(p.val().into_data().iter::<f32>());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    m.visit(&mut c);
+    c.0
+}
+
+/// A random `n`-image CIFAR-shaped split (32×32, 3 channels, labels `i mod 10`).
+pub fn random_split(n: usize, seed: u64) -> burn_freezeout::data::Split {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let images = (0..n * 3072).map(|_| rng.random()).collect();
+    burn_freezeout::data::Split { images, labels: (0..n).map(|i| (i % 10) as u8).collect() }
+}
+
 /// bright, under Gaussian noise. Deterministic for a seed.
 pub fn quadrant_task(batches: usize, batch: usize, side: usize, seed: u64) -> Vec<HostBatch> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

@@ -3,35 +3,21 @@
 //! feature space is the true prefix output inside the window, and what the cache cannot do is
 //! refused naming the flag.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor};
-use burn_freezeout::FreezeOut;
+use burn::module::Module;
+use burn::tensor::Device;
 use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
+use burn_freezeout::data::Loader;
 use burn_freezeout::data::{DataSource, InMemory};
-use burn_freezeout::data::{Loader, Split};
 use burn_freezeout::train::{self, RunLog, TrainConfig};
-use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
-use rand::{Rng, SeedableRng};
-
-/// Every float parameter and buffer of a module, in visiting order.
-fn values<M: Module>(m: &M) -> Vec<f32> {
-    struct Collect(Vec<f32>);
-    impl ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.extend(p.val().into_data().iter::<f32>());
-        }
-    }
-    let mut c = Collect(Vec::new());
-    m.visit(&mut c);
-    c.0
-}
+use burn_freezeout::{FreezeOut, UnitTensor};
+use freezeout_tests::{TinyNet, fast_schedule, module_values, quadrant_data, random_split};
 
 fn logged(log: &RunLog, event: &str, field: &str) -> Vec<serde_json::Value> {
     log.events.iter().filter(|e| e["event"] == event).map(|e| e[field].clone()).collect()
 }
 
-fn host(x: Tensor<4>) -> Vec<f32> {
-    x.into_data().iter::<f32>().collect()
+fn host(x: impl Into<UnitTensor>) -> Vec<f32> {
+    x.into().into_data().iter::<f32>().collect()
 }
 
 /// Five epochs of the fast schedule: all four units of a 3-block TinyNet freeze, the last at
@@ -52,7 +38,7 @@ fn exact_cache_trains_bit_for_bit_as_the_uncached_run() {
         // statistics, and the first run would start the second from its own.
         let fresh = TinyNet::new(3, 4, 4, &device).load_record(model.clone().into_record());
         let out = train::Fit::new(&config(cache), &device).log(&mut log).run(fresh, &mut data).unwrap();
-        (logged(&log, "iter", "loss"), values(&out.model), out.summary)
+        (logged(&log, "iter", "loss"), module_values(&out.model), out.summary)
     };
     let (plain_losses, plain_params, _) = run(CacheConfig::default());
     let (losses, params, summary) = run(CacheConfig::new(CacheMode::Exact));
@@ -119,12 +105,6 @@ fn a_budget_below_the_data_caches_what_fits_and_computes_the_rest() {
     assert_eq!((stats.entries, stats.bytes, stats.hits, stats.refused), (3, 3 * entry, 3, 10), "{stats:?}");
 }
 
-/// A random `n`-image CIFAR-shaped split.
-fn split(n: usize, seed: u64) -> Split {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    Split { images: (0..n * 3072).map(|_| rng.random()).collect(), labels: (0..n).map(|i| (i % 10) as u8).collect() }
-}
-
 /// The largest difference between `a` and `b` (`[n, c, 32, 32]`) at pixels at least `margin`
 /// from the border, and anywhere.
 fn differences(a: &[f32], b: &[f32], margin: usize) -> (f32, f32) {
@@ -145,7 +125,7 @@ fn shift_takes_the_augmented_crop_in_feature_space_exact_inside_the_window() {
     let device = Device::flex().autodiff();
     device.seed(6);
     let model = TinyNet::new(2, 4, 10, &device);
-    let mut loader = Loader::new(split(16, 1), split(4, 2), 8, 3);
+    let mut loader = Loader::new(random_split(16, 1), random_split(4, 2), 8, 3);
     let samples = loader.samples();
     let batch = loader.train_epoch(0).next().unwrap();
     assert_eq!(batch.ids.len(), 8);
@@ -179,7 +159,7 @@ fn the_cache_refuses_what_it_cannot_do_and_names_the_flag() {
             Ok(_) => panic!("{cache:?} must be refused"),
         }
     };
-    let mut augmented = Loader::new(split(16, 1), split(4, 2), 8, 3);
+    let mut augmented = Loader::new(random_split(16, 1), random_split(4, 2), 8, 3);
     let e = fail(&mut augmented, CacheConfig::new(CacheMode::Exact));
     assert!(e.starts_with("--cache exact: the training inputs are randomly augmented"), "{e}");
     let e = fail(&mut quadrant_data(2, 1, 4, 8, 1), CacheConfig::new(CacheMode::Shift));

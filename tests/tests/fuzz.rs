@@ -40,6 +40,8 @@ fn full_config() -> toml::Value {
         max_loss: Some(1.0),
         // On, with every setting given (an off cache writes no `[cache]` table).
         cache: CacheConfig::new(CacheMode::Reuse).with_float(CacheFloat::Bf16).with_mem(1 << 30),
+        // Off (the default writes no `augment` key).
+        augment: false,
     };
     toml::Value::try_from(&full).unwrap()
 }
@@ -77,6 +79,7 @@ fn the_fuzzed_keys_are_every_setting_of_a_run() {
         "cache.mode",
         "cache.float",
         "cache.mem",
+        "augment",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
     }

@@ -33,6 +33,9 @@ fn parameter_counts_match_independent_values() {
         ("wrn-40-4", 8_949_210, 19),
         ("wrn-28-10", 36_479_194, 13),
         ("vgg16", 15_252_426, 13),
+        // Per block 12·d² + 13·d; the patch embedding 3·d·4² + 64·d; the head 2·d + 10·d + 10.
+        ("vit-6-128", 1_205_514, 7),
+        ("vit-6-192", 2_693_002, 7),
     ];
     let device = Device::flex();
     for (name, params, units) in expected {
@@ -46,6 +49,16 @@ fn parameter_counts_match_independent_values() {
         let spec_unit_params: Vec<_> = spec.units.iter().map(|u| u.params()).collect();
         assert_eq!(unit_params, spec_unit_params, "per-unit params of {name}");
     }
+    // A ViT's forward MACs per image, from the closed form: per block and token 12·d² (four
+    // projections, a 4·d feed-forward layer) + 2·t·d (attention's two products) + 2·d (two
+    // LayerNorms); the patch embedding 3·d·4²·t + t·d; the head t·d + 10·d; t = 64 tokens.
+    let (d, t) = (128u64, 64u64);
+    let block = t * (12 * d * d + 2 * t * d + 2 * d);
+    assert_eq!(
+        "vit-6-128".parse::<Preset>().unwrap().spec(10).macs(),
+        6 * block + 3 * d * 16 * t + t * d + t * d + 10 * d
+    );
+    assert_eq!(6 * block + 3 * d * 16 * t + t * d + t * d + 10 * d, 82_298_112);
     // CIFAR-100 changes only the classifier.
     assert_eq!("densenet-bc-100-12".parse::<Preset>().unwrap().spec(100).params(), 800_032);
 }
@@ -59,7 +72,7 @@ fn reference_unit_indexing() {
     assert_eq!(names[13], "trans1");
     assert_eq!(names[26], "trans2");
     assert_eq!(names[38], "block3.11");
-    for bad in ["densenet-bc-77-12", "wrn-41-4", "resnet-50", "wrn-40"] {
+    for bad in ["densenet-bc-77-12", "wrn-41-4", "resnet-50", "wrn-40", "vit-6-100", "vit-0-128"] {
         let err = bad.parse::<Preset>().unwrap_err().to_string();
         assert!(err.contains(bad) && err.contains("densenet-bc-L-k"), "{err}");
     }
@@ -86,7 +99,7 @@ impl WithModel for TrainFew {
 #[test]
 fn every_family_trains_on_cpu_with_freezing() {
     // Small members of each family (VGG-16 has one size), 6 iterations each.
-    for (name, batch) in [("densenet-bc-22-4", 4), ("wrn-10-1", 4), ("vgg16", 4)] {
+    for (name, batch) in [("densenet-bc-22-4", 4), ("wrn-10-1", 4), ("vgg16", 4), ("vit-2-32", 4)] {
         let preset: Preset = name.parse().unwrap();
         let device = Device::flex().autodiff();
         device.seed(3);
@@ -114,7 +127,7 @@ impl WithModel for FreezeAClone {
 #[test]
 fn freezing_a_clone_leaves_the_original_trainable() {
     let device = Device::flex().autodiff();
-    for name in ["densenet-bc-22-4", "wrn-10-1", "vgg16"] {
+    for name in ["densenet-bc-22-4", "wrn-10-1", "vgg16", "vit-2-32"] {
         let preset: Preset = name.parse().unwrap();
         assert_eq!(preset.build(10, 0.0, &device, FreezeAClone), (2, 0), "{name}");
     }

@@ -19,7 +19,7 @@ use burn::train::{
 };
 use burn_freezeout::device::DeviceKind;
 use burn_freezeout::learner::{FreezeOutModel, ImageBatch, StepTrace};
-use burn_freezeout::models::{DenseNet, Preset, Vgg, WideResNet};
+use burn_freezeout::models::{DenseNet, Preset, Vgg, Vit, WideResNet};
 use burn_freezeout::train::TrainConfig;
 use burn_freezeout::{FreezeOut, GradientCensus, ScheduleConfig};
 use serde::Serialize;
@@ -148,6 +148,7 @@ pub fn run(config: &DdpConfig, dir: &Path) -> Result<DdpReport, DdpError> {
         Preset::DenseNetBc { depth, growth } => run.go(DenseNet::new(depth, growth, classes, &device), &device),
         Preset::Wrn { depth, width } => run.go(WideResNet::new(depth, width, 0.0, classes, &device), &device),
         Preset::Vgg16 => run.go(Vgg::new(classes, &device), &device),
+        Preset::Vit { depth, width } => run.go(Vit::new(depth, width, 0.0, classes, &device), &device),
     }?;
     let spec = config.model.spec(classes);
     Ok(DdpReport { config: config.clone(), iterations, phases: phases(&trace, &spec) })

@@ -14,7 +14,7 @@ use burn_freezeout::device::{DeviceKind, FloatKind};
 use burn_freezeout::models::{Preset, WithModel};
 use burn_freezeout::task::{CacheStep, Classification, Task, TaskOutput};
 use burn_freezeout::train::{Stepper, TrainConfig};
-use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig};
+use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig, UnitTensor};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -121,8 +121,8 @@ pub struct CacheLine {
 
 /// The schedules and run lengths the cache is predicted for: the quick setting (15,000
 /// images, 5 epochs) and the paper's (50,000, 100 epochs), FreezeOut's default and linear
-/// unscaled t0 0.9.
-fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint]) -> anyhow::Result<Vec<CacheLine>> {
+/// unscaled t0 0.9; `shift` only where the boundaries are feature maps (`maps`).
+fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint], maps: bool) -> anyhow::Result<Vec<CacheLine>> {
     let interpolated = |f: fn(&SpeedPoint) -> f64| {
         let mut p: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, f(p))).collect();
         p.sort_by_key(|p| p.0);
@@ -152,8 +152,8 @@ fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint]) -> anyhow::Result<
         for (name, config) in schedules {
             let total = (epochs * samples.div_ceil(batch)) as u64;
             let schedule = Schedule::freezeout(config, n, total)?;
-            for (mode, build) in [("exact/reuse", CacheBuild::Always), ("shift", CacheBuild::Padded { factor: 1.5625 })]
-            {
+            let modes = [("exact/reuse", CacheBuild::Always), ("shift", CacheBuild::Padded { factor: 1.5625 })];
+            for (mode, build) in modes.into_iter().take(if maps { 2 } else { 1 }) {
                 let prediction = cost::cached_saving(&schedule, samples, batch, &costs, build);
                 lines.push(CacheLine { schedule: name.into(), samples, epochs, mode: mode.into(), prediction });
             }
@@ -237,7 +237,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         ),
     };
     report.finish();
-    let cache = cache_lines(n, config.batch, &points)?;
+    let cache = cache_lines(n, config.batch, &points, config.model.outputs_feature_maps())?;
     Ok(SpeedReport {
         config: config.clone(),
         units: n,
@@ -293,7 +293,7 @@ struct Lane<M> {
     times: Vec<f64>,
     forward: Vec<f64>,
     /// The prefix's output for the batch, and the steps fed it.
-    features: Tensor<4>,
+    features: UnitTensor,
     skip: Vec<f64>,
     /// An `exact` cache holding the batch, and the steps through it.
     cache: PrefixCache,
@@ -325,7 +325,7 @@ impl WithModel for Points<'_> {
                 let stepper = Stepper::new(&train, device);
                 let driver = FreezeOutDriver::with_schedule(&model, schedule.clone())
                     .expect("the schedule has the model's units");
-                let features = model.forward_unit_range(images.clone(), 0..frozen).expect("a generated forward");
+                let features = model.forward_unit_range(images.clone().into(), 0..frozen).expect("a generated forward");
                 let cache = PrefixCache::new(CacheConfig::new(CacheMode::Exact).with_mem(1 << 30)).expect("1 GiB");
                 Lane {
                     frozen,
@@ -418,12 +418,13 @@ struct Skip {
 
 impl<M: FreezeOutForward<4, 2>> Task<M> for Skip {
     type Batch = HostBatch;
-    type Input = (Tensor<4>, Tensor<1, Int>);
+    type Input = (UnitTensor, Tensor<1, Int>);
     fn batch_len(&self, batch: &HostBatch) -> usize {
         batch.len()
     }
     fn to_device(&self, batch: HostBatch, device: &burn::tensor::Device) -> Self::Input {
-        batch.to_device(device)
+        let (images, targets) = batch.to_device(device);
+        (images.into(), targets)
     }
     fn forward(&self, model: &M, (x, targets): Self::Input) -> TaskOutput {
         let logits = model.forward_from(x, self.unit).expect("a generated forward");

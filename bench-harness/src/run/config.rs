@@ -22,7 +22,7 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(into = "RunConfigFile", try_from = "RunConfigFile")]
 pub struct RunConfig {
-    /// Model preset (`densenet-bc-76-12`, `wrn-40-4`, `vgg16`, ...).
+    /// Model preset (`densenet-bc-76-12`, `wrn-40-4`, `vgg16`, `vit-6-128`, ...).
     pub model: Preset,
     /// `cifar10` or `cifar100`.
     pub dataset: CifarKind,
@@ -71,6 +71,9 @@ pub struct RunConfig {
     /// The frozen-prefix cache (`off`: the paper's behaviour; in TOML a `[cache]` table, only
     /// when on).
     pub cache: CacheConfig,
+    /// Random crop and flip of the training images (the paper's; in TOML only when off). Off,
+    /// the inputs repeat exactly every epoch and the cache's `exact` mode can run.
+    pub augment: bool,
 }
 
 impl Default for RunConfig {
@@ -101,6 +104,7 @@ impl Default for RunConfig {
             keep_checkpoints: 2,
             max_loss: None,
             cache: t.cache,
+            augment: true,
         }
     }
 }
@@ -139,8 +143,7 @@ impl RunConfig {
         if !self.cache.is_off() {
             self.cache.budget()?;
         }
-        if self.cache.mode == CacheMode::Exact {
-            // The CLI's CIFAR pipeline always augments (random crop and flip).
+        if self.cache.mode == CacheMode::Exact && self.augment {
             return Err(burn_freezeout::cache::CacheError::NotRepeating.into());
         }
         Ok(())
@@ -179,12 +182,14 @@ impl RunConfig {
             CacheMode::Off => String::new(),
             mode => format!("-cache-{mode}"),
         };
+        let augment = if self.augment { "" } else { "-noaug" };
         format!(
-            "{}-{}-{}{}{}{}-e{}-s{}-{}",
+            "{}-{}-{}{}{}{}{}-e{}-s{}-{}",
             self.model,
             self.dataset.name(),
             mode,
             cache,
+            augment,
             optim,
             float,
             self.epochs,
@@ -261,8 +266,14 @@ struct RunConfigFile {
     checkpoint_every: u64,
     keep_checkpoints: usize,
     max_loss: Option<f64>,
+    #[serde(skip_serializing_if = "is_true")]
+    augment: bool,
     #[serde(skip_serializing_if = "CacheConfig::is_off")]
     cache: CacheConfig,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Default for RunConfigFile {
@@ -315,6 +326,7 @@ file_form!(
     keep_checkpoints,
     max_loss,
     cache,
+    augment,
 );
 
 #[cfg(test)]
@@ -344,6 +356,8 @@ mod tests {
             RunConfig { cache: CacheConfig::new(CacheMode::Reuse), ..base.clone() },
             RunConfig { cache: CacheConfig::new(CacheMode::Shift), ..base.clone() },
             RunConfig { cache: CacheConfig::new(CacheMode::Shift).with_float(CacheFloat::Bf16), ..base.clone() },
+            RunConfig { augment: false, ..base.clone() },
+            RunConfig { augment: false, cache: CacheConfig::new(CacheMode::Exact), ..base.clone() },
         ];
         let mut names: Vec<String> = variants.iter().map(RunConfig::run_name).collect();
         names.push(base.run_name());
@@ -356,6 +370,14 @@ mod tests {
         // (and the cache) existed, so earlier runs keep their directories.
         assert!(!toml::to_string(&base).unwrap().contains("adaptive"));
         assert!(!toml::to_string(&base).unwrap().contains("cache"));
+        assert!(!toml::to_string(&base).unwrap().contains("augment"));
+        let exact = RunConfig { augment: false, cache: CacheConfig::new(CacheMode::Exact), ..base.clone() };
+        assert!(exact.run_name().starts_with("wrn-10-1-cifar10-cubic-t0.8-cache-exact-noaug-e2-s0-"));
+        let text = toml::to_string_pretty(&exact).unwrap();
+        assert_eq!(toml::from_str::<RunConfig>(&text).unwrap(), exact, "{text}");
+        exact.validate().unwrap();
+        let e = RunConfig { augment: true, ..exact }.validate().unwrap_err().to_string();
+        assert!(e.starts_with("--cache exact: the training inputs are randomly augmented"), "{e}");
         let cached = RunConfig { cache: CacheConfig::new(CacheMode::Reuse), ..base.clone() };
         assert!(
             cached.run_name().starts_with("wrn-10-1-cifar10-cubic-t0.8-cache-reuse-e2-s0-"),

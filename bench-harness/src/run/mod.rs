@@ -257,6 +257,9 @@ fn execute(
     config.device.announce_first_steps();
     let (train, eval, probe) = splits(config, cifar.train, cifar.test)?;
     let mut loader = Loader::new(train, eval, config.batch_size, config.seed);
+    if !config.augment {
+        loader = loader.without_augmentation();
+    }
     if let Some(probe) = probe {
         loader = loader.with_probe(probe);
     }

@@ -74,13 +74,15 @@ pub fn own_saving(iterations: &[IterRecord]) -> Option<f64> {
     Some(1.0 - total / (iterations.len() as f64 * mean_unfrozen))
 }
 
-/// Name of a cell's strategy, with its prefix cache if any (`cubic-scaled+cache-reuse`).
+/// Name of a cell's strategy, with its inputs if not augmented and its prefix cache if any
+/// (`cubic-scaled+cache-reuse`, `baseline+noaug`).
 pub fn strategy(c: &RunConfig) -> String {
     let policy = match c.policy {
         PolicyConfig::Baseline => "baseline".into(),
         PolicyConfig::Adaptive(_) => c.policy.name().into(),
         PolicyConfig::FreezeOut => format!("{}-{}", c.scaling, if c.scale_lr { "scaled" } else { "unscaled" }),
     };
+    let policy = if c.augment { policy } else { format!("{policy}+noaug") };
     match (c.cache.mode, c.cache.float) {
         (CacheMode::Off, _) => policy,
         (mode, CacheFloat::F32) => format!("{policy}+cache-{mode}"),

@@ -19,7 +19,8 @@ pub use cells::{
     setting_of, strategy, t0_of, threshold_of, warm_up,
 };
 pub use grid::{
-    DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TablePreset, grid,
+    DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TablePreset, VIT_EPOCHS,
+    VIT_IMAGES, VIT_MODEL, grid,
 };
 pub use report::{Claim, Line, claims, lines, write};
 
@@ -136,6 +137,33 @@ mod tests {
         assert_eq!(named, expected);
         assert!(cells.iter().all(|c| c.model.to_string() == "densenet-bc-40-12"
             && (c.epochs, c.train_limit, c.test_limit) == (DENSENET_EPOCHS, Some(DENSENET_IMAGES), Some(1_000))));
+    }
+
+    /// ViT: per seed, the augmented cells with `reuse`, then the unaugmented ones with `exact`,
+    /// each against its own baseline; one setting.
+    #[test]
+    fn the_vit_grid_pairs_each_cache_with_the_inputs_it_needs() {
+        use burn_freezeout::cache::CacheMode;
+        let cells = grid(TablePreset::Vit, &[0, 1]);
+        assert_eq!(cells.len(), 20);
+        let named: Vec<String> = cells[..10].iter().map(strategy).collect();
+        let expected = [
+            "baseline",
+            "cubic-scaled",
+            "linear-unscaled",
+            "cubic-scaled+cache-reuse",
+            "linear-unscaled+cache-reuse",
+            "baseline+noaug",
+            "cubic-scaled+noaug",
+            "linear-unscaled+noaug",
+            "cubic-scaled+noaug+cache-exact",
+            "linear-unscaled+noaug+cache-exact",
+        ];
+        assert_eq!(named, expected);
+        assert!(cells.iter().all(|c| c.validate().is_ok() && (c.cache.mode != CacheMode::Exact || !c.augment)));
+        assert!(cells.iter().all(|c| (c.model, c.epochs, c.train_limit, c.test_limit)
+            == (VIT_MODEL, VIT_EPOCHS, Some(VIT_IMAGES), Some(1_000))));
+        assert!(cells[10..].iter().all(|c| c.seed == 1));
     }
 
     /// Length: every length for every seed, shorter runs first, each on the quick setting's
@@ -300,5 +328,12 @@ mod tests {
         let densenet = help(TablePreset::Densenet);
         let images = format!("{},{:03}", DENSENET_IMAGES / 1000, DENSENET_IMAGES % 1000);
         assert!(densenet.contains(&images) && densenet.contains(&format!("{DENSENET_EPOCHS} epochs")), "{densenet}");
+        let vit = help(TablePreset::Vit);
+        let images = format!("{},{:03}", VIT_IMAGES / 1000, VIT_IMAGES % 1000);
+        let model = VIT_MODEL.to_string().replace("vit", "ViT");
+        assert!(
+            vit.contains(&images) && vit.contains(&format!("{VIT_EPOCHS} epochs")) && vit.contains(&model),
+            "{vit}"
+        );
     }
 }

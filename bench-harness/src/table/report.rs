@@ -114,13 +114,13 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
     out
 }
 
-/// The baseline run among `rows` of `row`'s model, dataset, length and seed.
+/// The baseline run among `rows` of `row`'s model, dataset, length, seed and augmentation.
 pub(crate) fn baseline_of<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
     let c = &row.config;
     rows.iter().find(|b| {
         b.config.policy.is_baseline()
-            && (b.config.model, b.config.dataset, b.config.epochs, b.config.seed)
-                == (c.model, c.dataset, c.epochs, c.seed)
+            && (b.config.model, b.config.dataset, b.config.epochs, b.config.seed, b.config.augment)
+                == (c.model, c.dataset, c.epochs, c.seed, c.augment)
     })
 }
 

@@ -44,8 +44,9 @@ mod budget;
 mod crop;
 mod store;
 
-use crate::FreezeOutForward;
 use crate::data::{Crop, HostBatch, Samples};
+use crate::unit_tensor::Layout;
+use crate::{FreezeOutForward, UnitTensor};
 pub use budget::{bytes_text, default_budget, parse_bytes};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -179,7 +180,7 @@ pub enum CacheError {
     /// `exact` on inputs that do not repeat.
     #[error(
         "--cache exact: the training inputs are randomly augmented, so a cached output would not be the one the \
-         step computes; use --cache reuse or --cache shift (or turn the augmentation off)"
+         step computes; use --cache reuse or --cache shift, or turn the augmentation off (--no-augment)"
     )]
     NotRepeating,
     /// `shift` without a random crop to take in feature space.
@@ -188,6 +189,17 @@ pub enum CacheError {
          --cache exact for unaugmented data or --cache reuse"
     )]
     NoPadding,
+    /// `shift` where a boundary's input is not a feature map.
+    #[error(
+        "--cache shift: the input of unit {boundary} has shape {shape:?} per sample, not a feature map [c, h, w] \
+         whose window a crop could take; use --cache reuse (or --cache exact for unaugmented data)"
+    )]
+    NotAMap {
+        /// The boundary.
+        boundary: usize,
+        /// One sample's shape of its input.
+        shape: Vec<usize>,
+    },
     /// A prefix output whose shape differs between samples.
     #[error(
         "--cache: the input of unit {boundary} has shape {expected:?} for one sample and {found:?} for another; \
@@ -243,9 +255,9 @@ impl CacheStats {
 pub struct BoundaryPlan {
     /// Frozen units.
     pub boundary: usize,
-    /// Shape of one sample's cached input of unit `boundary` (`[c, h, w]`, of the padded image
-    /// in `shift` mode).
-    pub shape: [usize; 3],
+    /// Shape of one sample's cached input of unit `boundary` (`[c, h, w]` for a feature map, of
+    /// the padded image in `shift` mode; `[tokens, width]` for a transformer's blocks).
+    pub shape: Vec<usize>,
     /// Bytes of one entry (both maps in `shift` mode).
     pub entry_bytes: u64,
     /// Bytes of all `samples` entries.
@@ -261,8 +273,8 @@ pub struct PrefixCache {
     /// The epoch whose draws `reuse` replays (that of the first freeze).
     reuse_epoch: Option<usize>,
     /// Per boundary and input kind (`true`: padded), the shape of one sample's input of the
-    /// boundary's unit.
-    shapes: HashMap<(usize, bool), [usize; 3]>,
+    /// boundary's unit, and its tensor type.
+    shapes: HashMap<(usize, bool), (Vec<usize>, Layout)>,
     stats: CacheStats,
     /// Whether [`check`](Self::check) passed.
     checked: bool,
@@ -339,10 +351,10 @@ impl PrefixCache {
         samples: Option<&dyn Samples>,
         epoch: usize,
         device: &Device,
-    ) -> Result<(Tensor<4>, usize), CacheError> {
+    ) -> Result<(UnitTensor, usize), CacheError> {
         let k = model.frozen_units().min(model.num_units());
         if self.config.is_off() || k == 0 {
-            return Ok((batch.to_device(device).0, 0));
+            return Ok((batch.to_device(device).0.into(), 0));
         }
         if !self.checked {
             self.check(samples)?;
@@ -350,9 +362,12 @@ impl PrefixCache {
         }
         let rows = self.rows(&batch, samples)?;
         let reuse_epoch = *self.reuse_epoch.get_or_insert(epoch);
-        let window = self.shape_at(model, k, rows.image, device)?;
+        let (window, layout) = self.shape_at(model, k, rows.image, device)?;
+        if rows.shift && window.len() != 3 {
+            return Err(CacheError::NotAMap { boundary: k, shape: window });
+        }
         // Rows are written straight into the batch's input of unit `k`, group by group.
-        let mut x = Boundary::zeros(batch.len(), window);
+        let mut x = Boundary::zeros(batch.len(), window, layout);
         for group in self.group(&rows, k) {
             if group.from == k {
                 self.write_hits(&group, &rows, &mut x);
@@ -415,7 +430,7 @@ impl PrefixCache {
 
     /// Hits at the boundary: their stored maps (their crop's window in `shift` mode) into `x`.
     fn write_hits(&self, group: &Group, rows: &Rows, x: &mut Boundary) {
-        let shape = self.shapes[&(group.from, rows.shift)];
+        let shape = &self.shapes[&(group.from, rows.shift)].0;
         let mut scratch = Vec::new();
         for &r in &group.rows {
             let e = self.store.get(rows.ids[r]).expect("grouped by its entry");
@@ -432,7 +447,7 @@ impl PrefixCache {
         source: Source,
         batch: &HostBatch,
         samples: Option<&dyn Samples>,
-    ) -> Result<(Vec<f32>, [usize; 3]), CacheError> {
+    ) -> Result<(Vec<f32>, Vec<usize>), CacheError> {
         let ids: Vec<u64> = group.rows.iter().map(|&r| rows.ids[r]).collect();
         let per_image = rows.image.iter().product();
         Ok(match source {
@@ -442,7 +457,7 @@ impl PrefixCache {
                     let e = self.store.get(rows.ids[r]).expect("grouped by its entry");
                     e.map(rows.maps[r]).expect("grouped by its map").decode_into(self.config.float, &mut out);
                 }
-                (out, self.shapes[&(group.from, rows.shift)])
+                (out, self.shapes[&(group.from, rows.shift)].0.clone())
             }
             Source::Padded => {
                 let (mut p, _) = samples.and_then(|s| s.padded(&ids)).ok_or(CacheError::NoPadding)?;
@@ -452,15 +467,15 @@ impl PrefixCache {
                         crop::mirror(img, w);
                     }
                 }
-                (p.images, [c, h, w])
+                (p.images, vec![c, h, w])
             }
             // Replay the draw of the reuse epoch (without a way to, the batch's own:
             // PipeTransformer's behaviour).
             Source::Drawn(epoch) => match samples {
-                Some(s) => (s.drawn(epoch, &ids).images, rows.image),
-                None => (rows_of(&batch.images, per_image, &group.rows), rows.image),
+                Some(s) => (s.drawn(epoch, &ids).images, rows.image.to_vec()),
+                None => (rows_of(&batch.images, per_image, &group.rows), rows.image.to_vec()),
             },
-            Source::Batch => (rows_of(&batch.images, per_image, &group.rows), rows.image),
+            Source::Batch => (rows_of(&batch.images, per_image, &group.rows), rows.image.to_vec()),
         })
     }
 
@@ -472,18 +487,24 @@ impl PrefixCache {
         model: &M,
         group: &Group,
         rows: &Rows,
-        (input, [c, h, w]): (Vec<f32>, [usize; 3]),
+        (input, shape): (Vec<f32>, Vec<usize>),
         k: usize,
         x: &mut Boundary,
         device: &Device,
     ) -> Result<(), CacheError> {
-        let input = Tensor::<4>::from_data(TensorData::new(input, [group.rows.len(), c, h, w]), device);
+        let dims: Vec<usize> = std::iter::once(group.rows.len()).chain(shape.iter().copied()).collect();
+        let data = TensorData::new(input, dims);
+        let input = match group.from {
+            0 => UnitTensor::from(Tensor::<4>::from_data(data, device)),
+            from => self.shapes[&(from, rows.shift)].1.build(data, device),
+        };
         let y = model.forward_unit_range(input, group.from..k).ok_or(CacheError::ManualForward)?;
-        let [_, c, h, w] = y.dims();
-        self.check_shape(k, rows.shift, [c, h, w])?;
+        let shape = y.dims()[1..].to_vec();
+        self.check_shape(k, rows.shift, &shape, &y)?;
+        let per: usize = shape.iter().product();
         let values: Vec<f32> = y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
-        for (&r, v) in group.rows.iter().zip(values.chunks_exact(c * h * w)) {
-            x.write(r, v, [c, h, w], rows.window_of(r));
+        for (&r, v) in group.rows.iter().zip(values.chunks_exact(per)) {
+            x.write(r, v, &shape, rows.window_of(r));
             match self.store.put(rows.ids[r], k, rows.maps[r], Values::encode(v, self.config.float)) {
                 true => self.stats.stored += 1,
                 false => self.stats.refused += 1,
@@ -492,30 +513,30 @@ impl PrefixCache {
         Ok(())
     }
 
-    /// The shape of one sample's input of unit `k` for `image`-shaped inputs (probed once with
-    /// a zero image).
+    /// The shape and type of one sample's input of unit `k` for `image`-shaped inputs (probed
+    /// once with a zero image).
     fn shape_at<M: FreezeOutForward<4, 2>>(
         &mut self,
         model: &M,
         k: usize,
         image: [usize; 3],
         device: &Device,
-    ) -> Result<[usize; 3], CacheError> {
-        if let Some(s) = self.shapes.get(&(k, false)) {
-            return Ok(*s);
+    ) -> Result<(Vec<usize>, Layout), CacheError> {
+        if let Some((s, layout)) = self.shapes.get(&(k, false)) {
+            return Ok((s.clone(), *layout));
         }
         let probe = Tensor::<4>::zeros([1, image[0], image[1], image[2]], device);
-        let y = model.forward_unit_range(probe, 0..k).ok_or(CacheError::ManualForward)?;
-        let [_, c, h, w] = y.dims();
-        self.shapes.insert((k, false), [c, h, w]);
-        Ok([c, h, w])
+        let y = model.forward_unit_range(probe.into(), 0..k).ok_or(CacheError::ManualForward)?;
+        let shape = y.dims()[1..].to_vec();
+        self.shapes.insert((k, false), (shape.clone(), y.layout()));
+        Ok((shape, y.layout()))
     }
 
-    /// Records the shape of boundary `k`'s entries, or refuses one that differs.
-    fn check_shape(&mut self, k: usize, padded: bool, shape: [usize; 3]) -> Result<(), CacheError> {
-        let expected = *self.shapes.entry((k, padded)).or_insert(shape);
+    /// Records the shape of boundary `k`'s entries (`y` one of them), or refuses one that differs.
+    fn check_shape(&mut self, k: usize, padded: bool, shape: &[usize], y: &UnitTensor) -> Result<(), CacheError> {
+        let (expected, _) = self.shapes.entry((k, padded)).or_insert_with(|| (shape.to_vec(), y.layout()));
         if expected != shape {
-            return Err(CacheError::ShapeVaries { boundary: k, expected: expected.to_vec(), found: shape.to_vec() });
+            return Err(CacheError::ShapeVaries { boundary: k, expected: expected.clone(), found: shape.to_vec() });
         }
         Ok(())
     }
@@ -533,18 +554,30 @@ impl PrefixCache {
     ) -> Result<Vec<BoundaryPlan>, CacheError> {
         let budget = config.budget()?;
         let shift = config.mode == CacheMode::Shift;
-        let (h, w) = if shift { (image[1] + 2 * pad, image[2] + 2 * pad) } else { (image[1], image[2]) };
         let device = device.clone().without_autodiff();
         let model = model.valid();
-        let mut x = Tensor::<4>::zeros([1, image[0], h, w], &device);
+        if shift {
+            // Feature maps at every boundary, checked on the image itself: a model whose units
+            // take only that size (a ViT's position embedding) cannot even run the padded one.
+            let mut x = UnitTensor::from(Tensor::<4>::zeros([1, image[0], image[1], image[2]], &device));
+            for k in 1..=model.num_units() {
+                x = model.forward_unit_range(x, k - 1..k).ok_or(CacheError::ManualForward)?;
+                if x.rank() != 4 {
+                    return Err(CacheError::NotAMap { boundary: k, shape: x.dims()[1..].to_vec() });
+                }
+            }
+        }
+        let (h, w) = if shift { (image[1] + 2 * pad, image[2] + 2 * pad) } else { (image[1], image[2]) };
+        let mut x = UnitTensor::from(Tensor::<4>::zeros([1, image[0], h, w], &device));
         let mut plans = Vec::new();
         for k in 1..=model.num_units() {
             x = model.forward_unit_range(x, k - 1..k).ok_or(CacheError::ManualForward)?;
-            let [_, c, h, w] = x.dims();
-            let entry_bytes = (c * h * w) as u64 * config.float.bytes() * if shift { 2 } else { 1 };
+            let shape = x.dims()[1..].to_vec();
+            let values = shape.iter().product::<usize>() as u64;
+            let entry_bytes = values * config.float.bytes() * if shift { 2 } else { 1 };
             plans.push(BoundaryPlan {
                 boundary: k,
-                shape: [c, h, w],
+                shape,
                 entry_bytes,
                 total_bytes: entry_bytes * samples,
                 fits: (budget / entry_bytes.max(1)).min(samples),
@@ -591,33 +624,40 @@ enum Source {
 struct Boundary {
     values: Vec<f32>,
     n: usize,
-    window: [usize; 3],
+    /// One sample's shape.
+    window: Vec<usize>,
+    layout: Layout,
 }
 
 impl Boundary {
-    fn zeros(n: usize, window: [usize; 3]) -> Self {
-        Self { values: vec![0f32; n * window.iter().product::<usize>()], n, window }
+    fn zeros(n: usize, window: Vec<usize>, layout: Layout) -> Self {
+        Self { values: vec![0f32; n * window.iter().product::<usize>()], n, window, layout }
     }
 
     /// Writes row `r`: `map` itself, or (`shift`, with the row's crop and the padding) the
-    /// crop's window of the padded map `map` of shape `shape`.
-    fn write(&mut self, r: usize, map: &[f32], shape: [usize; 3], window_of: Option<(Crop, usize)>) {
+    /// crop's window of the padded map `map` of shape `shape` (`[c, h, w]`).
+    fn write(&mut self, r: usize, map: &[f32], shape: &[usize], window_of: Option<(Crop, usize)>) {
         let per_row = self.window.iter().product::<usize>();
         let out = &mut self.values[r * per_row..(r + 1) * per_row];
         match window_of {
             None => out.copy_from_slice(map),
             Some((c, pad)) => {
-                let [_, h, w] = self.window;
+                let (shape, [_, h, w]) = (map_shape(shape), map_shape(&self.window));
                 let (_, x, y) = crop::window(c, pad, [shape[1], shape[2]], [h, w]);
                 crop::copy_window(map, shape, (x, y), [h, w], out);
             }
         }
     }
 
-    fn into_tensor(self, device: &Device) -> Tensor<4> {
-        let [c, h, w] = self.window;
-        Tensor::<4>::from_data(TensorData::new(self.values, [self.n, c, h, w]), device)
+    fn into_tensor(self, device: &Device) -> UnitTensor {
+        let dims: Vec<usize> = std::iter::once(self.n).chain(self.window).collect();
+        self.layout.build(TensorData::new(self.values, dims), device)
     }
+}
+
+/// A feature map's `[c, h, w]` (`shift` mode checks the rank before it writes).
+fn map_shape(shape: &[usize]) -> [usize; 3] {
+    shape.try_into().expect("shift mode's entries are feature maps")
 }
 
 /// Rows `rows` of `n`-value samples of `values`, concatenated.

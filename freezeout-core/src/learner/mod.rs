@@ -423,7 +423,7 @@ macro_rules! classification_steps {
     )*};
 }
 
-classification_steps!(crate::models::DenseNet, crate::models::WideResNet, crate::models::Vgg);
+classification_steps!(crate::models::DenseNet, crate::models::WideResNet, crate::models::Vgg, crate::models::Vit);
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,17 @@
 //! The paper's models, annotated with `#[freezeout]`, with the reference's unit indexing and
-//! initialisation, and their presets.
+//! initialisation, a Vision Transformer, and their presets.
 
 mod densenet;
 mod layers;
 pub mod spec;
 mod vgg;
+mod vit;
 mod wrn;
 
 pub use densenet::{DenseLayer, DenseNet, Transition};
 pub use layers::pointwise;
 pub use vgg::{Vgg, VggLayer};
+pub use vit::{PatchEmbed, VIT_HEAD_WIDTH, VIT_MLP_RATIO, VIT_PATCH, Vit, VitBlock};
 pub use wrn::{WideBlock, WideResNet};
 
 use crate::{FreezeOut, FreezeOutForward};
@@ -39,17 +41,27 @@ pub enum Preset {
     },
     /// VGG-16 with BatchNorm.
     Vgg16,
+    /// Vision Transformer ViT-depth-width: patches of [`VIT_PATCH`] pixels, `depth` pre-norm
+    /// blocks of width `width` (a multiple of [`VIT_HEAD_WIDTH`]), a mean-pooled head.
+    Vit {
+        /// Blocks.
+        depth: usize,
+        /// Width of the tokens.
+        width: usize,
+    },
 }
 
 impl Preset {
     /// The presets listed by `paper-repro models`.
-    pub const LISTED: [Preset; 6] = [
+    pub const LISTED: [Preset; 8] = [
         Preset::DenseNetBc { depth: 40, growth: 12 },
         Preset::DenseNetBc { depth: 76, growth: 12 },
         Preset::DenseNetBc { depth: 100, growth: 12 },
         Preset::Wrn { depth: 40, width: 4 },
         Preset::Wrn { depth: 28, width: 10 },
         Preset::Vgg16,
+        Preset::Vit { depth: 6, width: 128 },
+        Preset::Vit { depth: 6, width: 192 },
     ];
 
     /// The layer-by-layer description (pure arithmetic).
@@ -58,7 +70,14 @@ impl Preset {
             Preset::DenseNetBc { depth, growth } => spec::densenet_bc(depth, growth, classes),
             Preset::Wrn { depth, width } => spec::wide_resnet(depth, width, classes),
             Preset::Vgg16 => spec::vgg16(classes),
+            Preset::Vit { depth, width } => spec::vit(depth, width, classes),
         }
+    }
+
+    /// Whether every unit's output is a feature map `[c, h, w]` (a CNN's), so the cache's
+    /// `shift` mode can crop it; a ViT's are tokens.
+    pub fn outputs_feature_maps(self) -> bool {
+        !matches!(self, Preset::Vit { .. })
     }
 
     /// Builds the model on `device` and hands it to `f` (the model types differ per family).
@@ -67,6 +86,7 @@ impl Preset {
             Preset::DenseNetBc { depth, growth } => f.run(DenseNet::new(depth, growth, classes, device)),
             Preset::Wrn { depth, width } => f.run(WideResNet::new(depth, width, dropout, classes, device)),
             Preset::Vgg16 => f.run(Vgg::new(classes, device)),
+            Preset::Vit { depth, width } => f.run(Vit::new(depth, width, dropout, classes, device)),
         }
     }
 }
@@ -83,7 +103,7 @@ pub trait WithModel {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "unknown model `{0}`: expected densenet-bc-L-k (L = 4 mod 6, e.g. densenet-bc-76-12), \
-     wrn-D-W (D = 4 mod 6, e.g. wrn-40-4) or vgg16"
+     wrn-D-W (D = 4 mod 6, e.g. wrn-40-4), vgg16 or vit-D-W (D blocks of width W, a multiple of 32, e.g. vit-6-128)"
 )]
 pub struct UnknownPreset(pub String);
 
@@ -104,6 +124,10 @@ impl FromStr for Preset {
         } else if let Some(rest) = s.strip_prefix("wrn-") {
             let (depth, width) = nums(rest).ok_or_else(err)?;
             (valid_depth(depth) && width > 0).then_some(Preset::Wrn { depth, width }).ok_or_else(err)
+        } else if let Some(rest) = s.strip_prefix("vit-") {
+            let (depth, width) = nums(rest).ok_or_else(err)?;
+            let valid = depth > 0 && width > 0 && width.is_multiple_of(VIT_HEAD_WIDTH);
+            valid.then_some(Preset::Vit { depth, width }).ok_or_else(err)
         } else {
             Err(err())
         }
@@ -116,6 +140,7 @@ impl fmt::Display for Preset {
             Preset::DenseNetBc { depth, growth } => write!(f, "densenet-bc-{depth}-{growth}"),
             Preset::Wrn { depth, width } => write!(f, "wrn-{depth}-{width}"),
             Preset::Vgg16 => f.write_str("vgg16"),
+            Preset::Vit { depth, width } => write!(f, "vit-{depth}-{width}"),
         }
     }
 }

@@ -30,6 +30,38 @@ pub enum Layer {
         /// Output features.
         d_out: usize,
     },
+    /// Fully connected with bias, applied to each of `tokens` positions (a transformer's
+    /// projections and feed-forward layers).
+    Dense {
+        /// Input features.
+        d_in: usize,
+        /// Output features.
+        d_out: usize,
+        /// Positions per example.
+        tokens: usize,
+    },
+    /// LayerNorm over `d` features (scale and shift) at each of `tokens` positions.
+    Norm {
+        /// Features.
+        d: usize,
+        /// Positions per example.
+        tokens: usize,
+    },
+    /// Self-attention's two products (`QKᵀ` and the weighted sum of `V`) over `tokens`
+    /// positions of width `d`: no parameters.
+    Attention {
+        /// Positions per example.
+        tokens: usize,
+        /// Width (all heads together).
+        d: usize,
+    },
+    /// A learned table of `rows × d` values added to the input (a position embedding).
+    Table {
+        /// Rows (positions).
+        rows: usize,
+        /// Width.
+        d: usize,
+    },
 }
 
 impl Layer {
@@ -38,24 +70,32 @@ impl Layer {
         match *self {
             Layer::Conv { c_in, c_out, k, .. } => c_in * c_out * k * k,
             Layer::Bn { c, .. } => 2 * c,
-            Layer::Linear { d_in, d_out } => d_in * d_out + d_out,
+            Layer::Linear { d_in, d_out } | Layer::Dense { d_in, d_out, .. } => d_in * d_out + d_out,
+            Layer::Norm { d, .. } => 2 * d,
+            Layer::Attention { .. } => 0,
+            Layer::Table { rows, d } => rows * d,
         }
     }
 
-    /// Forward multiply-accumulates per example (convolutions and linear layers; BN counted as
-    /// one per element, pooling and ReLU as free).
+    /// Forward multiply-accumulates per example (convolutions, linear layers and attention's
+    /// products; BN, LayerNorm and an added table counted as one per element, pooling, ReLU,
+    /// GELU and softmax as free).
     pub fn macs(&self) -> u64 {
         let m = match *self {
             Layer::Conv { c_in, c_out, k, hw } => c_in * c_out * k * k * hw * hw,
             Layer::Bn { c, hw } => c * hw * hw,
             Layer::Linear { d_in, d_out } => d_in * d_out,
+            Layer::Dense { d_in, d_out, tokens } => tokens * d_in * d_out,
+            Layer::Norm { d, tokens } => d * tokens,
+            Layer::Attention { tokens, d } => 2 * tokens * tokens * d,
+            Layer::Table { rows, d } => rows * d,
         };
         m as u64
     }
 
-    /// Whether the layer has a weight gradient that is a matmul-sized job (conv, linear).
+    /// Whether the layer's gradients are matmul-sized jobs (conv, linear, attention).
     pub fn is_matmul(&self) -> bool {
-        !matches!(self, Layer::Bn { .. })
+        !matches!(self, Layer::Bn { .. } | Layer::Norm { .. } | Layer::Table { .. })
     }
 }
 
@@ -173,6 +213,33 @@ pub fn vgg16(classes: usize) -> ArchSpec {
         Layer::Linear { d_in: 512, d_out: classes },
     ];
     ArchSpec { units, head }
+}
+
+/// ViT-depth-width on 32×32 inputs (patches of [`VIT_PATCH`](super::VIT_PATCH) pixels).
+pub fn vit(depth: usize, width: usize, classes: usize) -> ArchSpec {
+    let (side, mlp) = (32 / super::VIT_PATCH, super::VIT_MLP_RATIO * width);
+    let tokens = side * side;
+    let dense = |d_in, d_out| Layer::Dense { d_in, d_out, tokens };
+    let embed = vec![
+        Layer::Conv { c_in: 3, c_out: width, k: super::VIT_PATCH, hw: side },
+        Layer::Table { rows: tokens, d: width },
+    ];
+    let mut units = vec![UnitSpec { name: "embed".into(), layers: embed }];
+    for i in 0..depth {
+        let layers = vec![
+            Layer::Norm { d: width, tokens },
+            dense(width, width),
+            dense(width, width),
+            dense(width, width),
+            Layer::Attention { tokens, d: width },
+            dense(width, width),
+            Layer::Norm { d: width, tokens },
+            dense(width, mlp),
+            dense(mlp, width),
+        ];
+        units.push(UnitSpec { name: format!("blocks.{i}"), layers });
+    }
+    ArchSpec { units, head: vec![Layer::Norm { d: width, tokens }, Layer::Linear { d_in: width, d_out: classes }] }
 }
 
 fn conv(c_in: usize, c_out: usize, k: usize, hw: usize) -> Layer {

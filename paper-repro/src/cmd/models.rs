@@ -17,7 +17,8 @@ pub fn run() -> anyhow::Result<()> {
             macs as f64 / 1e6
         );
     }
-    println!("\nAny densenet-bc-L-k (L = 4 mod 6) and wrn-D-W (D = 4 mod 6) also work. Parameter counts are");
-    println!("computed layer by layer and equal those of the built Burn modules (checked in tests).");
+    println!("\nAny densenet-bc-L-k (L = 4 mod 6), wrn-D-W (D = 4 mod 6) and vit-D-W (W a multiple of 32) also work.");
+    println!("Parameter counts are computed layer by layer and equal those of the built Burn modules (checked in");
+    println!("tests); a ViT's MACs count its projections, feed-forward layers and attention's two products.");
     Ok(())
 }

@@ -34,16 +34,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let name = match args.preset {
-        TablePreset::Quick => "quick",
-        TablePreset::Paper => "paper",
-        TablePreset::Policies => "policies",
-        TablePreset::Drift => "drift",
-        TablePreset::Cache => "cache",
-        TablePreset::CacheDensenet => "cache-densenet",
-        TablePreset::Densenet => "densenet",
-        TablePreset::Length => "length",
-    };
+    let name = clap::ValueEnum::to_possible_value(&args.preset).expect("every preset has a name");
+    let name = name.get_name();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(name));
     let data_dir = data::data_dir(args.data.clone());
     let mut cells = table::grid(args.preset, &args.seeds);

@@ -52,7 +52,7 @@ pub struct Args {
     /// A TOML run config (fields as in the config.toml a run writes).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    #[arg(long, help = with_default("Model preset: densenet-bc-L-k, wrn-D-W or vgg16", DEFAULT.model))]
+    #[arg(long, help = with_default("Model preset: densenet-bc-L-k, wrn-D-W, vgg16 or vit-D-W (a Vision Transformer: D blocks of width W, a multiple of 32)", DEFAULT.model))]
     pub model: Option<Preset>,
     #[arg(long, help = with_default("cifar10 or cifar100", DEFAULT.dataset.name()))]
     pub dataset: Option<CifarKind>,
@@ -72,6 +72,10 @@ pub struct Args {
     /// No freezing: one global cosine schedule (the same as --policy baseline).
     #[arg(long)]
     pub baseline: bool,
+    /// Train on the images as they are (default: the paper's random crop and flip); the inputs
+    /// then repeat every epoch and --cache exact can run.
+    #[arg(long)]
+    pub no_augment: bool,
     #[arg(long, value_enum, help = with_default(
         "What decides freezing: freezeout (the schedule of --t0/--scaling), gradient-norm (a unit freezes when \
          its gradient norm settles; see --threshold; adaptive is accepted too), drift (a unit freezes when its output on a held-out probe batch \
@@ -212,6 +216,7 @@ impl Args {
             c.test_limit = self.test_limit;
         }
         c.scale_lr &= !self.no_scale_lr;
+        c.augment &= !self.no_augment;
         c.cache.mode = self.cache.unwrap_or(c.cache.mode);
         c.cache.float = self.cache_float.unwrap_or(c.cache.float);
         c.cache.mem = self.cache_mem.or(c.cache.mem);
