@@ -55,7 +55,7 @@ impl WithModel for Measure {
         let mut batches = self.loader.train_epoch(1);
         let batch = batches.next().expect("a batch");
         drop(batches);
-        let replayed = samples.as_deref().expect("the loader's samples").drawn(0, &batch.ids);
+        let replayed = samples.as_deref().and_then(|s| s.drawn(0, &batch.ids)).expect("the loader draws by epoch");
         let names: Vec<String> = model.units().into_iter().map(|u| u.name).collect();
         println!(
             "boundary (after unit)  shape         shift f32 mean / p99.9 / max    shift bf16 mean / max    reuse (another draw) mean"
@@ -68,8 +68,8 @@ impl WithModel for Measure {
             for float in [CacheFloat::F32, CacheFloat::Bf16] {
                 let mut cache =
                     PrefixCache::new(CacheConfig::new(CacheMode::Shift).with_float(float).with_mem(8 << 30))?;
-                cache.input(&frozen, batch.clone(), samples.as_deref(), 0, device)?; // builds the entries
-                let (x, _) = cache.input(&frozen, batch.clone(), samples.as_deref(), 0, device)?; // reads them
+                cache.input(&frozen, &batch, samples.as_deref(), 0, device)?; // builds the entries
+                let (x, _) = cache.input(&frozen, &batch, samples.as_deref(), 0, device)?; // reads them
                 shifted.push(relative(&host(x), &truth));
             }
             let other =

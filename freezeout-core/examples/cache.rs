@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             model = freezeout.freeze(model);
             let n = batch.len();
             let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), &device);
-            let (x, unit) = cache.input(&model, batch, samples.as_deref(), 0, &device)?; // cache: was the images
+            let (x, unit) = cache.input(&model, &batch, samples.as_deref(), 0, &device)?; // cache: was the images
             let logits = model.forward_from(x, unit).expect("a generated forward"); // cache: was forward(images)
             let loss = burn::nn::loss::CrossEntropyLossConfig::new().init(&device).forward(logits, targets);
             let grads = GradientsParams::from_grads(loss.backward(), &model);

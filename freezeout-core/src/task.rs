@@ -1,7 +1,8 @@
 //! What a run trains: how a batch reaches the device, goes through the model to a loss, and
 //! which metric the run reports. our loop ([`crate::train`]) trains any [`Task`];
 //! [`Classification`] (cross-entropy, top-1 error, NCHW images) is the built-in one that
-//! our loop and `paper-repro` use.
+//! our loop and `paper-repro` use; [`LanguageModel`] (next-character cross-entropy on text
+//! windows) is the other built-in one.
 //!
 //! A regressor on rank-2 input, as a task (the whole of what the loop needs to know):
 //!
@@ -34,6 +35,7 @@
 //! ```
 
 use crate::cache::{CacheError, PrefixCache};
+use crate::data::text::TokenBatch;
 use crate::data::{HostBatch, Samples};
 use crate::drift::{DriftError, DriftProbe};
 use crate::{FreezeOutDriver, FreezeOutForward};
@@ -74,7 +76,12 @@ pub trait Task<M> {
     /// [`forward`](Task::forward) with the prefix cache: the units' input of `batch` from
     /// `cache` ([`PrefixCache::input`]), then [`FreezeOutForward::forward_from`]. The default
     /// refuses ([`CacheError::Unsupported`]); [`Classification`] implements it.
-    fn forward_cached(&self, model: &M, batch: Self::Batch, cache: CacheStep<'_>) -> Result<TaskOutput, CacheError> {
+    fn forward_cached(
+        &self,
+        model: &M,
+        batch: Self::Batch,
+        cache: CacheStep<'_, Self::Batch>,
+    ) -> Result<TaskOutput, CacheError> {
         let _ = (model, batch, cache);
         Err(CacheError::Unsupported)
     }
@@ -115,11 +122,11 @@ impl<M: FreezeOutForward<D, O>, const D: usize, const O: usize> ProbeStep<M> for
 
 /// What [`Task::forward_cached`] hands the cache: the cache, the source's [`Samples`], where
 /// the run is and the training device.
-pub struct CacheStep<'a> {
+pub struct CacheStep<'a, B = HostBatch> {
     /// The cache.
     pub cache: &'a mut PrefixCache,
     /// The data source's samples by id ([`DataSource::samples`](crate::data::DataSource::samples)).
-    pub samples: Option<&'a dyn Samples>,
+    pub samples: Option<&'a dyn Samples<B>>,
     /// The epoch in progress.
     pub epoch: usize,
     /// The training device.
@@ -147,9 +154,8 @@ impl<M: FreezeOutForward<4, 2>> Task<M> for Classification {
     }
 
     fn forward_cached(&self, model: &M, batch: HostBatch, c: CacheStep<'_>) -> Result<TaskOutput, CacheError> {
-        let n = batch.len();
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), c.device);
-        let (x, unit) = c.cache.input(model, batch, c.samples, c.epoch, c.device)?;
+        let (x, unit) = c.cache.input(model, &batch, c.samples, c.epoch, c.device)?;
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [x.dims()[0]]), c.device);
         let logits = model.forward_from(x, unit).ok_or(CacheError::ManualForward)?;
         Ok(classify(logits, targets))
     }
@@ -157,6 +163,51 @@ impl<M: FreezeOutForward<4, 2>> Task<M> for Classification {
     fn drift_probe(&self, batch: HostBatch, device: &Device) -> Option<Box<dyn ProbeStep<M>>> {
         Some(Box::new(UnitProbe::<4, 2>(DriftProbe::new(batch.to_device(device).0))))
     }
+}
+
+/// Next-character prediction: token-id windows ([`TokenBatch`]) in, logits `[n, context,
+/// vocab]` out ([`CharGpt`](crate::models::CharGpt) or any model that is
+/// `FreezeOutForward<2, 3, Int>`), the mean cross-entropy over every position as the loss. The
+/// metric is each window's mean cross-entropy in nats, so a run's `train_error` / `test_error`
+/// are its mean loss per character (bits per character: divide by ln 2). The prefix cache
+/// runs on it (`exact`: the windows never change).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LanguageModel;
+
+impl<M: FreezeOutForward<2, 3, Int>> Task<M> for LanguageModel {
+    type Batch = TokenBatch;
+    type Input = (Tensor<2, Int>, Tensor<2, Int>);
+
+    fn batch_len(&self, batch: &TokenBatch) -> usize {
+        batch.len()
+    }
+
+    fn to_device(&self, batch: TokenBatch, device: &Device) -> Self::Input {
+        batch.to_device(device)
+    }
+
+    fn forward(&self, model: &M, (tokens, targets): Self::Input) -> TaskOutput {
+        next_character(model.forward_freezeout(tokens), targets)
+    }
+
+    fn forward_cached(
+        &self,
+        model: &M,
+        batch: TokenBatch,
+        c: CacheStep<'_, TokenBatch>,
+    ) -> Result<TaskOutput, CacheError> {
+        let (x, unit) = c.cache.input(model, &batch, c.samples, c.epoch, c.device)?;
+        let logits = model.forward_from(x, unit).ok_or(CacheError::ManualForward)?;
+        Ok(next_character(logits, batch.to_device(c.device).1))
+    }
+}
+
+/// The language model's loss and metric from the logits.
+fn next_character(logits: Tensor<3>, targets: Tensor<2, Int>) -> TaskOutput {
+    let [n, t, vocab] = logits.dims();
+    let loss = cross_entropy(logits.reshape([n * t, vocab]), targets.reshape([n * t]));
+    // Every window has `t` positions: the mean over all is the mean of the windows' means.
+    TaskOutput { metric: loss.clone().detach().mul_scalar(n as f64), loss }
 }
 
 /// Classification's loss and metric from the logits.

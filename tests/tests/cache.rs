@@ -67,12 +67,12 @@ fn an_entry_advances_without_the_image_to_the_prefix_recomputed_from_it() {
         let samples = InMemory { train: vec![batch.clone()], eval: vec![] }.samples();
         // Unit 0 frozen: every sample misses, and its entry is the stem's output.
         let one = model.clone().freeze_units(1);
-        let (x, unit) = cache.input(&one, batch.clone(), samples.as_deref(), 0, &device).unwrap();
+        let (x, unit) = cache.input(&one, &batch, samples.as_deref(), 0, &device).unwrap();
         assert_eq!(unit, 1);
         assert_eq!(host(x), host(one.forward_unit_range(images(), 0..1)), "a miss is the prefix itself");
         // Units 0..3 frozen: the entries advance through units 1 and 2 only.
         let three = model.clone().freeze_units(3);
-        let (x, unit) = cache.input(&three, batch.clone(), samples.as_deref(), 0, &device).unwrap();
+        let (x, unit) = cache.input(&three, &batch, samples.as_deref(), 0, &device).unwrap();
         let stats = cache.take_stats();
         assert_eq!((unit, stats.hits, stats.stored, stats.entries), (3, 6, 12, 6), "{stats:?}");
         let (advanced, recomputed) = (host(x), host(three.forward_unit_range(images(), 0..3)));
@@ -80,7 +80,7 @@ fn an_entry_advances_without_the_image_to_the_prefix_recomputed_from_it() {
         assert!(worst <= tolerance, "{mode} {float}: advanced differs from recomputed by {worst}");
         // The stored entry is the advanced one (rounded to bf16 where stored so): a third
         // lookup returns it.
-        let (again, _) = cache.input(&three, batch.clone(), samples.as_deref(), 0, &device).unwrap();
+        let (again, _) = cache.input(&three, &batch, samples.as_deref(), 0, &device).unwrap();
         let worst =
             host(again).iter().zip(&advanced).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0, f32::max);
         assert!(worst <= tolerance / 2.0, "{mode} {float}: stored differs from computed by {worst}");
@@ -98,7 +98,7 @@ fn a_budget_below_the_data_caches_what_fits_and_computes_the_rest() {
     let mut cache = PrefixCache::new(CacheConfig::new(CacheMode::Exact).with_mem(3 * entry + 10)).unwrap();
     let samples = InMemory { train: vec![batch.clone()], eval: vec![] }.samples();
     for _ in 0..2 {
-        let (x, _) = cache.input(&model, batch.clone(), samples.as_deref(), 0, &device).unwrap();
+        let (x, _) = cache.input(&model, &batch, samples.as_deref(), 0, &device).unwrap();
         assert_eq!(host(x), host(model.forward_unit_range(batch.clone().to_device(&device).0, 0..2)));
     }
     let stats = cache.take_stats();
@@ -134,7 +134,7 @@ fn shift_takes_the_augmented_crop_in_feature_space_exact_inside_the_window() {
     for (k, margin) in [(1, 1), (2, 2)] {
         let frozen = model.clone().freeze_units(k);
         let mut cache = PrefixCache::new(CacheConfig::new(CacheMode::Shift)).unwrap();
-        let (x, unit) = cache.input(&frozen, batch.clone(), samples.as_deref(), 0, &device).unwrap();
+        let (x, unit) = cache.input(&frozen, &batch, samples.as_deref(), 0, &device).unwrap();
         let truth = host(frozen.forward_unit_range(batch.clone().to_device(&device).0, 0..k));
         let (inside, anywhere) = differences(&host(x), &truth, margin);
         assert_eq!(unit, k);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// `freezeout-core`'s layers, bottom first: a module may name modules of lower layers only.
 const CORE_LAYERS: &[&[&str]] = &[
-    &["schedule", "device"],
+    &["schedule", "device", "unit_tensor"],
     &["policy", "freeze", "data"],
     &["drift", "models", "cache"],
     &["driver"],

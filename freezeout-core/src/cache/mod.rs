@@ -34,7 +34,7 @@
 //! for batch in data.train_epoch(epoch) {
 //!     model = freezeout.freeze(model);
 //!     let targets = batch.labels.clone();
-//!     let (x, unit) = cache.input(&model, batch, samples.as_deref(), epoch, &device)?;
+//!     let (x, unit) = cache.input(&model, &batch, samples.as_deref(), epoch, &device)?;
 //!     let logits = model.forward_from(x, unit).expect("a generated forward");
 //!     // loss, backward, optimizer step and freezeout.advance() as before
 //! }
@@ -44,10 +44,11 @@ mod budget;
 mod crop;
 mod store;
 
-use crate::data::{Crop, HostBatch, Samples};
+use crate::data::{CachedBatch, Crop, Samples};
 use crate::unit_tensor::Layout;
 use crate::{FreezeOutForward, UnitTensor};
 pub use budget::{bytes_text, default_budget, parse_bytes};
+use burn::tensor::kind::Autodiff;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -308,7 +309,7 @@ impl PrefixCache {
 
     /// Checks that the cache can run on `samples`' data before the run starts (the `exact`
     /// mode needs inputs that repeat, `shift` padded images).
-    pub fn check(&self, samples: Option<&dyn Samples>) -> Result<(), CacheError> {
+    pub fn check<B>(&self, samples: Option<&dyn Samples<B>>) -> Result<(), CacheError> {
         match self.config.mode {
             CacheMode::Exact if !samples.is_some_and(|s| s.repeats_exactly()) => Err(CacheError::NotRepeating),
             CacheMode::Shift if samples.and_then(|s| s.padded(&[])).is_none() => Err(CacheError::NoPadding),
@@ -341,33 +342,41 @@ impl PrefixCache {
 
     /// The input of the first active unit for `batch`, and that unit: `(features, k)` to
     /// feed [`FreezeOutForward::forward_from`]. Without a frozen unit (or with the cache off)
-    /// it is the images and unit 0. `model` must be the driver's (frozen to its prefix),
+    /// it is the batch's input and unit 0. `model` must be the driver's (frozen to its prefix),
     /// `epoch` the epoch in progress (`reuse` replays the draws of the first one with a frozen
     /// unit), `device` the training device; `samples` rebuilds samples by id (`reuse`, `shift`).
-    pub fn input<M: FreezeOutForward<4, 2>>(
+    /// Any batch with sample ids ([`CachedBatch`]: images, token ids, yours) and any model
+    /// with a generated forward.
+    pub fn input<M, B, const I: usize, const O: usize, K>(
         &mut self,
         model: &M,
-        batch: HostBatch,
-        samples: Option<&dyn Samples>,
+        batch: &B,
+        samples: Option<&dyn Samples<B>>,
         epoch: usize,
         device: &Device,
-    ) -> Result<(UnitTensor, usize), CacheError> {
+    ) -> Result<(UnitTensor, usize), CacheError>
+    where
+        M: FreezeOutForward<I, O, K>,
+        B: CachedBatch,
+        K: Autodiff + Send + 'static,
+    {
         let k = model.frozen_units().min(model.num_units());
+        let n = batch.len();
         if self.config.is_off() || k == 0 {
-            return Ok((batch.to_device(device).0.into(), 0));
+            return Ok((batch.input_rows(&(0..n).collect::<Vec<_>>(), device), 0));
         }
         if !self.checked {
             self.check(samples)?;
             self.checked = true;
         }
-        let rows = self.rows(&batch, samples)?;
+        let rows = self.rows(batch, samples)?;
         let reuse_epoch = *self.reuse_epoch.get_or_insert(epoch);
-        let (window, layout) = self.shape_at(model, k, rows.image, device)?;
+        let (window, layout) = self.shape_at(model, k, batch, device)?;
         if rows.shift && window.len() != 3 {
             return Err(CacheError::NotAMap { boundary: k, shape: window });
         }
         // Rows are written straight into the batch's input of unit `k`, group by group.
-        let mut x = Boundary::zeros(batch.len(), window, layout);
+        let mut x = Boundary::zeros(n, window, layout);
         for group in self.group(&rows, k) {
             if group.from == k {
                 self.write_hits(&group, &rows, &mut x);
@@ -379,17 +388,17 @@ impl PrefixCache {
                 0 => Source::Batch,
                 _ => Source::Stored,
             };
-            let (input, shape) = self.group_input(&group, &rows, source, &batch, samples)?;
-            self.advance(model, &group, &rows, (input, shape), k, &mut x, device)?;
+            let input = self.group_input(&group, &rows, source, batch, samples, device)?;
+            self.advance(model, &group, &rows, input, k, &mut x)?;
         }
         Ok((x.into_tensor(device), k))
     }
 
     /// Each row's id, crop and map (the crop's map in `shift` mode), checked: the batch has ids,
     /// `shift` has padded images to crop.
-    fn rows(&self, batch: &HostBatch, samples: Option<&dyn Samples>) -> Result<Rows, CacheError> {
+    fn rows<B: CachedBatch>(&self, batch: &B, samples: Option<&dyn Samples<B>>) -> Result<Rows, CacheError> {
         let n = batch.len();
-        if batch.ids.len() != n {
+        if batch.ids().len() != n {
             return Err(CacheError::NoIds(self.config.mode));
         }
         let shift = self.config.mode == CacheMode::Shift;
@@ -397,13 +406,12 @@ impl PrefixCache {
             true => samples.and_then(|s| s.padded(&[])).map(|(_, p)| p).ok_or(CacheError::NoPadding)?,
             false => 0,
         };
-        let crops: Vec<Crop> = match batch.crops.len() == n {
-            true => batch.crops.clone(),
+        let crops: Vec<Crop> = match batch.crops().len() == n {
+            true => batch.crops().to_vec(),
             false => vec![Crop { dx: pad as u8, dy: pad as u8, flip: false }; n],
         };
         let maps = crops.iter().map(|&c| Map::of(c, shift)).collect();
-        let image = [batch.shape[1], batch.shape[2], batch.shape[3]];
-        Ok(Rows { ids: batch.ids.clone(), crops, maps, shift, pad, image })
+        Ok(Rows { ids: batch.ids().to_vec(), crops, maps, shift, pad })
     }
 
     /// The batch's rows grouped by where they start: the boundary of their entry (a hit), or
@@ -439,17 +447,18 @@ impl PrefixCache {
         }
     }
 
-    /// The group's input of unit `group.from` on the host, and one sample's shape of it.
-    fn group_input(
+    /// The group's input of unit `group.from` on `device`.
+    fn group_input<B: CachedBatch>(
         &self,
         group: &Group,
         rows: &Rows,
         source: Source,
-        batch: &HostBatch,
-        samples: Option<&dyn Samples>,
-    ) -> Result<(Vec<f32>, Vec<usize>), CacheError> {
+        batch: &B,
+        samples: Option<&dyn Samples<B>>,
+        device: &Device,
+    ) -> Result<UnitTensor, CacheError> {
         let ids: Vec<u64> = group.rows.iter().map(|&r| rows.ids[r]).collect();
-        let per_image = rows.image.iter().product();
+        let all: Vec<usize> = (0..ids.len()).collect();
         Ok(match source {
             Source::Stored => {
                 let mut out = Vec::new();
@@ -457,7 +466,9 @@ impl PrefixCache {
                     let e = self.store.get(rows.ids[r]).expect("grouped by its entry");
                     e.map(rows.maps[r]).expect("grouped by its map").decode_into(self.config.float, &mut out);
                 }
-                (out, self.shapes[&(group.from, rows.shift)].0.clone())
+                let (shape, layout) = &self.shapes[&(group.from, rows.shift)];
+                let dims: Vec<usize> = std::iter::once(ids.len()).chain(shape.iter().copied()).collect();
+                layout.build(TensorData::new(out, dims), device)
             }
             Source::Padded => {
                 let (mut p, _) = samples.and_then(|s| s.padded(&ids)).ok_or(CacheError::NoPadding)?;
@@ -467,37 +478,32 @@ impl PrefixCache {
                         crop::mirror(img, w);
                     }
                 }
-                (p.images, vec![c, h, w])
+                p.input_rows(&all, device)
             }
-            // Replay the draw of the reuse epoch (without a way to, the batch's own:
-            // PipeTransformer's behaviour).
-            Source::Drawn(epoch) => match samples {
-                Some(s) => (s.drawn(epoch, &ids).images, rows.image.to_vec()),
-                None => (rows_of(&batch.images, per_image, &group.rows), rows.image.to_vec()),
+            // Replay the draw of the reuse epoch (a source whose draws do not change gives none:
+            // the batch's own rows are that draw).
+            Source::Drawn(epoch) => match samples.and_then(|s| s.drawn(epoch, &ids)) {
+                Some(drawn) => drawn.input_rows(&all, device),
+                None => batch.input_rows(&group.rows, device),
             },
-            Source::Batch => (rows_of(&batch.images, per_image, &group.rows), rows.image.to_vec()),
+            Source::Batch => batch.input_rows(&group.rows, device),
         })
     }
 
-    /// Runs units `group.from..k` on the device from `input`, and writes each output into `x`
-    /// and the store.
-    #[allow(clippy::too_many_arguments)]
-    fn advance<M: FreezeOutForward<4, 2>>(
+    /// Runs units `group.from..k` on `input`, and writes each output into `x` and the store.
+    fn advance<M, const I: usize, const O: usize, K>(
         &mut self,
         model: &M,
         group: &Group,
         rows: &Rows,
-        (input, shape): (Vec<f32>, Vec<usize>),
+        input: UnitTensor,
         k: usize,
         x: &mut Boundary,
-        device: &Device,
-    ) -> Result<(), CacheError> {
-        let dims: Vec<usize> = std::iter::once(group.rows.len()).chain(shape.iter().copied()).collect();
-        let data = TensorData::new(input, dims);
-        let input = match group.from {
-            0 => UnitTensor::from(Tensor::<4>::from_data(data, device)),
-            from => self.shapes[&(from, rows.shift)].1.build(data, device),
-        };
+    ) -> Result<(), CacheError>
+    where
+        M: FreezeOutForward<I, O, K>,
+        K: Autodiff + Send + 'static,
+    {
         let y = model.forward_unit_range(input, group.from..k).ok_or(CacheError::ManualForward)?;
         let shape = y.dims()[1..].to_vec();
         self.check_shape(k, rows.shift, &shape, &y)?;
@@ -513,20 +519,25 @@ impl PrefixCache {
         Ok(())
     }
 
-    /// The shape and type of one sample's input of unit `k` for `image`-shaped inputs (probed
-    /// once with a zero image).
-    fn shape_at<M: FreezeOutForward<4, 2>>(
+    /// The shape and type of one sample's input of unit `k` (probed once, on the batch's first
+    /// row).
+    fn shape_at<M, B, const I: usize, const O: usize, K>(
         &mut self,
         model: &M,
         k: usize,
-        image: [usize; 3],
+        batch: &B,
         device: &Device,
-    ) -> Result<(Vec<usize>, Layout), CacheError> {
+    ) -> Result<(Vec<usize>, Layout), CacheError>
+    where
+        M: FreezeOutForward<I, O, K>,
+        B: CachedBatch,
+        K: Autodiff + Send + 'static,
+    {
         if let Some((s, layout)) = self.shapes.get(&(k, false)) {
             return Ok((s.clone(), *layout));
         }
-        let probe = Tensor::<4>::zeros([1, image[0], image[1], image[2]], device);
-        let y = model.forward_unit_range(probe.into(), 0..k).ok_or(CacheError::ManualForward)?;
+        let probe = batch.input_rows(&[0], device);
+        let y = model.forward_unit_range(probe, 0..k).ok_or(CacheError::ManualForward)?;
         let shape = y.dims()[1..].to_vec();
         self.shapes.insert((k, false), (shape.clone(), y.layout()));
         Ok((shape, y.layout()))
@@ -597,8 +608,6 @@ struct Rows {
     shift: bool,
     /// The crop's padding (`shift` mode).
     pad: usize,
-    /// One sample's shape, `[c, h, w]`.
-    image: [usize; 3],
 }
 
 impl Rows {
@@ -658,11 +667,6 @@ impl Boundary {
 /// A feature map's `[c, h, w]` (`shift` mode checks the rank before it writes).
 fn map_shape(shape: &[usize]) -> [usize; 3] {
     shape.try_into().expect("shift mode's entries are feature maps")
-}
-
-/// Rows `rows` of `n`-value samples of `values`, concatenated.
-fn rows_of(values: &[f32], per: usize, rows: &[usize]) -> Vec<f32> {
-    rows.iter().flat_map(|&r| values[r * per..(r + 1) * per].iter().copied()).collect()
 }
 
 #[cfg(test)]

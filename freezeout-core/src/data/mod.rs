@@ -1,14 +1,16 @@
 //! What a run reads: batches on the host and the sources that yield them ([`DataSource`],
 //! [`HostBatch`], [`InMemory`]), CIFAR-10/100 (official binary layout) and its input pipeline
-//! ([`Loader`]). Below both the prefix cache and the training loop, which read these types.
+//! ([`Loader`]), character-level text ([`text`]). Below both the prefix cache and the training
+//! loop, which read these types.
 
 pub mod cifar;
 mod pipeline;
 mod source;
+pub mod text;
 
 pub use cifar::{Cifar, CifarKind, DataError, Split, load};
 pub use pipeline::{Loader, Normalization, PAD, PROBE_IMAGES};
-pub use source::{Crop, DataSource, HostBatch, InMemory, Samples};
+pub use source::{CachedBatch, Crop, DataSource, HostBatch, InMemory, Samples};
 
 use std::path::PathBuf;
 

@@ -171,7 +171,7 @@ impl Samples for Loader {
         !self.augment
     }
 
-    fn drawn(&self, epoch: usize, ids: &[u64]) -> HostBatch {
+    fn drawn(&self, epoch: usize, ids: &[u64]) -> Option<HostBatch> {
         let mut place = vec![0usize; self.train.len()];
         for (p, &i) in self.order(epoch).iter().enumerate() {
             place[i as usize] = p;
@@ -183,7 +183,7 @@ impl Samples for Loader {
                 self.crops(epoch, p / self.batch, p % self.batch + 1)[p % self.batch]
             })
             .collect();
-        self.images_of(ids.iter().map(|&i| i as usize), &crops)
+        Some(self.images_of(ids.iter().map(|&i| i as usize), &crops))
     }
 
     fn padded(&self, ids: &[u64]) -> Option<(HostBatch, usize)> {
@@ -237,7 +237,7 @@ fn write_image(out: &mut [f32], src: &[u8], dx: usize, dy: usize, flip: bool, no
 }
 
 /// A 64-bit mix of the seed, the epoch and the batch (SplitMix64 finaliser).
-fn mix(seed: u64, epoch: u64, batch: u64) -> u64 {
+pub(super) fn mix(seed: u64, epoch: u64, batch: u64) -> u64 {
     let mut z = seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ batch.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -1,6 +1,7 @@
 //! Batches on the host and the sources that yield them: what the prefix cache and the
 //! training loop read.
 
+use crate::UnitTensor;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// One batch on the host: images NCHW as `f32` (already normalised) and class labels; for the
@@ -18,6 +19,47 @@ pub struct HostBatch {
     pub ids: Vec<u64>,
     /// `n` augmentations drawn for the images, or empty (not augmented, or not said).
     pub crops: Vec<Crop>,
+}
+
+/// A batch the prefix cache ([`crate::cache`]) can serve: a sample id per row (the cache's key)
+/// and the rows' model input. [`HostBatch`] (images) and
+/// [`TokenBatch`](crate::data::text::TokenBatch) (token ids) are ones; a task of yours with
+/// its own batch type implements it to use the cache.
+pub trait CachedBatch {
+    /// Number of rows (samples).
+    fn len(&self) -> usize;
+    /// Whether the batch has no row.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// One sample id per row: the training set's index of each sample (empty: none, and the
+    /// cache refuses the batch).
+    fn ids(&self) -> &[u64];
+    /// Rows `rows` as the model's input (that of unit 0) on `device`.
+    fn input_rows(&self, rows: &[usize], device: &Device) -> UnitTensor;
+    /// The augmentation drawn for each row (images: their crops, which the cache's `shift`
+    /// mode takes in feature space); empty (the default) where there is none.
+    fn crops(&self) -> &[Crop] {
+        &[]
+    }
+}
+
+impl CachedBatch for HostBatch {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+    fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+    fn input_rows(&self, rows: &[usize], device: &Device) -> UnitTensor {
+        let per: usize = self.shape[1..].iter().product();
+        let values = rows.iter().flat_map(|&r| self.images[r * per..(r + 1) * per].iter().copied()).collect();
+        let shape = [rows.len(), self.shape[1], self.shape[2], self.shape[3]];
+        Tensor::<4>::from_data(TensorData::new(values, shape), device).into()
+    }
+    fn crops(&self) -> &[Crop] {
+        &self.crops
+    }
 }
 
 /// The random augmentation of one training image: a crop of the zero-padded image at offset
@@ -82,7 +124,7 @@ pub trait DataSource<B: 'static = HostBatch> {
     fn eval_batches(&mut self) -> Box<dyn Iterator<Item = B> + '_>;
     /// For the prefix cache ([`crate::cache`]): a handle that rebuilds training samples by id.
     /// `None` (the default): the cache can run only in `reuse` mode without exact resume.
-    fn samples(&self) -> Option<Box<dyn Samples>> {
+    fn samples(&self) -> Option<Box<dyn Samples<B>>> {
         None
     }
     /// For the drift signal ([`crate::drift`]): a fixed batch held out from training, the same
@@ -94,20 +136,28 @@ pub trait DataSource<B: 'static = HostBatch> {
 
 /// Training samples rebuilt by id, for the prefix cache: what its modes need beyond the batch
 /// itself. Owned (not borrowing the source), so the loop can use it inside an epoch.
-pub trait Samples: Send {
+pub trait Samples<B = HostBatch>: Send {
     /// Whether a sample's input is the same in every epoch (no random augmentation): what the
     /// `exact` mode requires.
     fn repeats_exactly(&self) -> bool;
     /// The samples `ids`, in that order, as epoch `epoch` drew them (their augmentation of that
     /// epoch): `reuse` replays one epoch's draws with it, so a resumed run replays the same.
-    fn drawn(&self, epoch: usize, ids: &[u64]) -> HostBatch;
+    /// `None` (the default): every epoch draws a sample alike, so a batch's own rows are the
+    /// draw of any epoch.
+    fn drawn(&self, epoch: usize, ids: &[u64]) -> Option<B> {
+        let _ = (epoch, ids);
+        None
+    }
     /// The samples `ids` unaugmented, zero-padded by the crop's range on each side, and that
-    /// padding (`shift` mode); `None` when the source has no random crop.
-    fn padded(&self, ids: &[u64]) -> Option<(HostBatch, usize)>;
+    /// padding (`shift` mode); `None` (the default) when the source has no random crop.
+    fn padded(&self, ids: &[u64]) -> Option<(HostBatch, usize)> {
+        let _ = ids;
+        None
+    }
 }
 
 /// Fixed batches in memory, the same every epoch (for tests and synthetic benchmarks). With
-/// sample ids in its image batches, the prefix cache can run on it in every mode but `shift`.
+/// sample ids in its batches, the prefix cache can run on it in every mode but `shift`.
 #[derive(Clone, Debug)]
 pub struct InMemory<B = HostBatch> {
     /// Training batches.
@@ -130,51 +180,17 @@ impl<B: Clone + 'static> DataSource<B> for InMemory<B> {
     fn probe(&self) -> Option<B> {
         self.eval.first().cloned()
     }
-    fn samples(&self) -> Option<Box<dyn Samples>> {
-        // Only image batches are looked up by id (`Any`: the source is generic over its batch).
-        let train: Vec<HostBatch> =
-            self.train.iter().filter_map(|b| (b as &dyn std::any::Any).downcast_ref::<HostBatch>().cloned()).collect();
-        (train.len() == self.train.len() && !train.is_empty()).then(|| Box::new(Fixed::new(train)) as Box<dyn Samples>)
+    /// Every epoch gives the same batches: their inputs repeat exactly.
+    fn samples(&self) -> Option<Box<dyn Samples<B>>> {
+        Some(Box::new(Repeating))
     }
 }
 
-/// [`Samples`] of fixed image batches: every epoch draws the same.
-struct Fixed {
-    batches: std::sync::Arc<Vec<HostBatch>>,
-    /// Sample id → (batch, row).
-    at: std::collections::HashMap<u64, (usize, usize)>,
-}
+/// [`Samples`] of a source whose every epoch draws the same inputs.
+struct Repeating;
 
-impl Fixed {
-    fn new(batches: Vec<HostBatch>) -> Self {
-        let at = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| batch.ids.iter().enumerate().map(move |(r, &id)| (id, (b, r))))
-            .collect();
-        Self { batches: std::sync::Arc::new(batches), at }
-    }
-}
-
-impl Samples for Fixed {
+impl<B> Samples<B> for Repeating {
     fn repeats_exactly(&self) -> bool {
         true
-    }
-    fn drawn(&self, _epoch: usize, ids: &[u64]) -> HostBatch {
-        let first = &self.batches[0];
-        let per = first.shape[1..].iter().product::<usize>();
-        let mut out =
-            HostBatch { shape: [ids.len(), first.shape[1], first.shape[2], first.shape[3]], ..HostBatch::default() };
-        for id in ids {
-            let (b, r) = self.at[id];
-            let batch = &self.batches[b];
-            out.images.extend_from_slice(&batch.images[r * per..(r + 1) * per]);
-            out.labels.push(batch.labels[r]);
-            out.ids.push(*id);
-        }
-        out
-    }
-    fn padded(&self, _ids: &[u64]) -> Option<(HostBatch, usize)> {
-        None
     }
 }

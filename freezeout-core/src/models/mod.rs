@@ -1,7 +1,8 @@
 //! The paper's models, annotated with `#[freezeout]`, with the reference's unit indexing and
-//! initialisation, a Vision Transformer, and their presets.
+//! initialisation, a Vision Transformer, a character-level language model, and their presets.
 
 mod densenet;
+mod gpt;
 mod layers;
 pub mod spec;
 mod vgg;
@@ -9,6 +10,7 @@ mod vit;
 mod wrn;
 
 pub use densenet::{DenseLayer, DenseNet, Transition};
+pub use gpt::{CausalBlock, CharGpt, TokenEmbed};
 pub use layers::pointwise;
 pub use vgg::{Vgg, VggLayer};
 pub use vit::{PatchEmbed, VIT_HEAD_WIDTH, VIT_MLP_RATIO, VIT_PATCH, Vit, VitBlock};

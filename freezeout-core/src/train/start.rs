@@ -78,9 +78,9 @@ pub(super) fn start<M: FreezeOut>(
 
 /// The run's prefix cache (`None` when off), checked against the data; a resumed `reuse` run
 /// replays the draws of the epoch of its first freeze, as before the interruption.
-pub(super) fn cache(
+pub(super) fn cache<B>(
     config: &TrainConfig,
-    samples: Option<&dyn Samples>,
+    samples: Option<&dyn Samples<B>>,
     state: &RunState,
     frozen_now: usize,
 ) -> Result<Option<PrefixCache>, TrainError> {

@@ -67,7 +67,7 @@ impl Stepper {
         model: M,
         task: &T,
         batch: T::Batch,
-        cache: CacheStep<'_>,
+        cache: CacheStep<'_, T::Batch>,
         driver: &mut FreezeOutDriver,
     ) -> Result<(M, StepResult), CacheError> {
         self.step_with(model, driver, |m| task.forward_cached(m, batch, cache))
