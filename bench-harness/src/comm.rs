@@ -114,7 +114,7 @@ pub fn exchanged(spec: &ArchSpec, k: usize) -> Exchange {
 /// scale and shift, a linear layer's weight and bias, a table.
 fn tensors(layer: &Layer) -> usize {
     match layer {
-        Layer::Conv { .. } | Layer::Table { .. } => 1,
+        Layer::Conv { .. } | Layer::Table { .. } | Layer::Embedding { .. } => 1,
         Layer::Bn { .. } | Layer::Norm { .. } | Layer::Linear { .. } | Layer::Dense { .. } => 2,
         Layer::Attention { .. } => 0,
     }

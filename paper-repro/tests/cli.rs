@@ -704,3 +704,73 @@ fn a_killed_cached_vit_run_resumes_exactly_and_matches_the_uncached_run() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--cache shift: the input of unit 1 has shape [64, 32] per sample"), "{}", stderr(&o));
 }
+
+/// A pseudo-English text of `n` bytes, written to `path`.
+fn write_text(path: &Path, n: usize) {
+    const WORDS: [&str; 12] =
+        ["the ", "cat ", "sat ", "on ", "a ", "mat ", "and ", "dog ", "ran ", "far. ", "so ", "it "];
+    let mut text = String::new();
+    let mut x: u64 = 7;
+    while text.len() < n {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        text.push_str(WORDS[(x >> 33) as usize % WORDS.len()]);
+    }
+    text.truncate(n);
+    fs::write(path, text).unwrap();
+}
+
+/// A language model from the CLI on a text file: the `exact` cache trains as the uncached run,
+/// a cached run killed after a freeze resumes exactly, and bad text or a model of the wrong
+/// kind is refused naming the file or the flag. 281 windows of 64 bytes in batches of 16:
+/// 18 iterations an epoch, 4 epochs; killed after 40.
+#[test]
+fn a_language_model_trains_on_text_and_its_killed_cached_run_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("text.txt");
+    write_text(&text, 20_000);
+    let text = text.to_str().unwrap();
+    let args = |out: &Path, cache: &str| -> Vec<String> {
+        let a = ["train", "--model", "gpt-2-32", "--dataset", "text", "--data", text, "--epochs", "4"];
+        let b = ["--batch-size", "16", "--checkpoint-every", "4", "--cache", cache, "--out", out.to_str().unwrap()];
+        a.iter().chain(&b).map(|s| s.to_string()).collect()
+    };
+    let run = |a: &[String], envs: &[(&str, &str)]| repro(&a.iter().map(String::as_str).collect::<Vec<_>>(), envs);
+    let (plain, full, killed) = (tmp.path().join("plain"), tmp.path().join("full"), tmp.path().join("killed"));
+    let o = run(&args(&plain, "off"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bits/byte"), "{}", stderr(&o));
+    let o = run(&args(&full, "exact"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&args(&killed, "exact"), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "40")]);
+    assert!(!o.status.success(), "the run must have been killed");
+    let o = repro(&["train", "--resume", killed.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b, c) = (iterations(&plain), iterations(&full), iterations(&killed));
+    assert_eq!(a.len(), 72);
+    assert!(a.last().unwrap().2 > 0, "units froze");
+    assert_eq!(a, b, "the exact cache: the uncached run's losses and frozen units");
+    assert_eq!(b, c, "killed and resumed: the uninterrupted run's");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(full.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["epochs"][3]["cache"]["hits"].as_u64().unwrap() > 0, "{}", summary["epochs"][3]);
+
+    // Bad input: nothing written, the file or the flag named.
+    let out = tmp.path().join("refused");
+    let o = run(&[&args(&out, "off")[..5], &["--data".into(), "missing.txt".into()]].concat(), &[]);
+    assert!(stderr(&o).contains("missing.txt: cannot read the text"), "{}", stderr(&o));
+    let latin1 = tmp.path().join("latin1.txt");
+    fs::write(&latin1, b"caf\xe9 au lait").unwrap();
+    let o = run(&[&args(&out, "off")[..5], &["--data".into(), latin1.to_str().unwrap().into()]].concat(), &[]);
+    assert!(stderr(&o).contains("latin1.txt: not UTF-8 text (invalid byte at offset 3)"), "{}", stderr(&o));
+    let mut image_model = args(&out, "off");
+    image_model[2] = "wrn-10-1".into();
+    let o = run(&image_model, &[]);
+    assert!(
+        stderr(&o).contains("--dataset text trains a language model, and wrn-10-1 is an image model"),
+        "{}",
+        stderr(&o)
+    );
+    let o = repro(&["train", "--model", "gpt-2-32", "--out", out.to_str().unwrap()], &[]);
+    assert!(stderr(&o).contains("--model gpt-2-32: a language model, which trains on text"), "{}", stderr(&o));
+    assert!(!out.exists(), "a refused run writes nothing");
+}

@@ -2,6 +2,7 @@
 //! and every family trains on CPU with freezing happening.
 
 use burn::tensor::Device;
+use burn_freezeout::data::text::VOCAB;
 use burn_freezeout::models::{Preset, WithModel};
 use burn_freezeout::train::{self, TrainConfig};
 use burn_freezeout::{FreezeOut, FreezeOutForward, Scaling, ScheduleConfig, trainable_params};
@@ -59,6 +60,15 @@ fn parameter_counts_match_independent_values() {
         6 * block + 3 * d * 16 * t + t * d + t * d + 10 * d
     );
     assert_eq!(6 * block + 3 * d * 16 * t + t * d + t * d + 10 * d, 82_298_112);
+    // The language model on bytes: embedding 256·d + 64·d, blocks as the ViT's, the head
+    // 2·d + d·256 + 256.
+    let gpt: Preset = "gpt-4-128".parse().unwrap();
+    let spec = gpt.spec(VOCAB);
+    assert_eq!((spec.params(), spec.units.len()), (867_328, 5), "spec of gpt-4-128");
+    let built = gpt.build_text(VOCAB, 0.0, &device, |m| {
+        (trainable_params(&m), m.units().iter().map(|u| u.num_params).collect::<Vec<_>>())
+    });
+    assert_eq!(built, (867_328, spec.units.iter().map(|u| u.params()).collect()), "Burn module of gpt-4-128");
     // CIFAR-100 changes only the classifier.
     assert_eq!("densenet-bc-100-12".parse::<Preset>().unwrap().spec(100).params(), 800_032);
 }

@@ -117,11 +117,17 @@ pub enum DdpError {
     /// The Learner stopped.
     #[error("the Learner stopped: {0}")]
     Learner(String),
+    /// A language model where the benchmark trains on images.
+    #[error("--model {0}: a language model; the data-parallel benchmark trains image models")]
+    TextModel(Preset),
 }
 
 /// Trains `config.model` under `config.strategy` in `dir` and reports its phases.
 pub fn run(config: &DdpConfig, dir: &Path) -> Result<DdpReport, DdpError> {
     let workers = config.workers.max(1);
+    if config.model.is_text() {
+        return Err(DdpError::TextModel(config.model));
+    }
     if config.strategy == Strategy::Ddp && config.device != DeviceKind::Cuda {
         return Err(DdpError::NoCollectives(config.device));
     }
@@ -149,6 +155,7 @@ pub fn run(config: &DdpConfig, dir: &Path) -> Result<DdpReport, DdpError> {
         Preset::Wrn { depth, width } => run.go(WideResNet::new(depth, width, 0.0, classes, &device), &device),
         Preset::Vgg16 => run.go(Vgg::new(classes, &device), &device),
         Preset::Vit { depth, width } => run.go(Vit::new(depth, width, 0.0, classes, &device), &device),
+        Preset::Gpt { .. } => unreachable!("refused above"),
     }?;
     let spec = config.model.spec(classes);
     Ok(DdpReport { config: config.clone(), iterations, phases: phases(&trace, &spec) })

@@ -164,6 +164,9 @@ fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint], maps: bool) -> any
 
 /// Runs the benchmark.
 pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
+    if config.model.is_text() {
+        anyhow::bail!("--model {}: a language model; speed measures the image models' steps", config.model);
+    }
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
     let spec = config.model.spec(config.classes);

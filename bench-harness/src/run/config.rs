@@ -7,12 +7,69 @@
 use anyhow::{Context, bail};
 use burn_freezeout::cache::{CacheConfig, CacheMode};
 use burn_freezeout::data::CifarKind;
+use burn_freezeout::data::text::VOCAB;
 use burn_freezeout::device::{DeviceKind, FloatKind};
 use burn_freezeout::models::Preset;
 use burn_freezeout::train::{OptimizerKind, TrainConfig};
 use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// What a run trains on: CIFAR-10 or CIFAR-100 images (`--data`: their directory or archive),
+/// or a text for a language model (`--data`: a UTF-8 file, plain or gzip; windows of
+/// [`GPT_CONTEXT`](burn_freezeout::models::GPT_CONTEXT) bytes, the last 10 % held out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// CIFAR-10.
+    Cifar10,
+    /// CIFAR-100.
+    Cifar100,
+    /// A text.
+    Text,
+}
+
+impl Dataset {
+    /// The CIFAR kind, for image data.
+    pub fn cifar(self) -> Option<CifarKind> {
+        match self {
+            Dataset::Cifar10 => Some(CifarKind::Cifar10),
+            Dataset::Cifar100 => Some(CifarKind::Cifar100),
+            Dataset::Text => None,
+        }
+    }
+
+    /// The model's outputs: the classes, or a language model's vocabulary (bytes).
+    pub fn classes(self) -> usize {
+        self.cifar().map_or(VOCAB, CifarKind::classes)
+    }
+
+    /// The name on the command line and in run names.
+    pub fn name(self) -> &'static str {
+        self.cifar().map_or("text", CifarKind::name)
+    }
+}
+
+impl From<CifarKind> for Dataset {
+    fn from(kind: CifarKind) -> Self {
+        match kind {
+            CifarKind::Cifar10 => Dataset::Cifar10,
+            CifarKind::Cifar100 => Dataset::Cifar100,
+        }
+    }
+}
+
+impl std::str::FromStr for Dataset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Dataset::Text),
+            _ => s.parse::<CifarKind>().map(Dataset::from).map_err(|_| {
+                format!("unknown dataset `{s}`: expected cifar10, cifar100 or text (a UTF-8 file for a language model)")
+            }),
+        }
+    }
+}
 
 /// Everything that decides one training run.
 ///
@@ -24,8 +81,8 @@ use std::path::Path;
 pub struct RunConfig {
     /// Model preset (`densenet-bc-76-12`, `wrn-40-4`, `vgg16`, `vit-6-128`, ...).
     pub model: Preset,
-    /// `cifar10` or `cifar100`.
-    pub dataset: CifarKind,
+    /// `cifar10`, `cifar100` or `text`.
+    pub dataset: Dataset,
     /// Epochs.
     pub epochs: usize,
     /// Batch size (the paper: 50).
@@ -82,7 +139,7 @@ impl Default for RunConfig {
         let t = TrainConfig::default();
         Self {
             model: Preset::DenseNetBc { depth: 76, growth: 12 },
-            dataset: CifarKind::Cifar10,
+            dataset: Dataset::Cifar10,
             epochs: 100,
             batch_size: 50,
             lr: t.schedule.base_lr,
@@ -143,7 +200,23 @@ impl RunConfig {
         if !self.cache.is_off() {
             self.cache.budget()?;
         }
-        if self.cache.mode == CacheMode::Exact && self.augment {
+        let text = self.dataset == Dataset::Text;
+        match (text, self.model.is_text()) {
+            (true, false) => bail!(
+                "--dataset text trains a language model, and {} is an image model: use --model gpt-D-W (e.g. gpt-4-128)",
+                self.model
+            ),
+            (false, true) => bail!(
+                "--model {}: a language model, which trains on text: add --dataset text and --data FILE (a UTF-8 text)",
+                self.model
+            ),
+            _ => {}
+        }
+        if text && self.val > 0 {
+            bail!("val = {}: a text holds out its last 10% already; drop --val", self.val);
+        }
+        // A text's windows repeat exactly; images are augmented unless `augment` is off.
+        if self.cache.mode == CacheMode::Exact && self.augment && !text {
             return Err(burn_freezeout::cache::CacheError::NotRepeating.into());
         }
         Ok(())
@@ -243,7 +316,7 @@ impl RunConfig {
 #[serde(deny_unknown_fields, default)]
 struct RunConfigFile {
     model: Preset,
-    dataset: CifarKind,
+    dataset: Dataset,
     epochs: usize,
     batch_size: usize,
     lr: f64,

@@ -8,14 +8,16 @@
 mod config;
 mod estimate;
 
-pub use config::RunConfig;
+pub use config::{Dataset, RunConfig};
 pub use estimate::{Estimate, estimate_seconds};
 
 use anyhow::{Context, bail};
 use burn_freezeout::cache::{CacheConfig, PrefixCache, bytes_text};
-use burn_freezeout::data::{self, Loader, PROBE_IMAGES, Split};
-use burn_freezeout::models::WithModel;
-use burn_freezeout::train::{self, Checkpointing, Fit, Progress, RunLog, RunSummary, checkpoint};
+use burn_freezeout::data::text::{Corpus, TextLoader, VOCAB};
+use burn_freezeout::data::{self, DataSource, Loader, PROBE_IMAGES, Split};
+use burn_freezeout::models::{GPT_CONTEXT, WithModel};
+use burn_freezeout::task::{Classification, LanguageModel, Task};
+use burn_freezeout::train::{self, Checkpointing, EpochStats, Fit, Progress, RunLog, RunSummary, checkpoint};
 use burn_freezeout::{FreezeOut, FreezeOutForward};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -68,14 +70,30 @@ pub fn claim(out: &Path, overwrite: bool) -> anyhow::Result<()> {
 pub fn run(config: &RunConfig, data_dir: &Path, out: &Path, overwrite: bool) -> anyhow::Result<RunSummary> {
     config.validate()?;
     // The data first: a run that cannot start leaves no run directory behind.
-    let cifar = data::load(data_dir, config.dataset)?;
+    let data = Data::load(config, data_dir)?;
     claim(out, overwrite)?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run directory", out.display()))?;
     let resolved = toml::to_string_pretty(config)?;
     train::write_atomic(&out.join("config.toml"), resolved.as_bytes())
         .with_context(|| format!("{}: cannot write config.toml (is the directory writable?)", out.display()))?;
     record_data(out, data_dir)?;
-    execute(config, &resolved, cifar, out, None)
+    execute(config, &resolved, data, out, None)
+}
+
+/// A run's data: CIFAR images, or a text.
+enum Data {
+    Cifar(data::Cifar),
+    Text(Corpus),
+}
+
+impl Data {
+    /// Reads the data `config` trains on from `path` (a CIFAR directory or archive; a text file).
+    fn load(config: &RunConfig, path: &Path) -> anyhow::Result<Self> {
+        Ok(match config.dataset.cifar() {
+            Some(kind) => Data::Cifar(data::load(path, kind)?),
+            None => Data::Text(Corpus::load(path)?),
+        })
+    }
 }
 
 fn record_data(out: &Path, data_dir: &Path) -> anyhow::Result<()> {
@@ -147,7 +165,7 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
     };
     config.validate()?;
     let resolved = toml::to_string_pretty(&config)?;
-    let cifar = data::load(data_dir, config.dataset)?;
+    let data = Data::load(&config, data_dir)?;
     let latest = match checkpoint::latest(&dir.join("checkpoints")) {
         Ok(found) => Some(found),
         Err(checkpoint::CheckpointError::None(_)) => None,
@@ -170,7 +188,7 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
         );
         remove_run_files(dir, &["log.jsonl", "summary.json", "checkpoints"])
             .context("cannot clear the run's files for the restart")?;
-        return execute(&config, &resolved, cifar, dir, None);
+        return execute(&config, &resolved, data, dir, None);
     };
     truncate_log(dir, &manifest)?;
     eprintln!(
@@ -180,7 +198,7 @@ pub fn resume(dir: &Path, requested: Option<&RunConfig>, force: bool, data_dir: 
         manifest.next_iteration,
         manifest.frozen_units
     );
-    execute(&config, &resolved, cifar, dir, Some((path, manifest)))
+    execute(&config, &resolved, data, dir, Some((path, manifest)))
 }
 
 /// Refuses checkpoint `path` if it was written for another config than `saved` (the run's
@@ -249,20 +267,12 @@ fn remove_run_files(dir: &Path, names: &[&str]) -> anyhow::Result<()> {
 fn execute(
     config: &RunConfig,
     resolved: &str,
-    cifar: data::Cifar,
+    data: Data,
     out: &Path,
     resume: Option<(PathBuf, checkpoint::Manifest)>,
 ) -> anyhow::Result<RunSummary> {
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
-    let (train, eval, probe) = splits(config, cifar.train, cifar.test)?;
-    let mut loader = Loader::new(train, eval, config.batch_size, config.seed);
-    if !config.augment {
-        loader = loader.without_augmentation();
-    }
-    if let Some(probe) = probe {
-        loader = loader.with_probe(probe);
-    }
     let mut log = RunLog::create(out)?;
     let checkpointing = Checkpointing {
         dir: out.join("checkpoints"),
@@ -270,13 +280,29 @@ fn execute(
         keep: config.keep_checkpoints,
         config: resolved.to_string(),
     };
-    device.seed(config.seed);
-    config.model.build(
-        config.dataset.classes(),
-        config.dropout,
-        &device,
-        Train { config, loader, device: &device, log: &mut log, checkpointing, resume },
-    )
+    let train = Train { config, device: &device, log: &mut log, checkpointing, resume };
+    match data {
+        Data::Cifar(cifar) => {
+            let (train_split, eval, probe) = splits(config, cifar.train, cifar.test)?;
+            let mut loader = Loader::new(train_split, eval, config.batch_size, config.seed);
+            if !config.augment {
+                loader = loader.without_augmentation();
+            }
+            if let Some(probe) = probe {
+                loader = loader.with_probe(probe);
+            }
+            device.seed(config.seed);
+            config.model.build(config.dataset.classes(), config.dropout, &device, Images { train, loader })
+        }
+        Data::Text(corpus) => {
+            let mut loader = TextLoader::new(&corpus, GPT_CONTEXT, config.batch_size, config.seed)?
+                .with_limits(config.train_limit, config.test_limit);
+            device.seed(config.seed);
+            config.model.build_text(VOCAB, config.dropout, &device, |model| {
+                train.fit(model, &LanguageModel, &mut loader, Vec::new())
+            })
+        }
+    }
 }
 
 /// Keeps the first `limit` training images of `train` and returns the drift policy's probe: the
@@ -310,20 +336,43 @@ fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(
     Ok((train, eval, probe))
 }
 
+/// What every run has, whatever it trains on.
 struct Train<'a> {
     config: &'a RunConfig,
-    loader: Loader,
     device: &'a burn::tensor::Device,
     log: &'a mut RunLog,
     checkpointing: Checkpointing,
     resume: Option<(PathBuf, checkpoint::Manifest)>,
 }
 
-impl WithModel for Train<'_> {
+/// An image model with its CIFAR loader.
+struct Images<'a> {
+    train: Train<'a>,
+    loader: Loader,
+}
+
+impl WithModel for Images<'_> {
     type Output = anyhow::Result<RunSummary>;
     fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(mut self, model: M) -> Self::Output {
+        let cache = self.train.config.cache;
+        let plan =
+            if cache.is_off() { Vec::new() } else { cache_plan(&cache, &model, &self.loader, self.train.device)? };
+        self.train.fit(model, &Classification, &mut self.loader, plan)
+    }
+}
+
+impl Train<'_> {
+    /// Trains `model` on `data` for `task`, printing `plan` (the cache's) first, then the
+    /// progress.
+    fn fit<M, T, D>(self, model: M, task: &T, data: &mut D, plan: Vec<String>) -> anyhow::Result<RunSummary>
+    where
+        M: FreezeOut,
+        T: Task<M>,
+        D: DataSource<T::Batch>,
+    {
         let name = self.config.run_name();
         let tc = self.config.train_config();
+        let text = self.config.dataset.cifar().is_none();
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -334,14 +383,12 @@ impl WithModel for Train<'_> {
             bar.set_prefix(name.clone());
             bar
         });
-        if !tc.cache.is_off() {
-            for line in cache_plan(&tc.cache, &model, &self.loader, self.device)? {
-                eprintln!("{line}");
-            }
+        for line in plan {
+            eprintln!("{line}");
         }
         let mut last_print = std::time::Instant::now();
         let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
-        let mut fit = Fit::new(&tc, self.device).log(self.log).checkpoint(self.checkpointing);
+        let mut fit = Fit::new(&tc, self.device).task(task).log(self.log).checkpoint(self.checkpointing);
         if let Some((path, manifest)) = self.resume {
             fit = fit.resume(path, manifest);
         }
@@ -364,36 +411,48 @@ impl WithModel for Train<'_> {
                     None => {}
                 },
                 Progress::Epoch(e) => {
-                    let cache = e.cache.map_or(String::new(), |c| {
-                        format!(
-                            "; cache at unit {}: {} entries, {}, hit rate {:.1}%",
-                            c.boundary,
-                            c.entries,
-                            bytes_text(c.bytes),
-                            100.0 * c.hit_rate()
-                        )
-                    });
-                    let line = format!(
-                        "{name}: epoch {} train loss {:.4} train err {:.2}% test err {} ({:.1} s, {} frozen{cache})",
-                        e.epoch,
-                        e.train_loss,
-                        100.0 * e.train_error,
-                        e.test_error.map_or("n/a".into(), |t| format!("{:.2}%", 100.0 * t)),
-                        e.wall_seconds,
-                        e.frozen_units
-                    );
+                    let line = format!("{name}: {}", epoch_line(e, text));
                     match &bar {
                         Some(bar) => bar.println(line),
                         None => eprintln!("{line}"),
                     }
                 }
             })
-            .run(model, &mut self.loader);
+            .run(model, data);
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
         Ok(out?.summary)
     }
+}
+
+/// An epoch's line: the losses and errors (a language model's metric is its loss per byte,
+/// also in bits), the time, the frozen units and the cache.
+fn epoch_line(e: &EpochStats, text: bool) -> String {
+    let cache = e.cache.map_or(String::new(), |c| {
+        format!(
+            "; cache at unit {}: {} entries, {}, hit rate {:.1}%",
+            c.boundary,
+            c.entries,
+            bytes_text(c.bytes),
+            100.0 * c.hit_rate()
+        )
+    });
+    let metric = match text {
+        true => format!(
+            "held-out loss {}",
+            e.test_error.map_or("n/a".into(), |t| format!("{t:.4} ({:.3} bits/byte)", t / std::f64::consts::LN_2))
+        ),
+        false => format!(
+            "train err {:.2}% test err {}",
+            100.0 * e.train_error,
+            e.test_error.map_or("n/a".into(), |t| format!("{:.2}%", 100.0 * t))
+        ),
+    };
+    format!(
+        "epoch {} train loss {:.4} {metric} ({:.1} s, {} frozen{cache})",
+        e.epoch, e.train_loss, e.wall_seconds, e.frozen_units
+    )
 }
 
 /// The cache's predicted size at each boundary, as lines to print before the run.

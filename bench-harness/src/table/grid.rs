@@ -233,7 +233,7 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
     for &model in &models {
         for &dataset in &datasets {
             for &seed in seeds {
-                let cell = RunConfig { model, dataset, seed, ..base.clone() };
+                let cell = RunConfig { model, dataset: dataset.into(), seed, ..base.clone() };
                 cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
                 for &(scaling, scale_lr) in &strategies {
                     for &t0 in &t0s {

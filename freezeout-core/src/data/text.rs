@@ -1,5 +1,6 @@
 //! Character-level text for a language model: a corpus read from a plain-text or gzip file
-//! (dictzip's `.dz` is gzip), its characters as token ids, fixed windows as samples.
+//! (dictzip's `.dz` is gzip), its bytes as token ids (UTF-8 code units: for ASCII text, one
+//! per character; a vocabulary of [`VOCAB`] whatever the text), fixed windows as samples.
 //!
 //! A sample is a window of `context + 1` characters: the model reads the first `context` and
 //! predicts each next one. Windows do not overlap and never change, so the inputs repeat
@@ -10,7 +11,7 @@
 //! use burn_freezeout::data::DataSource;
 //! use burn_freezeout::data::text::{Corpus, TextLoader};
 //!
-//! let corpus = Corpus::new("the cat sat on the mat. ".repeat(40))?;
+//! let corpus = Corpus::new("the cat sat on the mat. ".repeat(40));
 //! let mut data = TextLoader::new(&corpus, 16, 8, 0)?;
 //! let batch = data.train_epoch(0).next().unwrap();
 //! assert_eq!((batch.len(), batch.context), (8, 16));
@@ -27,6 +28,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// Token ids: the 256 byte values.
+pub const VOCAB: usize = 256;
 
 /// The held-out share of the text (its end).
 pub const VALIDATION_FRACTION: f64 = 0.1;
@@ -69,21 +73,19 @@ pub enum TextError {
     },
 }
 
-/// A text as token ids: each distinct character one id, in code-point order.
+/// A UTF-8 text as token ids: its bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Corpus {
     /// Where it came from (`-`: given in memory).
     pub path: PathBuf,
-    /// The characters, by id.
-    pub vocab: Vec<char>,
-    /// The text as ids.
-    pub tokens: Vec<u32>,
+    /// The text's bytes: token ids in `0..VOCAB`.
+    pub tokens: Vec<u8>,
 }
 
 impl Corpus {
     /// A corpus of `text`.
-    pub fn new(text: impl Into<String>) -> Result<Self, TextError> {
-        Ok(Self::of(PathBuf::from("-"), &text.into()))
+    pub fn new(text: impl Into<String>) -> Self {
+        Self { path: PathBuf::from("-"), tokens: text.into().into_bytes() }
     }
 
     /// Reads `path`: plain UTF-8 text, or gzip-compressed (as dictzip's `.dz` files are).
@@ -99,20 +101,7 @@ impl Corpus {
         };
         let text = String::from_utf8(bytes)
             .map_err(|e| TextError::Encoding { path: path.to_path_buf(), offset: e.utf8_error().valid_up_to() })?;
-        Ok(Self::of(path.to_path_buf(), &text))
-    }
-
-    fn of(path: PathBuf, text: &str) -> Self {
-        let mut vocab: Vec<char> = text.chars().collect();
-        vocab.sort_unstable();
-        vocab.dedup();
-        let tokens = text.chars().map(|c| vocab.binary_search(&c).expect("in the vocabulary") as u32).collect();
-        Self { path, vocab, tokens }
-    }
-
-    /// Number of distinct characters (the model's input and output size).
-    pub fn vocab_size(&self) -> usize {
-        self.vocab.len()
+        Ok(Self { path: path.to_path_buf(), tokens: text.into_bytes() })
     }
 }
 
@@ -167,8 +156,8 @@ impl CachedBatch for TokenBatch {
 /// windows (the same order for the same seed and epoch).
 #[derive(Clone, Debug)]
 pub struct TextLoader {
-    train: Vec<u32>,
-    eval: Vec<u32>,
+    train: Vec<u8>,
+    eval: Vec<u8>,
     context: usize,
     batch: usize,
     seed: u64,
@@ -200,9 +189,15 @@ impl TextLoader {
         Ok(loader)
     }
 
-    /// Uses only the first `windows` training windows (quick runs).
-    pub fn with_train_limit(mut self, windows: usize) -> Self {
-        self.windows = self.windows.min(windows.max(1));
+    /// Uses only the first `train` training windows and the first `eval` held-out ones, where
+    /// given (quick runs).
+    pub fn with_limits(mut self, train: Option<usize>, eval: Option<usize>) -> Self {
+        if let Some(n) = train {
+            self.windows = self.windows.min(n.max(1));
+        }
+        if let Some(n) = eval {
+            self.eval.truncate((n.max(1) * self.context + 1).min(self.eval.len()));
+        }
         self
     }
 
@@ -211,12 +206,12 @@ impl TextLoader {
         self.windows
     }
 
-    fn batch_of(&self, text: &[u32], starts: &[usize], ids: Vec<u64>) -> TokenBatch {
+    fn batch_of(&self, text: &[u8], starts: &[usize], ids: Vec<u64>) -> TokenBatch {
         let c = self.context;
         let mut batch = TokenBatch { context: c, ids, ..TokenBatch::default() };
         for &s in starts {
-            batch.tokens.extend(text[s..s + c].iter().map(|&t| t as i64));
-            batch.targets.extend(text[s + 1..s + c + 1].iter().map(|&t| t as i64));
+            batch.tokens.extend(text[s..s + c].iter().map(|&t| i64::from(t)));
+            batch.targets.extend(text[s + 1..s + c + 1].iter().map(|&t| i64::from(t)));
         }
         batch
     }
@@ -280,8 +275,7 @@ mod tests {
     #[test]
     fn windows_cover_the_text_once_per_epoch_and_bad_text_is_refused() {
         let text: String = (0..2000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
-        let corpus = Corpus::new(text.clone()).unwrap();
-        assert_eq!(corpus.vocab_size(), 26);
+        let corpus = Corpus::new(text.clone());
         let mut data = TextLoader::new(&corpus, 32, 10, 3).unwrap();
         let n = data.train_len();
         assert_eq!(n, (1800 - 1) / 32);
@@ -294,11 +288,11 @@ mod tests {
         let batch = data.train_epoch(0).next().unwrap();
         let row = |v: &[i64], r: usize| v[r * 32..(r + 1) * 32].to_vec();
         let start = batch.ids[0] as usize * 32;
-        let chars: Vec<i64> = text[start..start + 33].bytes().map(|b| (b - b'a') as i64).collect();
+        let chars: Vec<i64> = text[start..start + 33].bytes().map(i64::from).collect();
         assert_eq!((row(&batch.tokens, 0), row(&batch.targets, 0)), (chars[..32].to_vec(), chars[1..].to_vec()));
         assert!(data.eval_batches().all(|b| b.ids.is_empty() && !b.is_empty()));
 
-        let e = TextLoader::new(&Corpus::new("short").unwrap(), 32, 10, 0).unwrap_err().to_string();
+        let e = TextLoader::new(&Corpus::new("short"), 32, 10, 0).unwrap_err().to_string();
         assert!(e.starts_with("-: 5 characters, too few for windows of 33 characters"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let e = Corpus::load(&dir.path().join("missing.txt")).unwrap_err().to_string();

@@ -13,6 +13,9 @@ use burn::nn::transformer::{TransformerEncoderConfig, TransformerEncoderLayer};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
+/// The window a `gpt-D-W` preset reads: 64 bytes.
+pub const GPT_CONTEXT: usize = 64;
+
 /// Token ids → embeddings plus a learned position embedding, `[n, t]` → `[n, t, width]`.
 #[derive(Module, Debug)]
 pub struct TokenEmbed {

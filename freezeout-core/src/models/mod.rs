@@ -10,7 +10,7 @@ mod vit;
 mod wrn;
 
 pub use densenet::{DenseLayer, DenseNet, Transition};
-pub use gpt::{CausalBlock, CharGpt, TokenEmbed};
+pub use gpt::{CausalBlock, CharGpt, GPT_CONTEXT, TokenEmbed};
 pub use layers::pointwise;
 pub use vgg::{Vgg, VggLayer};
 pub use vit::{PatchEmbed, VIT_HEAD_WIDTH, VIT_MLP_RATIO, VIT_PATCH, Vit, VitBlock};
@@ -51,11 +51,20 @@ pub enum Preset {
         /// Width of the tokens.
         width: usize,
     },
+    /// Character-level language model GPT-depth-width ([`CharGpt`]): `depth` causal blocks of
+    /// width `width` (a multiple of [`VIT_HEAD_WIDTH`]) over windows of [`GPT_CONTEXT`] bytes.
+    /// It trains on text, not images: build it with [`Preset::build_text`].
+    Gpt {
+        /// Blocks.
+        depth: usize,
+        /// Width of the embeddings.
+        width: usize,
+    },
 }
 
 impl Preset {
     /// The presets listed by `paper-repro models`.
-    pub const LISTED: [Preset; 8] = [
+    pub const LISTED: [Preset; 9] = [
         Preset::DenseNetBc { depth: 40, growth: 12 },
         Preset::DenseNetBc { depth: 76, growth: 12 },
         Preset::DenseNetBc { depth: 100, growth: 12 },
@@ -64,31 +73,54 @@ impl Preset {
         Preset::Vgg16,
         Preset::Vit { depth: 6, width: 128 },
         Preset::Vit { depth: 6, width: 192 },
+        Preset::Gpt { depth: 4, width: 128 },
     ];
 
-    /// The layer-by-layer description (pure arithmetic).
+    /// The layer-by-layer description (pure arithmetic); `classes` is the vocabulary of a
+    /// language model.
     pub fn spec(self, classes: usize) -> ArchSpec {
         match self {
             Preset::DenseNetBc { depth, growth } => spec::densenet_bc(depth, growth, classes),
             Preset::Wrn { depth, width } => spec::wide_resnet(depth, width, classes),
             Preset::Vgg16 => spec::vgg16(classes),
             Preset::Vit { depth, width } => spec::vit(depth, width, classes),
+            Preset::Gpt { depth, width } => spec::gpt(depth, width, classes),
         }
     }
 
     /// Whether every unit's output is a feature map `[c, h, w]` (a CNN's), so the cache's
     /// `shift` mode can crop it; a ViT's are tokens.
     pub fn outputs_feature_maps(self) -> bool {
-        !matches!(self, Preset::Vit { .. })
+        !matches!(self, Preset::Vit { .. } | Preset::Gpt { .. })
+    }
+
+    /// Whether it is a language model (trains on text, [`build_text`](Self::build_text)).
+    pub fn is_text(self) -> bool {
+        matches!(self, Preset::Gpt { .. })
     }
 
     /// Builds the model on `device` and hands it to `f` (the model types differ per family).
+    ///
+    /// # Panics
+    /// For a language model ([`is_text`](Self::is_text)): use [`build_text`](Self::build_text).
     pub fn build<F: WithModel>(self, classes: usize, dropout: f64, device: &Device, f: F) -> F::Output {
         match self {
             Preset::DenseNetBc { depth, growth } => f.run(DenseNet::new(depth, growth, classes, device)),
             Preset::Wrn { depth, width } => f.run(WideResNet::new(depth, width, dropout, classes, device)),
             Preset::Vgg16 => f.run(Vgg::new(classes, device)),
             Preset::Vit { depth, width } => f.run(Vit::new(depth, width, dropout, classes, device)),
+            Preset::Gpt { .. } => panic!("{self} is a language model: build it with Preset::build_text"),
+        }
+    }
+
+    /// Builds a language model on `device` for a `vocab`-id alphabet and hands it to `f`.
+    ///
+    /// # Panics
+    /// For an image model: use [`build`](Self::build).
+    pub fn build_text<R>(self, vocab: usize, dropout: f64, device: &Device, f: impl FnOnce(CharGpt) -> R) -> R {
+        match self {
+            Preset::Gpt { depth, width } => f(CharGpt::new(vocab, GPT_CONTEXT, depth, width, dropout, device)),
+            _ => panic!("{self} is an image model: build it with Preset::build"),
         }
     }
 }
@@ -105,7 +137,8 @@ pub trait WithModel {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "unknown model `{0}`: expected densenet-bc-L-k (L = 4 mod 6, e.g. densenet-bc-76-12), \
-     wrn-D-W (D = 4 mod 6, e.g. wrn-40-4), vgg16 or vit-D-W (D blocks of width W, a multiple of 32, e.g. vit-6-128)"
+     wrn-D-W (D = 4 mod 6, e.g. wrn-40-4), vgg16, vit-D-W (D blocks of width W, a multiple of 32, e.g. vit-6-128) \
+     or gpt-D-W (a language model, e.g. gpt-4-128)"
 )]
 pub struct UnknownPreset(pub String);
 
@@ -126,10 +159,11 @@ impl FromStr for Preset {
         } else if let Some(rest) = s.strip_prefix("wrn-") {
             let (depth, width) = nums(rest).ok_or_else(err)?;
             (valid_depth(depth) && width > 0).then_some(Preset::Wrn { depth, width }).ok_or_else(err)
-        } else if let Some(rest) = s.strip_prefix("vit-") {
+        } else if let Some((family, rest)) = s.split_once('-').filter(|(f, _)| ["vit", "gpt"].contains(f)) {
             let (depth, width) = nums(rest).ok_or_else(err)?;
             let valid = depth > 0 && width > 0 && width.is_multiple_of(VIT_HEAD_WIDTH);
-            valid.then_some(Preset::Vit { depth, width }).ok_or_else(err)
+            let preset = if family == "vit" { Preset::Vit { depth, width } } else { Preset::Gpt { depth, width } };
+            valid.then_some(preset).ok_or_else(err)
         } else {
             Err(err())
         }
@@ -143,6 +177,7 @@ impl fmt::Display for Preset {
             Preset::Wrn { depth, width } => write!(f, "wrn-{depth}-{width}"),
             Preset::Vgg16 => f.write_str("vgg16"),
             Preset::Vit { depth, width } => write!(f, "vit-{depth}-{width}"),
+            Preset::Gpt { depth, width } => write!(f, "gpt-{depth}-{width}"),
         }
     }
 }

@@ -55,6 +55,15 @@ pub enum Layer {
         /// Width (all heads together).
         d: usize,
     },
+    /// An embedding: a `vocab × d` table, one row looked up for each of `tokens` ids.
+    Embedding {
+        /// Ids.
+        vocab: usize,
+        /// Width.
+        d: usize,
+        /// Positions per example.
+        tokens: usize,
+    },
     /// A learned table of `rows × d` values added to the input (a position embedding).
     Table {
         /// Rows (positions).
@@ -74,6 +83,7 @@ impl Layer {
             Layer::Norm { d, .. } => 2 * d,
             Layer::Attention { .. } => 0,
             Layer::Table { rows, d } => rows * d,
+            Layer::Embedding { vocab, d, .. } => vocab * d,
         }
     }
 
@@ -89,13 +99,14 @@ impl Layer {
             Layer::Norm { d, tokens } => d * tokens,
             Layer::Attention { tokens, d } => 2 * tokens * tokens * d,
             Layer::Table { rows, d } => rows * d,
+            Layer::Embedding { d, tokens, .. } => tokens * d,
         };
         m as u64
     }
 
     /// Whether the layer's gradients are matmul-sized jobs (conv, linear, attention).
     pub fn is_matmul(&self) -> bool {
-        !matches!(self, Layer::Bn { .. } | Layer::Norm { .. } | Layer::Table { .. })
+        !matches!(self, Layer::Bn { .. } | Layer::Norm { .. } | Layer::Table { .. } | Layer::Embedding { .. })
     }
 }
 
@@ -217,13 +228,29 @@ pub fn vgg16(classes: usize) -> ArchSpec {
 
 /// ViT-depth-width on 32×32 inputs (patches of [`VIT_PATCH`](super::VIT_PATCH) pixels).
 pub fn vit(depth: usize, width: usize, classes: usize) -> ArchSpec {
-    let (side, mlp) = (32 / super::VIT_PATCH, super::VIT_MLP_RATIO * width);
+    let side = 32 / super::VIT_PATCH;
     let tokens = side * side;
-    let dense = |d_in, d_out| Layer::Dense { d_in, d_out, tokens };
     let embed = vec![
         Layer::Conv { c_in: 3, c_out: width, k: super::VIT_PATCH, hw: side },
         Layer::Table { rows: tokens, d: width },
     ];
+    let head = vec![Layer::Norm { d: width, tokens }, Layer::Linear { d_in: width, d_out: classes }];
+    transformer(embed, depth, width, tokens, head)
+}
+
+/// GPT-depth-width on windows of [`GPT_CONTEXT`](super::GPT_CONTEXT) bytes: logits over the
+/// `vocab` ids at every position.
+pub fn gpt(depth: usize, width: usize, vocab: usize) -> ArchSpec {
+    let tokens = super::GPT_CONTEXT;
+    let embed = vec![Layer::Embedding { vocab, d: width, tokens }, Layer::Table { rows: tokens, d: width }];
+    let head = vec![Layer::Norm { d: width, tokens }, Layer::Dense { d_in: width, d_out: vocab, tokens }];
+    transformer(embed, depth, width, tokens, head)
+}
+
+/// An embedding unit, `depth` pre-norm blocks of width `width` over `tokens` positions, a head.
+fn transformer(embed: Vec<Layer>, depth: usize, width: usize, tokens: usize, head: Vec<Layer>) -> ArchSpec {
+    let mlp = super::VIT_MLP_RATIO * width;
+    let dense = |d_in, d_out| Layer::Dense { d_in, d_out, tokens };
     let mut units = vec![UnitSpec { name: "embed".into(), layers: embed }];
     for i in 0..depth {
         let layers = vec![
@@ -239,7 +266,7 @@ pub fn vit(depth: usize, width: usize, classes: usize) -> ArchSpec {
         ];
         units.push(UnitSpec { name: format!("blocks.{i}"), layers });
     }
-    ArchSpec { units, head: vec![Layer::Norm { d: width, tokens }, Layer::Linear { d_in: width, d_out: classes }] }
+    ArchSpec { units, head }
 }
 
 fn conv(c_in: usize, c_out: usize, k: usize, hw: usize) -> Layer {

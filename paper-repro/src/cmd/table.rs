@@ -57,7 +57,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut estimate = Estimate { factor: 1.0 };
     if let Some(first) = todo.first() {
         // Fail early, before any training, if the data is not there.
-        data::load(&data_dir, first.dataset)?;
+        if let Some(kind) = first.dataset.cifar() {
+            data::load(&data_dir, kind)?;
+        }
         // Warm up (the first timed run should not pay for it) and calibrate.
         let measured = table::warm_up(first)?;
         estimate = Estimate::from_step(first, measured);

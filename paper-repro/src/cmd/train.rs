@@ -1,8 +1,8 @@
 //! `paper-repro train`: one run from flags and/or a TOML config.
 
-use bench_harness::run::RunConfig;
+use bench_harness::run::{Dataset, RunConfig};
 use burn_freezeout::cache::{CacheFloat, CacheMode, parse_bytes};
-use burn_freezeout::data::{self, CifarKind};
+use burn_freezeout::data;
 use burn_freezeout::device::{DeviceKind, FloatKind};
 use burn_freezeout::models::Preset;
 use burn_freezeout::train::OptimizerKind;
@@ -52,10 +52,13 @@ pub struct Args {
     /// A TOML run config (fields as in the config.toml a run writes).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    #[arg(long, help = with_default("Model preset: densenet-bc-L-k, wrn-D-W, vgg16 or vit-D-W (a Vision Transformer: D blocks of width W, a multiple of 32)", DEFAULT.model))]
+    #[arg(long, help = with_default("Model preset: densenet-bc-L-k, wrn-D-W, vgg16, vit-D-W (a Vision Transformer: D blocks of width W, a multiple of 32) or gpt-D-W (a language model on bytes of text, --dataset text)", DEFAULT.model))]
     pub model: Option<Preset>,
-    #[arg(long, help = with_default("cifar10 or cifar100", DEFAULT.dataset.name()))]
-    pub dataset: Option<CifarKind>,
+    #[arg(long, help = with_default(
+        "cifar10, cifar100 or text (a UTF-8 file, plain or gzip, given with --data, for --model gpt-D-W)",
+        DEFAULT.dataset.name()
+    ))]
+    pub dataset: Option<Dataset>,
     #[arg(long, help = with_default("Epochs", DEFAULT.epochs))]
     pub epochs: Option<usize>,
     #[arg(long, help = with_default("Batch size", DEFAULT.batch_size))]
