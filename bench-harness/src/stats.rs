@@ -43,10 +43,15 @@ impl Stat {
 
     /// As a percentage: `mean ± std` (just the mean for n = 1).
     pub fn pct(&self) -> String {
+        Stat { mean: 100.0 * self.mean, std: 100.0 * self.std, n: self.n }.plain(2)
+    }
+
+    /// `mean ± std` with `decimals` decimals (just the mean for n = 1).
+    pub fn plain(&self, decimals: usize) -> String {
         if self.n > 1 {
-            format!("{:.2} ± {:.2}", 100.0 * self.mean, 100.0 * self.std)
+            format!("{:.decimals$} ± {:.decimals$}", self.mean, self.std)
         } else {
-            format!("{:.2}", 100.0 * self.mean)
+            format!("{:.decimals$}", self.mean)
         }
     }
 }

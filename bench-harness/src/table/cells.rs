@@ -277,6 +277,10 @@ pub fn run_grid(
 /// run of a process does not pay the allocator's and the caches' warm-up; returns the median
 /// step time (ms), which calibrates the grid's time estimate ([`crate::run::Estimate`]).
 pub fn warm_up(config: &RunConfig) -> anyhow::Result<f64> {
+    if config.model.is_text() {
+        // The step benchmark runs image models: a language model's first run calibrates.
+        return Ok(crate::run::Estimate::assumed_step_ms(config));
+    }
     let report = crate::bench::speed::measure(&crate::bench::speed::SpeedConfig {
         model: config.model,
         classes: config.dataset.classes(),

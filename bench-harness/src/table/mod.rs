@@ -19,8 +19,8 @@ pub use cells::{
     setting_of, strategy, t0_of, threshold_of, warm_up,
 };
 pub use grid::{
-    DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TablePreset, VIT_EPOCHS,
-    VIT_IMAGES, VIT_MODEL, grid,
+    DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TEXT_EPOCHS, TEXT_MODEL,
+    TEXT_WINDOWS, TRANSFORMER_LR, TRANSFORMER_WEIGHT_DECAY, TablePreset, VIT_EPOCHS, VIT_IMAGES, VIT_MODEL, grid,
 };
 pub use report::{Claim, Line, claims, lines, write};
 
@@ -164,6 +164,37 @@ mod tests {
         assert!(cells.iter().all(|c| (c.model, c.epochs, c.train_limit, c.test_limit)
             == (VIT_MODEL, VIT_EPOCHS, Some(VIT_IMAGES), Some(1_000))));
         assert!(cells[10..].iter().all(|c| c.seed == 1));
+    }
+
+    /// Text: per seed the baseline, the two FreezeOut defaults, and both with `exact`, all on
+    /// the language model and the text.
+    #[test]
+    fn the_text_grid_trains_the_language_model_with_and_without_the_exact_cache() {
+        use crate::run::Dataset;
+        let cells = grid(TablePreset::Text, &[0, 1]);
+        let named: Vec<String> = cells[..5].iter().map(strategy).collect();
+        let expected =
+            ["baseline", "cubic-scaled", "linear-unscaled", "cubic-scaled+cache-exact", "linear-unscaled+cache-exact"];
+        assert_eq!((named.as_slice(), cells.len()), (&expected.map(String::from)[..], 10));
+        let setting = (TEXT_MODEL, Dataset::Text, TEXT_EPOCHS, Some(TEXT_WINDOWS));
+        assert!(cells.iter().all(|c| c.validate().is_ok() && (c.model, c.dataset, c.epochs, c.train_limit) == setting));
+        // The table reports a language model's loss in nats, not as a percentage.
+        let rows: Vec<Row> = cells[..2]
+            .iter()
+            .zip([2.5, 2.5625])
+            .map(|(c, loss)| Row {
+                config: c.clone(),
+                strategy: strategy(c),
+                summary: RunSummary { test_error: Some(loss), ..summary(c) },
+                reference_saving: None,
+                predicted_saving: 0.1,
+                own_saving: None,
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "t", &rows).unwrap();
+        let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
+        assert!(md.contains("| 2.5625 | +0.0625 |") && !md.contains("256.25"), "{md}");
     }
 
     /// Length: every length for every seed, shorter runs first, each on the quick setting's
@@ -335,5 +366,10 @@ mod tests {
             vit.contains(&images) && vit.contains(&format!("{VIT_EPOCHS} epochs")) && vit.contains(&model),
             "{vit}"
         );
+        let text = help(TablePreset::Text);
+        let windows = format!("{},{:03}", TEXT_WINDOWS / 1000, TEXT_WINDOWS % 1000);
+        let model = TEXT_MODEL.to_string().replace("gpt", "GPT");
+        let named = [windows, format!("{TEXT_EPOCHS} epochs"), model, format!("{TRANSFORMER_LR}")];
+        assert!(named.iter().all(|n| text.contains(n.as_str())), "{text}");
     }
 }

@@ -212,7 +212,7 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     let lines = lines(rows);
     let claims = claims(&lines);
     let mut md = format!(
-        "# {title}\n\nErrors and savings in %. Savings are 1 − time / time without freezing, over the \
+        "# {title}\n\nErrors and savings in % (a language model's error: its held-out loss per byte, in nats). Savings are 1 − time / time without freezing, over the \
         device-synchronised seconds of the training steps. `vs baseline`: against the baseline run (same seed, data order, \
         device; sensitive to drift between runs on a shared machine). `own`: against the run's own unfrozen steps \
         (mean), which cancels that drift. `reference`: the reference code's formula; `predicted`: our FLOP model. \
@@ -255,8 +255,15 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             l.epochs,
             l.strategy,
             l.setting().map_or("—".into(), |t| format!("{t}")),
-            if l.test_error.n == 0 { "diverged".into() } else { l.test_error.pct() },
-            l.delta_error.map_or("—".into(), |d| format!("{:+.2}", 100.0 * d)),
+            match (l.test_error.n, l.dataset == "text") {
+                (0, _) => "diverged".into(),
+                (_, true) => l.test_error.plain(4),
+                (_, false) => l.test_error.pct(),
+            },
+            l.delta_error.map_or("—".into(), |d| match l.dataset == "text" {
+                true => format!("{d:+.4}"),
+                false => format!("{:+.2}", 100.0 * d),
+            }),
             l.delta_error_relative.map_or("—".into(), |d| format!("{:+.1}", 100.0 * d)),
             opt_pct(l.reference_saving),
             100.0 * l.predicted_saving,

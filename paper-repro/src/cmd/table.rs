@@ -57,8 +57,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut estimate = Estimate { factor: 1.0 };
     if let Some(first) = todo.first() {
         // Fail early, before any training, if the data is not there.
-        if let Some(kind) = first.dataset.cifar() {
-            data::load(&data_dir, kind)?;
+        match first.dataset.cifar() {
+            Some(kind) => drop(data::load(&data_dir, kind)?),
+            None => drop(burn_freezeout::data::text::Corpus::load(&data_dir)?),
         }
         // Warm up (the first timed run should not pay for it) and calibrate.
         let measured = table::warm_up(first)?;
@@ -119,7 +120,10 @@ fn print_plan(cells: &[RunConfig], states: &[CellState]) {
             "  {}  ({} epochs{}){what}",
             c.run_name(),
             c.epochs,
-            c.train_limit.map_or(String::new(), |n| format!(", first {n} train images"))
+            c.train_limit.map_or(String::new(), |n| {
+                let samples = if c.dataset.cifar().is_some() { "train images" } else { "train windows" };
+                format!(", first {n} {samples}")
+            })
         );
         if let Some(w) = c.rate_warning() {
             eprintln!("{}: {w}", c.run_name());
