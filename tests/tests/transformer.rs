@@ -205,3 +205,26 @@ fn a_char_model_trains_on_text_and_the_exact_cache_is_bit_for_bit() {
     let held_out = plain.epochs.last().unwrap().test_error.expect("evaluated");
     assert!(held_out < 0.8 * uniform, "{held_out} nats against {uniform}");
 }
+
+/// Windows of two lengths (a variable sequence length): the cache's entries would differ in
+/// shape, and the run is refused naming the boundary and both shapes.
+#[test]
+fn the_cache_refuses_token_windows_whose_length_varies() {
+    use burn_freezeout::data::InMemory;
+    use burn_freezeout::data::text::TokenBatch;
+    let device = Device::flex().autodiff();
+    let batch = |context: usize, first_id: u64| TokenBatch {
+        tokens: (0..4 * context as i64).map(|t| t % 7).collect(),
+        targets: (1..=4 * context as i64).map(|t| t % 7).collect(),
+        context,
+        ids: (first_id..first_id + 4).collect(),
+    };
+    let mut data = InMemory { train: vec![batch(16, 0), batch(12, 4)], eval: vec![batch(16, 8)] };
+    let config = TrainConfig { epochs: 3, cache: CacheConfig::new(CacheMode::Exact), ..fast_schedule() };
+    let model = CharGpt::new(VOCAB, 16, 2, 32, 0.0, &device);
+    let Err(e) = train::Fit::new(&config, &device).task(&LanguageModel).run(model, &mut data) else {
+        panic!("windows of two lengths must be refused");
+    };
+    let e = e.to_string();
+    assert!(e.starts_with("--cache: the input of unit ") && e.contains("[16, 32]") && e.contains("[12, 32]"), "{e}");
+}
