@@ -36,10 +36,11 @@
 
 use crate::cache::{CacheError, PrefixCache};
 use crate::data::text::TokenBatch;
-use crate::data::{HostBatch, Samples};
+use crate::data::{CachedBatch, HostBatch, Samples};
 use crate::drift::{DriftError, DriftProbe};
 use crate::{FreezeOutDriver, FreezeOutForward};
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::kind::Autodiff;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// What one batch gives: the loss to train on and the metric, both still on the device.
@@ -133,6 +134,19 @@ pub struct CacheStep<'a, B = HostBatch> {
     pub device: &'a Device,
 }
 
+impl<B: CachedBatch> CacheStep<'_, B> {
+    /// The model's output on `batch` with the cache: the first active unit's input from the
+    /// cache ([`PrefixCache::input`]), then [`FreezeOutForward::forward_from`] it.
+    pub fn forward<M, const I: usize, const O: usize, K>(self, model: &M, batch: &B) -> Result<Tensor<O>, CacheError>
+    where
+        M: FreezeOutForward<I, O, K>,
+        K: Autodiff + Send + 'static,
+    {
+        let (x, unit) = self.cache.input(model, batch, self.samples, self.epoch, self.device)?;
+        model.forward_from(x, unit).ok_or(CacheError::ManualForward)
+    }
+}
+
 /// Image classification: NCHW `f32` images ([`HostBatch`]), cross-entropy, top-1 error.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Classification;
@@ -154,10 +168,10 @@ impl<M: FreezeOutForward<4, 2>> Task<M> for Classification {
     }
 
     fn forward_cached(&self, model: &M, batch: HostBatch, c: CacheStep<'_>) -> Result<TaskOutput, CacheError> {
-        let (x, unit) = c.cache.input(model, &batch, c.samples, c.epoch, c.device)?;
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [x.dims()[0]]), c.device);
-        let logits = model.forward_from(x, unit).ok_or(CacheError::ManualForward)?;
-        Ok(classify(logits, targets))
+        let device = c.device;
+        let logits = c.forward(model, &batch)?;
+        let n = batch.len();
+        Ok(classify(logits, Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), device)))
     }
 
     fn drift_probe(&self, batch: HostBatch, device: &Device) -> Option<Box<dyn ProbeStep<M>>> {
@@ -196,9 +210,8 @@ impl<M: FreezeOutForward<2, 3, Int>> Task<M> for LanguageModel {
         batch: TokenBatch,
         c: CacheStep<'_, TokenBatch>,
     ) -> Result<TaskOutput, CacheError> {
-        let (x, unit) = c.cache.input(model, &batch, c.samples, c.epoch, c.device)?;
-        let logits = model.forward_from(x, unit).ok_or(CacheError::ManualForward)?;
-        Ok(next_character(logits, batch.to_device(c.device).1))
+        let targets = batch.targets(c.device);
+        Ok(next_character(c.forward(model, &batch)?, targets))
     }
 }
 

@@ -606,9 +606,6 @@ fn train_help_shows_the_defaults_a_run_uses() {
 /// (epoch 4) with an empty cache.
 #[test]
 fn a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt() {
-    fn as_str(a: &[String]) -> Vec<&str> {
-        a.iter().map(String::as_str).collect()
-    }
     let Some(data) = freezeout_tests::cifar10("a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt") else {
         return;
     };
@@ -623,10 +620,10 @@ fn a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt() {
             a
         };
         let (full_args, killed_args) = (args(&full), args(&killed));
-        let o = repro(&as_str(&full_args), &[]);
+        let o = repro(&strs(&full_args), &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(stderr(&o).contains(&format!("cache: {mode} mode, f32 entries in host memory")), "{}", stderr(&o));
-        let o = repro(&as_str(&killed_args), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "25")]);
+        let o = repro(&strs(&killed_args), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "25")]);
         assert!(!o.status.success(), "the run must have been killed");
         let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -658,6 +655,37 @@ fn a_killed_cached_run_resumes_exactly_with_its_cache_rebuilt() {
     assert!(stderr(&o).contains("unknown cache mode `on`: expected off, exact, reuse, shift"), "{}", stderr(&o));
 }
 
+/// Trains `args(out, cache)` into `dir`/plain with the cache off and into `dir`/full with
+/// `exact`, and again with `exact` into `dir`/killed, killed after iteration `kill_after` and
+/// resumed (`--resume` and `resume`). Checks that the cached run is the uncached one and the
+/// resumed run the uninterrupted one, iteration by iteration (`iterations` of them, some unit
+/// frozen by the end). Returns the plain and full runs' stderr and the full run's directory.
+fn exact_cache_matches_and_resumes(
+    dir: &Path,
+    args: impl Fn(&Path, &str) -> Vec<String>,
+    kill_after: &str,
+    resume: &[&str],
+    iterations_expected: usize,
+) -> (String, String, PathBuf) {
+    let (plain, full, killed) = (dir.join("plain"), dir.join("full"), dir.join("killed"));
+    let o = repro(&strs(&args(&plain, "off")), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stderr_plain = stderr(&o);
+    let o = repro(&strs(&args(&full, "exact")), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stderr_full = stderr(&o);
+    let o = repro(&strs(&args(&killed, "exact")), &[("FREEZEOUT_ABORT_AFTER_ITERATION", kill_after)]);
+    assert!(!o.status.success(), "the run must have been killed");
+    let o = repro(&[&["train", "--resume", killed.to_str().unwrap()][..], resume].concat(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b, c) = (iterations(&plain), iterations(&full), iterations(&killed));
+    assert_eq!(a.len(), iterations_expected);
+    assert!(a.last().unwrap().2 > 0, "units froze");
+    assert_eq!(a, b, "the exact cache: the uncached run's losses and frozen units");
+    assert_eq!(b, c, "killed and resumed: the uninterrupted run's");
+    (stderr_plain, stderr_full, full)
+}
+
 /// A ViT (its first unit maps the image to tokens) from the CLI: with unaugmented images the
 /// `exact` cache trains as the uncached run, and a cached run killed after the first freeze
 /// resumes exactly, its cache rebuilt; `shift`, which crops feature maps, is refused on tokens.
@@ -677,22 +705,9 @@ fn a_killed_cached_vit_run_resumes_exactly_and_matches_the_uncached_run() {
         a.extend(["--no-augment", "--cache", cache].map(String::from));
         a
     };
-    let run = |a: &[String], envs: &[(&str, &str)]| repro(&a.iter().map(String::as_str).collect::<Vec<_>>(), envs);
-    let (plain, full, killed) = (tmp.path().join("plain"), tmp.path().join("full"), tmp.path().join("killed"));
-    let o = run(&args(&plain, "off"), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&args(&full, "exact"), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("after unit 0 (embed): [64, 32] per sample"), "{}", stderr(&o));
-    let o = run(&args(&killed, "exact"), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "25")]);
-    assert!(!o.status.success(), "the run must have been killed");
-    let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (a, b, c) = (iterations(&plain), iterations(&full), iterations(&killed));
-    assert_eq!(a.len(), 36);
-    assert!(a.last().unwrap().2 > 0, "units froze");
-    assert_eq!(a, b, "the exact cache: the uncached run's losses and frozen units");
-    assert_eq!(b, c, "killed and resumed: the uninterrupted run's");
+    let resume = ["--data", data];
+    let (_, stderr_full, full) = exact_cache_matches_and_resumes(tmp.path(), args, "25", &resume, 36);
+    assert!(stderr_full.contains("after unit 0 (embed): [64, 32] per sample"), "{stderr_full}");
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(full.join("summary.json")).unwrap()).unwrap();
     let last = &summary["epochs"][5]["cache"];
@@ -700,7 +715,7 @@ fn a_killed_cached_vit_run_resumes_exactly_and_matches_the_uncached_run() {
 
     let mut shift = args(&tmp.path().join("shift"), "shift");
     shift.retain(|a| a != "--no-augment"); // `shift` crops the augmented images' features
-    let o = run(&shift, &[]);
+    let o = repro(&strs(&shift), &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--cache shift: the input of unit 1 has shape [64, 32] per sample"), "{}", stderr(&o));
 }
@@ -734,37 +749,23 @@ fn a_language_model_trains_on_text_and_its_killed_cached_run_resumes_exactly() {
         let b = ["--batch-size", "16", "--checkpoint-every", "4", "--cache", cache, "--out", out.to_str().unwrap()];
         a.iter().chain(&b).map(|s| s.to_string()).collect()
     };
-    let run = |a: &[String], envs: &[(&str, &str)]| repro(&a.iter().map(String::as_str).collect::<Vec<_>>(), envs);
-    let (plain, full, killed) = (tmp.path().join("plain"), tmp.path().join("full"), tmp.path().join("killed"));
-    let o = run(&args(&plain, "off"), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("bits/byte"), "{}", stderr(&o));
-    let o = run(&args(&full, "exact"), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&args(&killed, "exact"), &[("FREEZEOUT_ABORT_AFTER_ITERATION", "40")]);
-    assert!(!o.status.success(), "the run must have been killed");
-    let o = repro(&["train", "--resume", killed.to_str().unwrap()], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (a, b, c) = (iterations(&plain), iterations(&full), iterations(&killed));
-    assert_eq!(a.len(), 72);
-    assert!(a.last().unwrap().2 > 0, "units froze");
-    assert_eq!(a, b, "the exact cache: the uncached run's losses and frozen units");
-    assert_eq!(b, c, "killed and resumed: the uninterrupted run's");
+    let (stderr_plain, _, full) = exact_cache_matches_and_resumes(tmp.path(), args, "40", &[], 72);
+    assert!(stderr_plain.contains("bits/byte"), "{stderr_plain}");
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(full.join("summary.json")).unwrap()).unwrap();
     assert!(summary["epochs"][3]["cache"]["hits"].as_u64().unwrap() > 0, "{}", summary["epochs"][3]);
 
     // Bad input: nothing written, the file or the flag named.
     let out = tmp.path().join("refused");
-    let o = run(&[&args(&out, "off")[..5], &["--data".into(), "missing.txt".into()]].concat(), &[]);
+    let o = repro(&strs(&[&args(&out, "off")[..5], &["--data".into(), "missing.txt".into()]].concat()), &[]);
     assert!(stderr(&o).contains("missing.txt: cannot read the text"), "{}", stderr(&o));
     let latin1 = tmp.path().join("latin1.txt");
     fs::write(&latin1, b"caf\xe9 au lait").unwrap();
-    let o = run(&[&args(&out, "off")[..5], &["--data".into(), latin1.to_str().unwrap().into()]].concat(), &[]);
+    let o = repro(&strs(&[&args(&out, "off")[..5], &["--data".into(), latin1.to_str().unwrap().into()]].concat()), &[]);
     assert!(stderr(&o).contains("latin1.txt: not UTF-8 text (invalid byte at offset 3)"), "{}", stderr(&o));
     let mut image_model = args(&out, "off");
     image_model[2] = "wrn-10-1".into();
-    let o = run(&image_model, &[]);
+    let o = repro(&strs(&image_model), &[]);
     assert!(
         stderr(&o).contains("--dataset text trains a language model, and wrn-10-1 is an image model"),
         "{}",

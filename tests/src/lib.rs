@@ -8,9 +8,10 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use burn_freezeout::cache::{CacheConfig, CacheMode};
 use burn_freezeout::data::{HostBatch, InMemory};
-use burn_freezeout::train::TrainConfig;
-use burn_freezeout::{Scaling, ScheduleConfig, freezeout};
+use burn_freezeout::train::{RunLog, RunSummary, TrainConfig};
+use burn_freezeout::{Scaling, ScheduleConfig, UnitTensor, freezeout};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -140,6 +141,32 @@ pub fn module_values<M: Module>(m: &M) -> Vec<f32> {
     let mut c = Collect(Vec::new());
     m.visit(&mut c);
     c.0
+}
+
+/// The `field` of every `event` line of a run's log (`logged(&log, "iter", "loss")`).
+pub fn logged(log: &RunLog, event: &str, field: &str) -> Vec<serde_json::Value> {
+    log.events.iter().filter(|e| e["event"] == event).map(|e| e[field].clone()).collect()
+}
+
+/// A tensor's values on the host.
+pub fn host(x: impl Into<UnitTensor>) -> Vec<f32> {
+    x.into().into_data().iter::<f32>().collect()
+}
+
+/// Trains with `run` twice, without the cache and with `exact`, and checks that the cached run
+/// is the uncached one: the same loss at each of its `iterations` iterations, the same final
+/// parameters and buffers bit for bit. `run` gives a run's losses ([`logged`]), its final
+/// model's values ([`module_values`]) and its summary. Returns the summaries, uncached first.
+pub fn assert_exact_cache_is_exact(
+    iterations: usize,
+    run: impl Fn(CacheConfig) -> (Vec<serde_json::Value>, Vec<f32>, RunSummary),
+) -> (RunSummary, RunSummary) {
+    let (plain_losses, plain_params, plain) = run(CacheConfig::default());
+    let (losses, params, cached) = run(CacheConfig::new(CacheMode::Exact));
+    assert_eq!(losses.len(), iterations);
+    assert_eq!(losses, plain_losses, "the same loss at every iteration");
+    assert!(params == plain_params, "the same final parameters and buffers, bit for bit");
+    (plain, cached)
 }
 
 /// A random `n`-image CIFAR-shaped split (32×32, 3 channels, labels `i mod 10`).

@@ -5,20 +5,14 @@
 
 use burn::module::Module;
 use burn::tensor::Device;
+use burn_freezeout::FreezeOut;
 use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
 use burn_freezeout::data::Loader;
 use burn_freezeout::data::{DataSource, InMemory};
 use burn_freezeout::train::{self, RunLog, TrainConfig};
-use burn_freezeout::{FreezeOut, UnitTensor};
-use freezeout_tests::{TinyNet, fast_schedule, module_values, quadrant_data, random_split};
-
-fn logged(log: &RunLog, event: &str, field: &str) -> Vec<serde_json::Value> {
-    log.events.iter().filter(|e| e["event"] == event).map(|e| e[field].clone()).collect()
-}
-
-fn host(x: impl Into<UnitTensor>) -> Vec<f32> {
-    x.into().into_data().iter::<f32>().collect()
-}
+use freezeout_tests::{
+    TinyNet, assert_exact_cache_is_exact, fast_schedule, host, logged, module_values, quadrant_data, random_split,
+};
 
 /// Five epochs of the fast schedule: all four units of a 3-block TinyNet freeze, the last at
 /// 82.5% of the run, and every sample is revisited after each freeze.
@@ -40,11 +34,7 @@ fn exact_cache_trains_bit_for_bit_as_the_uncached_run() {
         let out = train::Fit::new(&config(cache), &device).log(&mut log).run(fresh, &mut data).unwrap();
         (logged(&log, "iter", "loss"), module_values(&out.model), out.summary)
     };
-    let (plain_losses, plain_params, _) = run(CacheConfig::default());
-    let (losses, params, summary) = run(CacheConfig::new(CacheMode::Exact));
-    assert_eq!(losses.len(), 20);
-    assert_eq!(losses, plain_losses, "the same loss at every iteration");
-    assert!(params == plain_params, "the same final parameters and BatchNorm statistics, bit for bit");
+    let (_, summary) = assert_exact_cache_is_exact(20, run);
     // It did cache: by the last epoch every lookup hits, at the full prefix.
     let last = summary.epochs.last().unwrap().cache.expect("a cached run records its cache per epoch");
     assert_eq!((last.boundary, last.entries, last.lookups, last.hits), (4, 32, 32, 32), "{last:?}");

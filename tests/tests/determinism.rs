@@ -5,7 +5,7 @@
 
 use burn::tensor::Device;
 use burn_freezeout::train::{self, RunLog};
-use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
+use freezeout_tests::{TinyNet, fast_schedule, logged, quadrant_data};
 
 #[test]
 fn same_seed_same_run_on_cpu() {
@@ -16,7 +16,7 @@ fn same_seed_same_run_on_cpu() {
         let mut data = quadrant_data(3, 1, 8, 8, 9);
         let mut log = RunLog::in_memory();
         train::Fit::new(&fast_schedule(), &device).log(&mut log).run(model, &mut data).unwrap();
-        log.events.iter().filter(|e| e["event"] == "iter").map(|e| e["loss"].clone()).collect::<Vec<_>>()
+        logged(&log, "iter", "loss")
     };
     let first = run();
     assert!(first.len() > 1, "the run logged its iterations");

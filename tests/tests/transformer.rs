@@ -14,12 +14,10 @@ use burn_freezeout::data::{DataSource, Loader};
 use burn_freezeout::models::{CharGpt, Vit, VitBlock};
 use burn_freezeout::task::LanguageModel;
 use burn_freezeout::train::{self, RunLog, TrainConfig};
-use burn_freezeout::{FreezeOut, FreezeOutForward, UnitTensor, freezeout, trainable_params};
-use freezeout_tests::{fast_schedule, module_values, quadrant_data, random_split, snapshot};
-
-fn host(x: impl Into<UnitTensor>) -> Vec<f32> {
-    x.into().into_data().iter::<f32>().collect()
-}
+use burn_freezeout::{FreezeOut, FreezeOutForward, freezeout, trainable_params};
+use freezeout_tests::{
+    assert_exact_cache_is_exact, fast_schedule, host, logged, module_values, quadrant_data, random_split, snapshot,
+};
 
 fn images(n: usize, device: &Device) -> Tensor<4> {
     Tensor::random([n, 3, 32, 32], Distribution::Normal(0.0, 1.0), device)
@@ -79,15 +77,9 @@ fn exact_cache_trains_a_vit_bit_for_bit_as_the_uncached_run() {
         let fresh = Vit::new(2, 32, 0.0, 4, &device).load_record(model.clone().into_record());
         let config = TrainConfig { epochs: 5, cache, ..fast_schedule() };
         let out = train::Fit::new(&config, &device).log(&mut log).run(fresh, &mut data).unwrap();
-        let losses: Vec<serde_json::Value> =
-            log.events.iter().filter(|e| e["event"] == "iter").map(|e| e["loss"].clone()).collect();
-        (losses, module_values(&out.model), out.summary)
+        (logged(&log, "iter", "loss"), module_values(&out.model), out.summary)
     };
-    let (plain_losses, plain_params, _) = run(CacheConfig::default());
-    let (losses, params, summary) = run(CacheConfig::new(CacheMode::Exact));
-    assert_eq!(losses.len(), 20);
-    assert_eq!(losses, plain_losses, "the same loss at every iteration");
-    assert!(params == plain_params, "the same final parameters, bit for bit");
+    let (_, summary) = assert_exact_cache_is_exact(20, run);
     let last = summary.epochs.last().unwrap().cache.expect("a cached run records its cache per epoch");
     assert_eq!((last.boundary, last.entries, last.lookups, last.hits), (3, 32, 32, 32), "{last:?}");
     assert_eq!(last.bytes, 32 * 64 * 32 * 4, "one [64 tokens, 32] entry per sample");
@@ -187,15 +179,9 @@ fn a_char_model_trains_on_text_and_the_exact_cache_is_bit_for_bit() {
             .log(&mut log)
             .run(fresh().load_record(model.clone().into_record()), &mut data)
             .unwrap();
-        let losses: Vec<serde_json::Value> =
-            log.events.iter().filter(|e| e["event"] == "iter").map(|e| e["loss"].clone()).collect();
-        (losses, module_values(&out.model), out.summary)
+        (logged(&log, "iter", "loss"), module_values(&out.model), out.summary)
     };
-    let (plain_losses, plain_params, plain) = run(CacheConfig::default());
-    let (losses, params, summary) = run(CacheConfig::new(CacheMode::Exact));
-    assert_eq!(losses.len(), 30);
-    assert_eq!(losses, plain_losses, "the same loss at every iteration");
-    assert!(params == plain_params, "the same final parameters, bit for bit");
+    let (plain, summary) = assert_exact_cache_is_exact(30, run);
     let last = summary.epochs.last().unwrap().cache.expect("a cached run records its cache per epoch");
     assert_eq!((last.boundary, last.entries, last.lookups, last.hits), (3, 168, 168, 168), "{last:?}");
     assert_eq!(last.bytes, 168 * 16 * 32 * 4, "one [16 positions, 32] entry per window");

@@ -213,22 +213,11 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     epochs: VIT_EPOCHS,
                     train_limit: Some(VIT_IMAGES),
                     test_limit: Some(1_000),
-                    optimizer: OptimizerKind::AdamW,
-                    lr: TRANSFORMER_LR,
-                    weight_decay: TRANSFORMER_WEIGHT_DECAY,
-                    ..RunConfig::default()
+                    ..transformer_training()
                 };
                 for &seed in seeds {
                     for (augment, mode) in [(true, CacheMode::Reuse), (false, CacheMode::Exact)] {
-                        let cell = RunConfig { seed, augment, ..base.clone() };
-                        cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
-                        let defaults = [(Scaling::Cubic, true, 0.8), (Scaling::Linear, false, 0.9)];
-                        for cache in [CacheMode::Off, mode] {
-                            for (scaling, scale_lr, t0) in defaults {
-                                let cache = CacheConfig { mode: cache, ..cell.cache };
-                                cells.push(RunConfig { scaling, scale_lr, t0, cache, ..cell.clone() });
-                            }
-                        }
+                        cells.extend(with_and_without_cache(RunConfig { seed, augment, ..base.clone() }, mode));
                     }
                 }
                 return cells;
@@ -240,21 +229,10 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     epochs: TEXT_EPOCHS,
                     train_limit: Some(TEXT_WINDOWS),
                     test_limit: Some(500),
-                    optimizer: OptimizerKind::AdamW,
-                    lr: TRANSFORMER_LR,
-                    weight_decay: TRANSFORMER_WEIGHT_DECAY,
-                    ..RunConfig::default()
+                    ..transformer_training()
                 };
                 for &seed in seeds {
-                    let cell = RunConfig { seed, ..base.clone() };
-                    cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
-                    let defaults = [(Scaling::Cubic, true, 0.8), (Scaling::Linear, false, 0.9)];
-                    for mode in [CacheMode::Off, CacheMode::Exact] {
-                        for (scaling, scale_lr, t0) in defaults {
-                            let cache = CacheConfig { mode, ..cell.cache };
-                            cells.push(RunConfig { scaling, scale_lr, t0, cache, ..cell.clone() });
-                        }
-                    }
+                    cells.extend(with_and_without_cache(RunConfig { seed, ..base.clone() }, CacheMode::Exact));
                 }
                 return cells;
             }
@@ -294,6 +272,31 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     }
                 }
             }
+        }
+    }
+    cells
+}
+
+/// The transformer presets' optimizer: AdamW at [`TRANSFORMER_LR`], weight decay
+/// [`TRANSFORMER_WEIGHT_DECAY`]; everything else the defaults.
+fn transformer_training() -> RunConfig {
+    RunConfig {
+        optimizer: OptimizerKind::AdamW,
+        lr: TRANSFORMER_LR,
+        weight_decay: TRANSFORMER_WEIGHT_DECAY,
+        ..RunConfig::default()
+    }
+}
+
+/// `cell`'s baseline, then FreezeOut cubic-scaled t0 0.8 and linear-unscaled t0 0.9 without
+/// the cache, then both with the cache in `mode`.
+fn with_and_without_cache(cell: RunConfig, mode: CacheMode) -> Vec<RunConfig> {
+    let defaults = [(Scaling::Cubic, true, 0.8), (Scaling::Linear, false, 0.9)];
+    let mut cells = vec![RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() }];
+    for mode in [CacheMode::Off, mode] {
+        for (scaling, scale_lr, t0) in defaults {
+            let cache = CacheConfig { mode, ..cell.cache };
+            cells.push(RunConfig { scaling, scale_lr, t0, cache, ..cell.clone() });
         }
     }
     cells

@@ -2,6 +2,7 @@
 //! `results.md`, `results.csv` and `results.json`.
 
 use super::{Row, setting_of, t0_of, threshold_of};
+use crate::run::Dataset;
 use crate::stats::Stat;
 use burn_freezeout::cache::CacheStats;
 use burn_freezeout::train::write_atomic;
@@ -255,12 +256,12 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             l.epochs,
             l.strategy,
             l.setting().map_or("—".into(), |t| format!("{t}")),
-            match (l.test_error.n, l.dataset == "text") {
+            match (l.test_error.n, l.dataset == Dataset::Text.name()) {
                 (0, _) => "diverged".into(),
                 (_, true) => l.test_error.plain(4),
                 (_, false) => l.test_error.pct(),
             },
-            l.delta_error.map_or("—".into(), |d| match l.dataset == "text" {
+            l.delta_error.map_or("—".into(), |d| match l.dataset == Dataset::Text.name() {
                 true => format!("{d:+.4}"),
                 false => format!("{:+.2}", 100.0 * d),
             }),

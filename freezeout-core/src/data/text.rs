@@ -132,9 +132,16 @@ impl TokenBatch {
 
     /// Inputs and targets on `device`, `[n, context]` each.
     pub fn to_device(&self, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
-        let shape = [self.len(), self.context];
-        let tensor = |v: &[i64]| Tensor::<2, Int>::from_data(TensorData::new(v.to_vec(), shape), device);
-        (tensor(&self.tokens), tensor(&self.targets))
+        (self.ids_on(&self.tokens, device), self.targets(device))
+    }
+
+    /// The targets on `device`, `[n, context]`.
+    pub fn targets(&self, device: &Device) -> Tensor<2, Int> {
+        self.ids_on(&self.targets, device)
+    }
+
+    fn ids_on(&self, ids: &[i64], device: &Device) -> Tensor<2, Int> {
+        Tensor::<2, Int>::from_data(TensorData::new(ids.to_vec(), [self.len(), self.context]), device)
     }
 }
 

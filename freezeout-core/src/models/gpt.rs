@@ -5,11 +5,11 @@
 //! block; the final LayerNorm and the output layer are the head. Train it with
 //! [`LanguageModel`](crate::task::LanguageModel) on [`text`](crate::data::text) windows.
 
-use super::vit::{VIT_HEAD_WIDTH, VIT_MLP_RATIO};
+use super::vit::pre_norm_layer;
 use crate::freezeout;
 use burn::module::{Module, Param};
 use burn::nn::attention::generate_autoregressive_mask;
-use burn::nn::transformer::{TransformerEncoderConfig, TransformerEncoderLayer};
+use burn::nn::transformer::TransformerEncoderLayer;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
@@ -51,10 +51,7 @@ impl CausalBlock {
     /// A block of width `width` (`width / 32` heads, feed-forward `4 · width`, GELU), dropout
     /// probability `dropout`.
     pub fn new(width: usize, dropout: f64, device: &Device) -> Self {
-        let config = TransformerEncoderConfig::new(width, VIT_MLP_RATIO * width, (width / VIT_HEAD_WIDTH).max(1), 1)
-            .with_norm_first(true)
-            .with_dropout(dropout);
-        Self { layer: TransformerEncoderLayer::new(&config, device) }
+        Self { layer: pre_norm_layer(width, dropout, device) }
     }
 
     /// `[n, t, width]` → the same shape.

@@ -61,16 +61,23 @@ impl VitBlock {
     /// A block of width `width` (`width / 32` heads, feed-forward `4 · width`, GELU), dropout
     /// probability `dropout` on the attention weights and the residual branches.
     pub fn new(width: usize, dropout: f64, device: &Device) -> Self {
-        let config = TransformerEncoderConfig::new(width, VIT_MLP_RATIO * width, (width / VIT_HEAD_WIDTH).max(1), 1)
-            .with_norm_first(true)
-            .with_dropout(dropout);
-        Self { layer: TransformerEncoderLayer::new(&config, device) }
+        Self { layer: pre_norm_layer(width, dropout, device) }
     }
 
     /// `[n, tokens, width]` → the same shape.
     pub fn forward(&self, tokens: Tensor<3>) -> Tensor<3> {
         self.layer.forward(tokens, None, None)
     }
+}
+
+/// Burn's pre-norm `TransformerEncoderLayer` of width `width`: `width / 32` heads, feed-forward
+/// `4 · width`, GELU, dropout probability `dropout` on the attention weights and the residual
+/// branches (the blocks of the ViT and of the language model).
+pub(super) fn pre_norm_layer(width: usize, dropout: f64, device: &Device) -> TransformerEncoderLayer {
+    let config = TransformerEncoderConfig::new(width, VIT_MLP_RATIO * width, (width / VIT_HEAD_WIDTH).max(1), 1)
+        .with_norm_first(true)
+        .with_dropout(dropout);
+    TransformerEncoderLayer::new(&config, device)
 }
 
 /// ViT with `depth` blocks of width `width` on 32×32 images, patches of [`VIT_PATCH`] pixels.
