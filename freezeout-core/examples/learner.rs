@@ -12,6 +12,9 @@
 //! `--devices N` trains data-parallel under `ExecutionStrategy::MultiDevice` on the CPU device
 //! listed N times (on CUDA: `Device::cuda(i)`, or `ExecutionStrategy::ddp`): FreezeOut counts
 //! optimizer steps, one per N batches, and the traced steps show the gradients each exchanged.
+//! `--cache` runs the frozen-prefix cache (`exact`: these images are not augmented): once a
+//! unit is frozen, each image's frozen prefix is computed once, and the run computes what it
+//! computes without the cache.
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
@@ -29,9 +32,10 @@ use burn::train::{
     ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, SupervisedTraining, TrainOutput,
     TrainStep,
 };
+use burn_freezeout::cache::{CacheConfig, CacheMode};
 use burn_freezeout::data::{self as cifar, CifarKind, Normalization, Split};
-use burn_freezeout::learner::{FreezeOutModel, ImageBatch, classification_output};
-use burn_freezeout::{FreezeOut, ScheduleConfig, freezeout};
+use burn_freezeout::learner::{CachedTrainStep, FreezeOutModel, ImageBatch, classification_output};
+use burn_freezeout::{FreezeOut, FreezeOutForward, ScheduleConfig, UnitTensor, freezeout};
 
 /// conv 3×3 → BatchNorm → ReLU.
 #[derive(Module, Debug)]
@@ -95,6 +99,17 @@ impl TrainStep for Net {
     }
 }
 
+/// With the prefix cache: the same step from the input of the first unit that trains.
+impl CachedTrainStep for Net {
+    fn step_from(&self, batch: ImageBatch, x: UnitTensor, unit: usize) -> TrainOutput<ClassificationOutput> {
+        let logits = self.forward_from(x, unit).expect("a generated forward");
+        let loss = burn::nn::loss::CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
+        TrainOutput::new(self, loss.backward(), ClassificationOutput::new(loss, logits, batch.targets))
+    }
+}
+
 impl InferenceStep for Net {
     type Input = ImageBatch;
     type Output = ClassificationOutput;
@@ -103,9 +118,10 @@ impl InferenceStep for Net {
     }
 }
 
-/// One 32×32 RGB image (CHW bytes) and its class.
+/// One 32×32 RGB image (CHW bytes), its class and its index in its split (the prefix cache's key).
 #[derive(Clone, Debug)]
 struct Item {
+    id: u64,
     pixels: Vec<u8>,
     label: u8,
 }
@@ -131,12 +147,13 @@ impl Batcher<Item, ImageBatch> for ImageBatcher {
         ImageBatch {
             images: Tensor::from_data(TensorData::new(pixels, [n, 3, 32, 32]), device),
             targets: Tensor::from_data(TensorData::new(labels, [n]), device),
+            ids: items.iter().map(|item| item.id).collect(),
         }
     }
 }
 
 fn items(split: &Split) -> Vec<Item> {
-    (0..split.len()).map(|i| Item { pixels: split.image(i).to_vec(), label: split.labels[i] }).collect()
+    (0..split.len()).map(|i| Item { id: i as u64, pixels: split.image(i).to_vec(), label: split.labels[i] }).collect()
 }
 
 /// Four classes: which quadrant of the image is bright.
@@ -168,6 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs: usize = arg("--epochs").map_or(Ok(3), |v| v.parse())?;
     let resume: Option<usize> = arg("--resume").map(|v| v.parse()).transpose()?;
     let devices: usize = arg("--devices").map_or(Ok(1), |v| v.parse())?;
+    let cache = args.iter().any(|a| a == "--cache");
     let (batch, classes, train, valid) = match arg("--cifar") {
         Some(path) => {
             let data = cifar::load(path.as_ref(), CifarKind::Cifar10)?;
@@ -184,8 +202,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let device = Device::flex().autodiff();
     let model = Net::new(classes, &device);
-    let model = FreezeOutModel::new(model, ScheduleConfig::default(), epochs as u64 * batches_per_epoch)? // FreezeOut
+    let mut model = FreezeOutModel::new(model, ScheduleConfig::default(), epochs as u64 * batches_per_epoch)? // FreezeOut
         .with_step_trace();
+    if cache {
+        model = model.with_cache(CacheConfig::new(CacheMode::Exact))?; // FreezeOut: the prefix cache
+    }
     let momentum = MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true);
     let optim = SgdConfig::new().with_momentum(Some(momentum)).init();
     let learner = Learner::new(model.clone(), optim, model.lr_scheduler()); // FreezeOut (was: a rate or scheduler)
@@ -214,6 +235,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let exchanged = trace.iter().find(|s| s.iteration == e.iteration).and_then(|s| s.gradients);
         let mb = exchanged.map_or(0.0, |g| g.bytes as f64 / 1e6);
         println!("iteration {}: froze {:?}; gradients per step now {mb:.3} MB", e.iteration, e.units);
+    }
+    if let Some(stats) = trained.take_cache_stats() {
+        println!(
+            "cache: {} entries, {} bytes, {:.1}% of lookups hit",
+            stats.entries,
+            stats.bytes,
+            100.0 * stats.hit_rate()
+        );
     }
     let model = trained.into_inner(); // FreezeOut: your model, as trained
     println!("{} units, the head trained to the end", model.num_units());

@@ -12,9 +12,11 @@ use std::sync::Arc;
 /// Values of one image.
 const PIXELS: usize = 3 * 32 * 32;
 
-/// One example: 3·32·32 values and a label.
+/// One example: 3·32·32 values, a label and its sample id.
 #[derive(Clone, Debug)]
 pub struct ImageItem {
+    /// Its index in the training set (the prefix cache's key).
+    pub id: u64,
     /// The image, channel-major.
     pub pixels: Vec<f32>,
     /// Its class.
@@ -34,7 +36,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageItemBatcher {
             items.iter().map(|i| i.label).collect(),
         );
         let (images, targets) = host.to_device(device);
-        ImageBatch { images, targets }
+        ImageBatch { images, targets, ids: items.iter().map(|i| i.id).collect() }
     }
 }
 
@@ -43,10 +45,14 @@ pub fn loader(items: Vec<ImageItem>, batch: usize) -> Arc<dyn DataLoader<ImageBa
     DataLoaderBuilder::new(ImageItemBatcher).batch_size(batch).build(InMemDataset::new(items))
 }
 
-/// The examples of a host batch.
+/// The examples of a host batch (its sample ids, or their place in it).
 pub fn items_of(batch: &HostBatch) -> Vec<ImageItem> {
     (0..batch.len())
-        .map(|i| ImageItem { pixels: batch.images[i * PIXELS..(i + 1) * PIXELS].to_vec(), label: batch.labels[i] })
+        .map(|i| ImageItem {
+            id: batch.ids.get(i).copied().unwrap_or(i as u64),
+            pixels: batch.images[i * PIXELS..(i + 1) * PIXELS].to_vec(),
+            label: batch.labels[i],
+        })
         .collect()
 }
 

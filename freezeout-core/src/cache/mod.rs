@@ -174,8 +174,8 @@ pub enum CacheError {
     Budget(String),
     /// The batch has no sample ids.
     #[error(
-        "--cache {0}: the training batches carry no sample ids (HostBatch::ids): give each image its index in the \
-         training set, or run with --cache off"
+        "--cache {0}: the training batches carry no sample ids (CachedBatch::ids: HostBatch::ids, TokenBatch::ids, \
+         the Learner's ImageBatch::ids): give each sample its index in the training set, or run with --cache off"
     )]
     NoIds(CacheMode),
     /// `exact` on inputs that do not repeat.
@@ -220,6 +220,12 @@ pub enum CacheError {
          one range at a time; use the generated forward (#[freezeout(head = ..)]) or --cache off"
     )]
     ManualForward,
+    /// `reuse` or `shift` under burn-train's `Learner`.
+    #[error(
+        "FreezeOutModel::with_cache: the {0} mode rebuilds a sample by id with its augmentation, which a Learner's \
+         data loader cannot; use CacheMode::Exact on training batches that repeat exactly (no random augmentation)"
+    )]
+    LearnerMode(CacheMode),
     /// The task does not support the cache.
     #[error("--cache: this task does not give the cache its inputs (Task::forward_cached); run with --cache off")]
     Unsupported,

@@ -16,8 +16,13 @@
 //! let model = result.model.into_inner();                                     // +
 //! ```
 //!
-//! The built-in models (DenseNet-BC, WRN, VGG) implement `TrainStep` and `InferenceStep` here,
-//! on [`ImageBatch`]es.
+//! The built-in models implement `TrainStep` and `InferenceStep` here: the image models
+//! (DenseNet-BC, WRN, VGG, ViT) on [`ImageBatch`]es, the byte-level GPT on [`TextBatch`]es.
+//!
+//! The frozen-prefix cache runs here too ([`FreezeOutModel::with_cache`], `exact` mode): once
+//! units are frozen, each training sample's frozen prefix is computed once and kept, keyed on
+//! the batch's sample ids, and the model's [`CachedTrainStep`] starts from the first unit that
+//! trains; the run computes what it computes without the cache (`tests/tests/learner_cache.rs`).
 //!
 //! Any freezing [`Policy`] works the same way ([`FreezeOutModel::with_policy`]): the adaptive
 //! one reads the gradients in `optimize`, the drift one measures its probe batch there after
@@ -36,9 +41,10 @@
 //! parameters have no gradient, so they leave DDP's all-reduce;
 //! [`FreezeOutModel::with_step_trace`] records what each step exchanged.
 
+use crate::cache::{CacheConfig, CacheError, CacheMode, CacheStats, PrefixCache};
+use crate::data::CachedBatch;
 use crate::drift::{DriftError, DriftProbe};
 use crate::policy::{AdaptiveState, Policy};
-use crate::task::cross_entropy;
 use crate::{
     DriverState, FreezeEvent, FreezeOut, FreezeOutDriver, FreezeOutForward, GradientCensus, Schedule, ScheduleConfig,
     ScheduleError, gradient_census,
@@ -47,14 +53,19 @@ use burn::module::{Module, ParamGroup};
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
-use burn::tensor::{Int, Tensor};
-use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use burn::tensor::Tensor;
+use burn::tensor::kind::Autodiff;
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use serde::Serialize;
 use std::any::Any;
 
+mod cache;
 mod shared;
+mod steps;
 
+use cache::LearnerCache;
 use shared::SharedDriver;
+pub use steps::{CachedTrainStep, ImageBatch, TextBatch, classification_output};
 
 /// A `#[freezeout]` model trained by burn-train's `Learner` with FreezeOut.
 ///
@@ -70,6 +81,8 @@ pub struct FreezeOutModel<M: Module> {
     driver: SharedDriver,
     #[module(skip)]
     probe: Option<LearnerProbe>,
+    #[module(skip)]
+    cache: Option<LearnerCache>,
 }
 
 /// A drift policy's probe under the `Learner`, with its measurement of the wrapped model (made
@@ -134,7 +147,7 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     /// `optimize_multi`, i.e. `MultiDeviceOptim::OptimSharded`, refuses it).
     pub fn with_policy(model: M, policy: Policy) -> Result<Self, ScheduleError> {
         let driver = FreezeOutDriver::with_policy(&model, policy)?;
-        Ok(Self { model, driver: SharedDriver::new(driver), probe: None })
+        Ok(Self { model, driver: SharedDriver::new(driver), probe: None, cache: None })
     }
 
     /// The drift policy's probe batch: `input`, the model's input for a batch held out from
@@ -157,6 +170,40 @@ impl<M: FreezeOut> FreezeOutModel<M> {
         probe.check(&self.model)?;
         let probe = TypedProbe { probe, observe: observe::<M, D, O> };
         Ok(Self { probe: Some(LearnerProbe(Box::new(probe))), ..self })
+    }
+
+    /// The same model, its training steps run through the frozen-prefix cache: once units are
+    /// frozen, each training sample's frozen prefix is computed once (keyed on the batch's
+    /// sample ids, [`CachedBatch::ids`]), advanced as more units freeze, and the step starts
+    /// from the first unit that trains ([`CachedTrainStep::step_from`]). Only the `exact` mode:
+    /// it is for training batches whose inputs repeat exactly (a sample id always gives the
+    /// same input: no random augmentation), which you promise by asking for it; the run then
+    /// computes what it computes without the cache. Validation steps run as they do without it.
+    /// The cache lives in host memory within `config`'s budget, is not in checkpoints, and is
+    /// rebuilt after a resume; data-parallel workers share it (one at a time).
+    ///
+    /// ```ignore
+    /// let model = FreezeOutModel::new(model, ScheduleConfig::default(), total)?
+    ///     .with_cache(CacheConfig::new(CacheMode::Exact))?;
+    /// ```
+    ///
+    /// An error for `reuse` and `shift` (they rebuild a sample by id with its augmentation,
+    /// which a `Learner`'s data loader cannot) or an unusable budget. A step the cache cannot
+    /// run (a batch without sample ids, a hand-written forward) panics with the reason: the
+    /// `Learner` has no error path from a step.
+    pub fn with_cache<const I: usize, const O: usize, K>(self, config: CacheConfig) -> Result<Self, CacheError>
+    where
+        M: CachedTrainStep + FreezeOutForward<I, O, K> + 'static,
+        M::Input: CachedBatch,
+        K: Autodiff + Send + 'static,
+    {
+        match config.mode {
+            CacheMode::Exact => {}
+            CacheMode::Off => return Ok(Self { cache: None, ..self }),
+            mode => return Err(CacheError::LearnerMode(mode)),
+        }
+        let cache = LearnerCache::new::<M, I, O, K>(PrefixCache::new(config)?);
+        Ok(Self { cache: Some(cache), ..self })
     }
 
     /// The learning-rate scheduler for `Learner::new`: the head's rate as the base (it is what
@@ -182,7 +229,7 @@ impl<M: FreezeOut> FreezeOutModel<M> {
 
 impl<M: Module> FreezeOutModel<M> {
     fn from_parts(model: M, driver: SharedDriver) -> Self {
-        Self { model, driver, probe: None }
+        Self { model, driver, probe: None, cache: None }
     }
 
     /// The wrapped model.
@@ -217,6 +264,12 @@ impl<M: Module> FreezeOutModel<M> {
         Self { driver: self.driver.traced(), ..self }
     }
 
+    /// What the prefix cache did since the last call (its entries, bytes, lookups and hits);
+    /// `None` without [`with_cache`](Self::with_cache).
+    pub fn take_cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(LearnerCache::take_stats)
+    }
+
     /// This worker's traced steps, in order (empty unless [`with_step_trace`](Self::with_step_trace)).
     pub fn trace(&self) -> Vec<StepTrace> {
         self.driver.trace()
@@ -242,23 +295,30 @@ impl<M: FreezeOut + TrainStep + 'static> TrainStep for FreezeOutModel<M> {
 
     fn step(&self, item: Self::Input) -> TrainOutput<Self::Output> {
         let frozen = self.driver.lock().frozen_units();
-        if frozen > 0 && self.model.frozen_units() < frozen {
+        let restored;
+        let model = if frozen > 0 && self.model.frozen_units() < frozen {
             // Parameters just loaded from a checkpoint: this step already runs with the
             // restored prefix frozen (the next optimizer step freezes the model itself).
-            return self.model.clone().freeze_units(frozen).step(item);
+            restored = self.model.clone().freeze_units(frozen);
+            &restored
+        } else {
+            &self.model
+        };
+        match &self.cache {
+            Some(cache) => cache.step(model, item),
+            None => model.step(item),
         }
-        self.model.step(item)
     }
 
     fn optimize(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: GradientsParams) -> Self {
         self.driver.lock().observe_gradients(&self.model, &grads);
         let census = self.driver.is_traced().then(|| gradient_census(&self.model, &grads));
-        let (model, mut probe) = (self.model.optimize(optim, lr, grads), self.probe);
+        let (model, mut probe, cache) = (self.model.optimize(optim, lr, grads), self.probe, self.cache);
         if let Some(p) = probe.as_mut() {
             // The drift policy's measurement of the updated model, before the driver advances.
             p.0.observe(&model as &dyn Any, &mut self.driver.lock()).unwrap_or_else(|e| panic!("FreezeOut: {e}"));
         }
-        FreezeOutModel { probe, ..self.driver.advance(model, census) }
+        FreezeOutModel { probe, cache, ..self.driver.advance(model, census) }
     }
 
     fn optimize_multi(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: MultiGradientsParams) -> Self {
@@ -269,7 +329,8 @@ impl<M: FreezeOut + TrainStep + 'static> TrainStep for FreezeOutModel<M> {
                  train it with `MultiDeviceOptim::OptimMainDevice` (or DDP), or use a schedule"
             );
         }
-        self.driver.advance(self.model.optimize_multi(optim, lr, grads), None)
+        let (probe, cache) = (self.probe, self.cache);
+        FreezeOutModel { probe, cache, ..self.driver.advance(self.model.optimize_multi(optim, lr, grads), None) }
     }
 }
 
@@ -383,47 +444,6 @@ fn state_from_record(record: &LrSchedulerRecord) -> Result<AdaptiveState, String
     bytes.truncate(len);
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
-
-/// Images (NCHW) and class labels on the device: the input of the built-in models'
-/// `TrainStep` and `InferenceStep` (cross-entropy, burn-train's `ClassificationOutput`).
-#[derive(Clone, Debug)]
-pub struct ImageBatch {
-    /// `[n, c, h, w]`.
-    pub images: Tensor<4>,
-    /// `n` class indices.
-    pub targets: Tensor<1, Int>,
-}
-
-/// The freeze-aware forward pass and the cross-entropy, as burn-train's metrics read them.
-pub fn classification_output<M: FreezeOutForward<4, 2>>(model: &M, batch: ImageBatch) -> ClassificationOutput {
-    let logits = model.forward_freezeout(batch.images);
-    let loss = cross_entropy(logits.clone(), batch.targets.clone());
-    ClassificationOutput::new(loss, logits, batch.targets)
-}
-
-/// `TrainStep` and `InferenceStep` for the built-in models: classification of [`ImageBatch`]es.
-macro_rules! classification_steps {
-    ($($model:ty),*) => {$(
-        impl TrainStep for $model {
-            type Input = ImageBatch;
-            type Output = ClassificationOutput;
-            fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
-                let output = classification_output(self, batch);
-                TrainOutput::new(self, output.loss.backward(), output)
-            }
-        }
-
-        impl InferenceStep for $model {
-            type Input = ImageBatch;
-            type Output = ClassificationOutput;
-            fn step(&self, batch: ImageBatch) -> ClassificationOutput {
-                classification_output(self, batch)
-            }
-        }
-    )*};
-}
-
-classification_steps!(crate::models::DenseNet, crate::models::WideResNet, crate::models::Vgg, crate::models::Vit);
 
 #[cfg(test)]
 mod tests {
