@@ -775,3 +775,31 @@ fn a_language_model_trains_on_text_and_its_killed_cached_run_resumes_exactly() {
     assert!(stderr(&o).contains("--model gpt-2-32: a language model, which trains on text"), "{}", stderr(&o));
     assert!(!out.exists(), "a refused run writes nothing");
 }
+
+/// `speed` on a language model: its points on random byte windows and the cache's savings
+/// predicted for the text table's run lengths (what they are, not how fast: no timed
+/// assertion); the scheduled run, image-only, refused by name.
+#[test]
+fn speed_measures_a_language_model_and_predicts_its_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("speed.json");
+    let base = ["speed", "--model", "gpt-2-32", "--batch", "4", "--iters", "1", "--warmup", "0"];
+    let o = repro(&[&base[..], &["--fractions", "0", "0.5", "--json", json.to_str().unwrap()]].concat(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reports: serde_json::Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    let report = &reports[0];
+    assert_eq!(report["units"], 3, "the embedding and two blocks");
+    let points = report["points"].as_array().unwrap();
+    assert_eq!(points.iter().map(|p| p["frozen"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 2]);
+    assert!(points[1]["flop_ratio"].as_f64().unwrap() < 1.0, "{}", points[1]);
+    for p in points {
+        assert!(p["skip_mean_ms"].as_f64().unwrap() > 0.0 && p["cached_mean_ms"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    let lines = report["cache"].as_array().unwrap();
+    let lengths: Vec<(u64, u64)> =
+        lines.iter().map(|l| (l["samples"].as_u64().unwrap(), l["epochs"].as_u64().unwrap())).collect();
+    assert_eq!(lengths, [(5_000, 10), (5_000, 10), (50_000, 10), (50_000, 10)], "exact/reuse only: tokens are no maps");
+    assert!(lines.iter().all(|l| l["mode"] == "exact/reuse"), "{lines:?}");
+    let o = repro(&[&base[..], &["--schedule-iters", "2"]].concat(), &[]);
+    assert!(stderr(&o).contains("--schedule-iters: the scheduled run trains the image models only"), "{}", stderr(&o));
+}

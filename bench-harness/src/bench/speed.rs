@@ -1,21 +1,25 @@
-//! Step-time benchmark on random CIFAR-shaped data at full model size: the same training step
-//! as the trainer, with 0%, 25%, 50%, 75% (or any fractions) of the units frozen, and the
-//! saving of a whole schedule simulated from those step times.
+//! Step-time benchmark on random data at full model size (CIFAR-shaped images, or windows of
+//! byte ids for a language model): the same training step as the trainer, with 0%, 25%, 50%,
+//! 75% (or any fractions) of the units frozen, and the saving of a whole schedule simulated
+//! from those step times.
 
 use super::Reporter;
 use super::scheduled::{self, ScheduledRun};
 use crate::cost::{self, CacheBuild, CacheCosts, CachePrediction, CostModel, MeasuredCost};
 use crate::stats::{mean, median};
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::kind::Autodiff;
 use burn::tensor::{Distribution, Int, Tensor};
 use burn_freezeout::cache::{CacheConfig, CacheMode, PrefixCache};
-use burn_freezeout::data::{DataSource, HostBatch, InMemory};
+use burn_freezeout::data::text::{TokenBatch, VOCAB};
+use burn_freezeout::data::{CachedBatch, DataSource, HostBatch, InMemory};
 use burn_freezeout::device::{DeviceKind, FloatKind};
-use burn_freezeout::models::{Preset, WithModel};
-use burn_freezeout::task::{CacheStep, Classification, Task, TaskOutput};
+use burn_freezeout::models::{CharGpt, GPT_CONTEXT, Preset, WithModel};
+use burn_freezeout::task::{CacheStep, Classification, LanguageModel, Task, TaskOutput};
 use burn_freezeout::train::{Stepper, TrainConfig};
 use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig, UnitTensor};
 use serde::Serialize;
+use std::marker::PhantomData;
 use std::time::Instant;
 
 /// What to measure.
@@ -119,10 +123,22 @@ pub struct CacheLine {
     pub prediction: CachePrediction,
 }
 
-/// The schedules and run lengths the cache is predicted for: the quick setting (15,000
-/// images, 5 epochs) and the paper's (50,000, 100 epochs), FreezeOut's default and linear
-/// unscaled t0 0.9; `shift` only where the boundaries are feature maps (`maps`).
-fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint], maps: bool) -> anyhow::Result<Vec<CacheLine>> {
+/// The run lengths the cache is predicted for, `(samples, epochs)`: for an image model the quick
+/// setting (15,000 images, 5 epochs) and the paper's (50,000, 100); for a language model the
+/// `text` table's (5,000 windows, 10 epochs) and ten times as many windows.
+fn run_lengths(model: Preset) -> [(usize, usize); 2] {
+    if model.is_text() { [(5_000, 10), (50_000, 10)] } else { [(15_000, 5), (50_000, 100)] }
+}
+
+/// The schedules and run lengths the cache is predicted for: FreezeOut's default and linear
+/// unscaled t0 0.9 over `lengths`; `shift` only where the boundaries are feature maps (`maps`).
+fn cache_lines(
+    n: usize,
+    batch: usize,
+    points: &[SpeedPoint],
+    maps: bool,
+    lengths: [(usize, usize); 2],
+) -> anyhow::Result<Vec<CacheLine>> {
     let interpolated = |f: fn(&SpeedPoint) -> f64| {
         let mut p: Vec<(usize, f64)> = points.iter().map(|p| (p.frozen, f(p))).collect();
         p.sort_by_key(|p| p.0);
@@ -148,7 +164,7 @@ fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint], maps: bool) -> any
         ),
     ];
     let mut lines = Vec::new();
-    for (samples, epochs) in [(15_000usize, 5usize), (50_000, 100)] {
+    for (samples, epochs) in lengths {
         for (name, config) in schedules {
             let total = (epochs * samples.div_ceil(batch)) as u64;
             let schedule = Schedule::freezeout(config, n, total)?;
@@ -164,12 +180,16 @@ fn cache_lines(n: usize, batch: usize, points: &[SpeedPoint], maps: bool) -> any
 
 /// Runs the benchmark.
 pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
-    if config.model.is_text() {
-        anyhow::bail!("--model {}: a language model; speed measures the image models' steps", config.model);
+    if config.model.is_text() && config.schedule_iters > 0 {
+        anyhow::bail!(
+            "--schedule-iters: the scheduled run trains the image models only; measure {} without it",
+            config.model
+        );
     }
     let device = config.device.autodiff_with(config.float)?;
     config.device.announce_first_steps();
-    let spec = config.model.spec(config.classes);
+    // A language model's head has one class per byte id.
+    let spec = config.model.spec(if config.model.is_text() { VOCAB } else { config.classes });
     let n = spec.units.len();
     let costs = CostModel::from_spec(&spec);
     let steps = config.fractions.len() * (config.warmup + config.iters) + config.schedule_iters as usize;
@@ -177,12 +197,11 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
     let frozen: Vec<usize> =
         config.fractions.iter().map(|&fraction| ((fraction * n as f64).round() as usize).min(n)).collect();
     device.seed(0);
-    let timings = config.model.build(
-        config.classes,
-        0.0,
-        &device,
-        Points { config, frozen: &frozen, device: &device, report: &report },
-    );
+    let points = Points { config, frozen: &frozen, device: &device, report: &report };
+    let timings = match config.model.is_text() {
+        true => config.model.build_text(VOCAB, 0.0, &device, |model| points.text(model)),
+        false => config.model.build(config.classes, 0.0, &device, points),
+    };
     // The models and their optimizer states are dropped: give the pool's pages back.
     device.memory_cleanup();
     let rss_after_mib = resident_mib();
@@ -240,7 +259,8 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         ),
     };
     report.finish();
-    let cache = cache_lines(n, config.batch, &points, config.model.outputs_feature_maps())?;
+    let maps = config.model.outputs_feature_maps();
+    let cache = cache_lines(n, config.batch, &points, maps, run_lengths(config.model))?;
     Ok(SpeedReport {
         config: config.clone(),
         units: n,
@@ -307,10 +327,9 @@ struct Lane<M> {
 
 impl WithModel for Points<'_> {
     type Output = Vec<Timings>;
+    /// An image classifier on random CIFAR-shaped images.
     fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> Self::Output {
         let (c, device) = (self.config, self.device);
-        let train = TrainConfig::default();
-        let schedule = Schedule::baseline(0.01, model.num_units(), 1_000_000).expect("valid baseline");
         let images = Tensor::<4>::random([c.batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
         let targets = Tensor::<1, Int>::random([c.batch], Distribution::Uniform(0.0, c.classes as f64), device);
         let host = HostBatch::new(
@@ -319,6 +338,53 @@ impl WithModel for Points<'_> {
             targets.clone().into_data().iter::<i64>().collect(),
         )
         .with_ids((0..c.batch as u64).collect());
+        self.time(model, &Classification, host, images, targets, |logits, targets| {
+            CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets)
+        })
+    }
+}
+
+impl Points<'_> {
+    /// A language model on random windows of byte ids.
+    fn text(self, model: CharGpt) -> Vec<Timings> {
+        let (c, device) = (self.config, self.device);
+        let ids = || Tensor::<2, Int>::random([c.batch, GPT_CONTEXT], Distribution::Uniform(0.0, VOCAB as f64), device);
+        let (tokens, targets) = (ids(), ids());
+        let host = TokenBatch {
+            tokens: tokens.clone().into_data().iter::<i64>().collect(),
+            targets: targets.clone().into_data().iter::<i64>().collect(),
+            context: GPT_CONTEXT,
+            ids: (0..c.batch as u64).collect(),
+        };
+        self.time(model, &LanguageModel, host, tokens, targets, |logits: Tensor<3>, targets: Tensor<2, Int>| {
+            let [n, t, vocab] = logits.dims();
+            CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits.reshape([n * t, vocab]), targets.reshape([n * t]))
+        })
+    }
+
+    /// Every point's steps on `model` with `task`: on `input` (the batch `host` on the device)
+    /// and its `targets`; the skipped steps take `loss` of the model's output.
+    fn time<M, T, Tg, const I: usize, const O: usize, K>(
+        self,
+        model: M,
+        task: &T,
+        host: T::Batch,
+        input: Tensor<I, K>,
+        targets: Tg,
+        loss: fn(Tensor<O>, Tg) -> Tensor<1>,
+    ) -> Vec<Timings>
+    where
+        M: FreezeOut + FreezeOutForward<I, O, K> + 'static,
+        T: Task<M, Input = (Tensor<I, K>, Tg)>,
+        T::Batch: CachedBatch + Clone,
+        Tg: Clone + 'static,
+        K: Autodiff + Send + 'static,
+    {
+        let (c, device) = (self.config, self.device);
+        let train = TrainConfig::default();
+        let schedule = Schedule::baseline(0.01, model.num_units(), 1_000_000).expect("valid baseline");
         let samples = InMemory { train: vec![host.clone()], eval: vec![] }.samples();
         let mut lanes: Vec<Lane<M>> = self
             .frozen
@@ -328,7 +394,7 @@ impl WithModel for Points<'_> {
                 let stepper = Stepper::new(&train, device);
                 let driver = FreezeOutDriver::with_schedule(&model, schedule.clone())
                     .expect("the schedule has the model's units");
-                let features = model.forward_unit_range(images.clone().into(), 0..frozen).expect("a generated forward");
+                let features = model.forward_unit_range(input.clone().into(), 0..frozen).expect("a generated forward");
                 let cache = PrefixCache::new(CacheConfig::new(CacheMode::Exact).with_mem(1 << 30)).expect("1 GiB");
                 Lane {
                     frozen,
@@ -350,8 +416,7 @@ impl WithModel for Points<'_> {
         for i in 0..c.warmup + c.iters {
             for lane in &mut lanes {
                 let model = lane.model.take().expect("a lane holds its model between steps");
-                let (next, r) =
-                    lane.stepper.step(model, &Classification, (images.clone(), targets.clone()), &mut lane.driver);
+                let (next, r) = lane.stepper.step(model, task, (input.clone(), targets.clone()), &mut lane.driver);
                 lane.driver.advance();
                 lane.model = Some(next);
                 if let Some(usage) = device.memory_pool_usage() {
@@ -369,13 +434,13 @@ impl WithModel for Points<'_> {
                 }
                 // The same step with the prefix skipped, and through the cache.
                 let model = lane.model.take().expect("a lane holds its model between steps");
-                let skip = Skip { unit: lane.frozen };
+                let skip = Skip::<Tg, I, O, K> { unit: lane.frozen, loss, input: PhantomData };
                 let (model, r) =
                     lane.stepper.step(model, &skip, (lane.features.clone(), targets.clone()), &mut lane.driver);
                 let step = CacheStep { cache: &mut lane.cache, samples: samples.as_deref(), epoch: 0, device };
                 let (model, cached) = lane
                     .stepper
-                    .step_cached(model, &Classification, host.clone(), step, &mut lane.driver)
+                    .step_cached(model, task, host.clone(), step, &mut lane.driver)
                     .expect("an exact cache of a batch with ids");
                 lane.model = Some(model);
                 if i >= c.warmup {
@@ -393,10 +458,10 @@ impl WithModel for Points<'_> {
                 let model = lane.model.as_ref().expect("a lane holds its model");
                 device.sync().ok();
                 let t = Instant::now();
-                let logits = model.forward_freezeout(images.clone());
+                let output = model.forward_freezeout(input.clone());
                 device.sync().ok();
                 lane.forward.push(t.elapsed().as_secs_f64() * 1e3);
-                let _ = logits.sum().backward();
+                let _ = output.sum().backward();
             }
         }
         lanes
@@ -414,24 +479,31 @@ impl WithModel for Points<'_> {
     }
 }
 
-/// The step fed the prefix's output: the units from `unit` on and the head (cross-entropy).
-struct Skip {
+/// The step fed the prefix's output: the units from `unit` on and the head, then `loss`.
+/// (`I`, `K`: the model's input, which the model's forward is typed by.)
+struct Skip<Tg, const I: usize, const O: usize, K> {
     unit: usize,
+    loss: fn(Tensor<O>, Tg) -> Tensor<1>,
+    input: PhantomData<([(); I], K)>,
 }
 
-impl<M: FreezeOutForward<4, 2>> Task<M> for Skip {
-    type Batch = HostBatch;
-    type Input = (UnitTensor, Tensor<1, Int>);
-    fn batch_len(&self, batch: &HostBatch) -> usize {
-        batch.len()
+impl<M, Tg, const I: usize, const O: usize, K> Task<M> for Skip<Tg, I, O, K>
+where
+    M: FreezeOutForward<I, O, K>,
+    Tg: 'static,
+    K: Autodiff + Send + 'static,
+{
+    type Batch = (UnitTensor, Tg);
+    type Input = (UnitTensor, Tg);
+    fn batch_len(&self, batch: &Self::Batch) -> usize {
+        batch.0.dims()[0]
     }
-    fn to_device(&self, batch: HostBatch, device: &burn::tensor::Device) -> Self::Input {
-        let (images, targets) = batch.to_device(device);
-        (images.into(), targets)
+    fn to_device(&self, batch: Self::Batch, _device: &burn::tensor::Device) -> Self::Input {
+        batch
     }
     fn forward(&self, model: &M, (x, targets): Self::Input) -> TaskOutput {
-        let logits = model.forward_from(x, self.unit).expect("a generated forward");
-        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets);
+        let output = model.forward_from(x, self.unit).expect("a generated forward");
+        let loss = (self.loss)(output, targets);
         TaskOutput { metric: loss.clone().detach(), loss }
     }
 }
