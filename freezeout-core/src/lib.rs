@@ -8,6 +8,7 @@
 //! * [`drift`]: each unit's representation drift on a probe batch (the drift policy's signal);
 //! * [`learner`] (feature `learner`): FreezeOut under burn-train's `Learner`;
 //! * [`train`]: our training loop, generic over the task (CPU and, with the `cuda` feature, CUDA);
+//! * [`weights`]: starting from trained weights (ours, a Burn record, PyTorch's), for fine-tuning;
 //! * [`data`]: CIFAR-10/100 readers and the input pipeline;
 //! * [`models`]: DenseNet-BC, Wide ResNet and VGG-16, annotated;
 //! * [`device`]: choosing a backend at run time.
@@ -31,6 +32,7 @@ pub mod schedule;
 pub mod task;
 pub mod train;
 mod unit_tensor;
+pub mod weights;
 
 pub use burn_freezeout_macros::freezeout;
 pub use cache::{CacheConfig, CacheMode, PrefixCache};

@@ -803,3 +803,63 @@ fn speed_measures_a_language_model_and_predicts_its_cache() {
     let o = repro(&[&base[..], &["--schedule-iters", "2"]].concat(), &[]);
     assert!(stderr(&o).contains("--schedule-iters: the scheduled run trains the image models only"), "{}", stderr(&o));
 }
+
+/// `--init` from a finished run: its directory and its last checkpoint give the same run; the
+/// weights are the run's (the first loss is no longer a fresh model's); `--new-head` starts the
+/// head fresh; what cannot work is refused before anything is written, naming the flag.
+#[test]
+fn a_run_starts_from_a_finished_runs_weights_with_or_without_a_new_head() {
+    let Some(data) = freezeout_tests::cifar10("a_run_starts_from_a_finished_runs_weights") else { return };
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let train_model = |model: &str, name: &str, extra: &[&str]| {
+        let out = dir(name);
+        let mut args = tiny_args(&out, data, "1");
+        args[2] = model;
+        repro(&[&args[..], extra].concat(), &[])
+    };
+    let train = |name: &str, extra: &[&str]| train_model("wrn-10-1", name, extra);
+    let pre = dir("pre");
+    assert!(train("pre", &[]).status.success());
+    let last = Path::new(&pre).join("checkpoints/step-000000000002");
+    assert!(last.join("COMPLETE").is_file(), "the finished run's last checkpoint");
+
+    let o = train("from-run", &["--init", &pre]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = format!("tensors from {}/model.bpk", last.display());
+    assert!(stderr(&o).contains("init: ") && stderr(&o).contains(&said), "{}", stderr(&o));
+    let config = fs::read_to_string(tmp.path().join("from-run/config.toml")).unwrap();
+    assert!(config.contains(&format!("init = \"{pre}\"")), "{config}");
+    let o = train("from-checkpoint", &["--init", last.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (from_run, from_checkpoint) =
+        (iterations(Path::new(&dir("from-run"))), iterations(Path::new(&dir("from-checkpoint"))));
+    assert_eq!(from_run, from_checkpoint, "the run directory reads its last checkpoint");
+    assert_ne!(from_run[0].1, iterations(Path::new(&pre))[0].1, "the first step sees the trained weights");
+
+    let o = train("new-head", &["--init", &pre, "--new-head", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the head's 6 tensors start fresh (bn.gamma, bn.beta, "), "{}", stderr(&o));
+    assert!(fs::read_to_string(tmp.path().join("new-head/config.toml")).unwrap().contains("new_head = 10"));
+
+    // Refused before anything is written, the flag named.
+    let refused_model = |model: &str, extra: &[&str], says: &str| {
+        let o = train_model(model, "refused", extra);
+        assert!(!o.status.success() && stderr(&o).contains(says), "{says}: {}", stderr(&o));
+        assert!(!tmp.path().join("refused").exists(), "a refused run writes nothing");
+    };
+    let refused = |extra: &[&str], says: &str| refused_model("wrn-10-1", extra, says);
+    refused(&["--new-head", "10"], "--new-head replaces the head of trained weights: add --init PATH");
+    refused(
+        &["--init", &pre, "--new-head", "5"],
+        "--new-head 5: the data has 10 classes (cifar10); give --new-head 10",
+    );
+    refused(&["--init", &dir("nowhere")], "nowhere: no such file or directory");
+    refused_model("vit-2-32", &["--init", &pre], "--init ");
+    refused_model(
+        "wrn-10-2",
+        &["--init", &pre],
+        "model.bpk: `group1.0.conv1.weight` has shape [16, 16, 3, 3] there, [32, 16, 3, 3] in the model",
+    );
+}

@@ -42,6 +42,9 @@ fn full_config() -> toml::Value {
         cache: CacheConfig::new(CacheMode::Reuse).with_float(CacheFloat::Bf16).with_mem(1 << 30),
         // Off (the default writes no `augment` key).
         augment: false,
+        // Set (the defaults, none, write no keys).
+        init: Some("runs/pretrained".into()),
+        new_head: Some(10),
     };
     toml::Value::try_from(&full).unwrap()
 }
@@ -80,6 +83,8 @@ fn the_fuzzed_keys_are_every_setting_of_a_run() {
         "cache.float",
         "cache.mem",
         "augment",
+        "init",
+        "new_head",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
     }

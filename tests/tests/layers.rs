@@ -16,6 +16,7 @@ const CORE_LAYERS: &[&[&str]] = &[
     &["driver"],
     &["task"],
     &["train", "learner"],
+    &["weights"],
 ];
 
 type Graph = BTreeMap<String, BTreeMap<String, String>>;

@@ -13,7 +13,7 @@ use burn_freezeout::models::Preset;
 use burn_freezeout::train::{OptimizerKind, TrainConfig};
 use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a run trains on: CIFAR-10 or CIFAR-100 images (`--data`: their directory or archive),
 /// or a text for a language model (`--data`: a UTF-8 file, plain or gzip; windows of
@@ -131,6 +131,12 @@ pub struct RunConfig {
     /// Random crop and flip of the training images (the paper's; in TOML only when off). Off,
     /// the inputs repeat exactly every epoch and the cache's `exact` mode can run.
     pub augment: bool,
+    /// Trained weights to start from instead of random ones ([`burn_freezeout::weights::load`]:
+    /// a run directory, a checkpoint, a Burn record or PyTorch's weights); in TOML only when set.
+    pub init: Option<PathBuf>,
+    /// With `init`: a new head of this many classes (the data's), the units read from `init`
+    /// and the head fresh; in TOML only when set.
+    pub new_head: Option<usize>,
 }
 
 impl Default for RunConfig {
@@ -162,6 +168,8 @@ impl Default for RunConfig {
             max_loss: None,
             cache: t.cache,
             augment: true,
+            init: None,
+            new_head: None,
         }
     }
 }
@@ -215,11 +223,32 @@ impl RunConfig {
         if text && self.val > 0 {
             bail!("val = {}: a text holds out its last 10% already; drop --val", self.val);
         }
+        match (&self.init, self.new_head) {
+            (None, Some(_)) => bail!("--new-head replaces the head of trained weights: add --init PATH"),
+            (Some(path), _) if !path.exists() => {
+                return Err(burn_freezeout::weights::WeightsError::NotFound(path.clone()).into());
+            }
+            (_, Some(n)) if n != self.dataset.classes() => bail!(
+                "--new-head {n}: the data has {} classes ({}); give --new-head {}",
+                self.dataset.classes(),
+                self.dataset.name(),
+                self.dataset.classes()
+            ),
+            _ => {}
+        }
         // A text's windows repeat exactly; images are augmented unless `augment` is off.
         if self.cache.mode == CacheMode::Exact && self.augment && !text {
             return Err(burn_freezeout::cache::CacheError::NotRepeating.into());
         }
         Ok(())
+    }
+
+    /// What `init` gives the head: a fresh one with `new_head`, else the trained one.
+    pub fn head(&self) -> burn_freezeout::weights::Head {
+        match self.new_head {
+            Some(_) => burn_freezeout::weights::Head::Fresh,
+            None => burn_freezeout::weights::Head::Trained,
+        }
     }
 
     /// The training-loop part.
@@ -343,6 +372,10 @@ struct RunConfigFile {
     augment: bool,
     #[serde(skip_serializing_if = "CacheConfig::is_off")]
     cache: CacheConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    init: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_head: Option<usize>,
 }
 
 fn is_true(b: &bool) -> bool {
@@ -400,6 +433,8 @@ file_form!(
     max_loss,
     cache,
     augment,
+    init,
+    new_head,
 );
 
 #[cfg(test)]
@@ -418,6 +453,8 @@ mod tests {
             RunConfig { lr: 0.05, ..base.clone() },
             RunConfig { float: FloatKind::Bf16, ..base.clone() },
             RunConfig { val: 5000, ..base.clone() },
+            RunConfig { init: Some("runs/pretrained".into()), ..base.clone() },
+            RunConfig { init: Some("runs/pretrained".into()), new_head: Some(10), ..base.clone() },
             RunConfig { weight_decay: 5e-4, ..base.clone() },
             RunConfig { optimizer: OptimizerKind::AdamW, ..base.clone() },
             RunConfig { policy: PolicyConfig::Adaptive(AdaptiveConfig::default()), ..base.clone() },

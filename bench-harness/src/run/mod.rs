@@ -18,7 +18,7 @@ use burn_freezeout::data::{self, DataSource, Loader, PROBE_IMAGES, Split};
 use burn_freezeout::models::{GPT_CONTEXT, WithModel};
 use burn_freezeout::task::{Classification, LanguageModel, Task};
 use burn_freezeout::train::{self, Checkpointing, EpochStats, Fit, Progress, RunLog, RunSummary, checkpoint};
-use burn_freezeout::{FreezeOut, FreezeOutForward};
+use burn_freezeout::{FreezeOut, FreezeOutForward, weights};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
@@ -69,8 +69,9 @@ pub fn claim(out: &Path, overwrite: bool) -> anyhow::Result<()> {
 /// is refused unless `overwrite` (see [`claim`]).
 pub fn run(config: &RunConfig, data_dir: &Path, out: &Path, overwrite: bool) -> anyhow::Result<RunSummary> {
     config.validate()?;
-    // The data first: a run that cannot start leaves no run directory behind.
+    // The data and the trained weights first: a run that cannot start leaves no run directory.
     let data = Data::load(config, data_dir)?;
+    check_init(config)?;
     claim(out, overwrite)?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run directory", out.display()))?;
     let resolved = toml::to_string_pretty(config)?;
@@ -78,6 +79,38 @@ pub fn run(config: &RunConfig, data_dir: &Path, out: &Path, overwrite: bool) -> 
         .with_context(|| format!("{}: cannot write config.toml (is the directory writable?)", out.display()))?;
     record_data(out, data_dir)?;
     execute(config, &resolved, data, out, None)
+}
+
+/// Reads `config.init` into a model built for the check (on the CPU) and drops it: weights that
+/// do not fit the model are refused before anything is written.
+fn check_init(config: &RunConfig) -> anyhow::Result<()> {
+    let Some(path) = &config.init else { return Ok(()) };
+    let device = burn::tensor::Device::flex();
+    let check = InitCheck { path, head: config.head() };
+    match config.model.is_text() {
+        true => config.model.build_text(VOCAB, 0.0, &device, |model| check.read(model)),
+        false => config.model.build(config.dataset.classes(), 0.0, &device, check),
+    }
+}
+
+/// [`check_init`]'s reading, for any model.
+struct InitCheck<'a> {
+    path: &'a Path,
+    head: weights::Head,
+}
+
+impl InitCheck<'_> {
+    fn read<M: FreezeOut>(self, model: M) -> anyhow::Result<()> {
+        weights::load(model, self.path, self.head)?;
+        Ok(())
+    }
+}
+
+impl WithModel for InitCheck<'_> {
+    type Output = anyhow::Result<()>;
+    fn run<M: FreezeOut + FreezeOutForward<4, 2> + 'static>(self, model: M) -> Self::Output {
+        self.read(model)
+    }
 }
 
 /// A run's data: CIFAR images, or a text.
@@ -386,6 +419,19 @@ impl Train<'_> {
         for line in plan {
             eprintln!("{line}");
         }
+        // Trained weights replace the random ones at the start (a resumed run reads its checkpoint).
+        let model = match (&self.config.init, &self.resume) {
+            (Some(path), None) => {
+                let (model, loaded) = weights::load(model, path, self.config.head())?;
+                let fresh = match loaded.fresh.len() {
+                    0 => String::new(),
+                    n => format!("; the head's {n} tensors start fresh ({})", loaded.fresh.join(", ")),
+                };
+                eprintln!("init: {} tensors from {}{fresh}", loaded.tensors, loaded.file.display());
+                model
+            }
+            _ => model,
+        };
         let mut last_print = std::time::Instant::now();
         let abort_after: Option<u64> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
         let mut fit = Fit::new(&tc, self.device).task(task).log(self.log).checkpoint(self.checkpointing);

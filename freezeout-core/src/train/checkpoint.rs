@@ -250,6 +250,16 @@ pub fn config_of(path: &Path) -> Option<String> {
     fs::read_to_string(path.join(CONFIG)).ok()
 }
 
+/// Whether `path` is a complete checkpoint (a `step-N` directory with its marker).
+pub fn is_complete(path: &Path) -> bool {
+    path.join(MARKER).is_file()
+}
+
+/// The model file of checkpoint `path` (Burn's burnpack format).
+pub fn model_file(path: &Path) -> PathBuf {
+    path.join(MODEL)
+}
+
 /// The newest complete checkpoint under `dir` and its manifest.
 pub fn latest(dir: &Path) -> Result<(PathBuf, Manifest), CheckpointError> {
     let path = complete_checkpoints(dir).pop().ok_or_else(|| CheckpointError::None(dir.to_path_buf()))?;

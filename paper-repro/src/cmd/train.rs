@@ -79,6 +79,15 @@ pub struct Args {
     /// then repeat every epoch and --cache exact can run.
     #[arg(long)]
     pub no_augment: bool,
+    /// Start from trained weights instead of random ones: a run directory (its newest
+    /// checkpoint: a finished run's final model), a checkpoint directory (step-N), a Burn record
+    /// (.bpk) or PyTorch's weights (.pt, .pth, .safetensors), of the same model.
+    #[arg(long, value_name = "PATH")]
+    pub init: Option<PathBuf>,
+    /// With --init: a new head for a new task, of CLASSES outputs (the data's classes); the units
+    /// are read from --init, the head (everything outside the units) starts fresh.
+    #[arg(long, value_name = "CLASSES")]
+    pub new_head: Option<usize>,
     #[arg(long, value_enum, help = with_default(
         "What decides freezing: freezeout (the schedule of --t0/--scaling), gradient-norm (a unit freezes when \
          its gradient norm settles; see --threshold; adaptive is accepted too), drift (a unit freezes when its output on a held-out probe batch \
@@ -220,6 +229,11 @@ impl Args {
         }
         c.scale_lr &= !self.no_scale_lr;
         c.augment &= !self.no_augment;
+        if let Some(path) = &self.init {
+            // Absolute, so that the run's config.toml names the same file from anywhere.
+            c.init = Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+        }
+        c.new_head = self.new_head.or(c.new_head);
         c.cache.mode = self.cache.unwrap_or(c.cache.mode);
         c.cache.float = self.cache_float.unwrap_or(c.cache.float);
         c.cache.mem = self.cache_mem.or(c.cache.mem);
