@@ -842,6 +842,11 @@ fn a_run_starts_from_a_finished_runs_weights_with_or_without_a_new_head() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("the head's 6 tensors start fresh (bn.gamma, bn.beta, "), "{}", stderr(&o));
     assert!(fs::read_to_string(tmp.path().join("new-head/config.toml")).unwrap().contains("new_head = 10"));
+    // Fine-tuning on a selection of classes: a 5-way head on CIFAR-10's second half.
+    let o = train("second-half", &["--init", &pre, "--classes", "5-9", "--new-head", "5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = bench_harness::run::RunConfig::from_file(&tmp.path().join("second-half/config.toml")).unwrap();
+    assert_eq!((config.new_head, config.classes), (Some(5), Some(vec![5, 6, 7, 8, 9])));
 
     // Refused before anything is written, the flag named.
     let refused_model = |model: &str, extra: &[&str], says: &str| {
@@ -856,6 +861,11 @@ fn a_run_starts_from_a_finished_runs_weights_with_or_without_a_new_head() {
         "--new-head 5: the data has 10 classes (cifar10); give --new-head 10",
     );
     refused(&["--init", &dir("nowhere")], "nowhere: no such file or directory");
+    let says = "--new-head 10: the data has 5 classes (cifar10 classes 5-9); give --new-head 5";
+    refused(&["--init", &pre, "--classes", "5-9", "--new-head", "10"], says);
+    refused(&["--classes", "3,3"], "--classes 3,3: give two or more distinct classes");
+    refused(&["--classes", "8-12"], "--classes: 10 is no class of cifar10 (0..9)");
+    refused(&["--classes", "9-5"], "--classes 9-5: `9-5`: a range runs upwards");
     refused_model("vit-2-32", &["--init", &pre], "--init ");
     refused_model(
         "wrn-10-2",

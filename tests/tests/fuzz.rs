@@ -45,6 +45,7 @@ fn full_config() -> toml::Value {
         // Set (the defaults, none, write no keys).
         init: Some("runs/pretrained".into()),
         new_head: Some(10),
+        classes: Some(vec![5, 6, 7, 8, 9]),
     };
     toml::Value::try_from(&full).unwrap()
 }
@@ -85,6 +86,7 @@ fn the_fuzzed_keys_are_every_setting_of_a_run() {
         "augment",
         "init",
         "new_head",
+        "classes",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
     }

@@ -137,6 +137,9 @@ pub struct RunConfig {
     /// With `init`: a new head of this many classes (the data's), the units read from `init`
     /// and the head fresh; in TOML only when set.
     pub new_head: Option<usize>,
+    /// Train and evaluate on these classes of the dataset only, relabelled `0..k` in this order
+    /// (CIFAR-10's `[5, 6, 7, 8, 9]`: a 5-class task); in TOML only when set.
+    pub classes: Option<Vec<u8>>,
 }
 
 impl Default for RunConfig {
@@ -170,6 +173,7 @@ impl Default for RunConfig {
             augment: true,
             init: None,
             new_head: None,
+            classes: None,
         }
     }
 }
@@ -228,19 +232,48 @@ impl RunConfig {
             (Some(path), _) if !path.exists() => {
                 return Err(burn_freezeout::weights::WeightsError::NotFound(path.clone()).into());
             }
-            (_, Some(n)) if n != self.dataset.classes() => bail!(
+            (_, Some(n)) if n != self.num_classes() => bail!(
                 "--new-head {n}: the data has {} classes ({}); give --new-head {}",
-                self.dataset.classes(),
-                self.dataset.name(),
-                self.dataset.classes()
+                self.num_classes(),
+                self.data_name(),
+                self.num_classes()
             ),
             _ => {}
+        }
+        if let Some(classes) = &self.classes {
+            let all = self.dataset.classes();
+            if text {
+                bail!("--classes selects image classes; a text has none: drop --classes");
+            }
+            if let Some(c) = classes.iter().find(|&&c| c as usize >= all) {
+                bail!("--classes: {c} is no class of {} (0..{})", self.dataset.name(), all - 1);
+            }
+            let mut seen = classes.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != classes.len() || classes.len() < 2 {
+                bail!("--classes {}: give two or more distinct classes, e.g. --classes 5-9", classes_text(classes));
+            }
         }
         // A text's windows repeat exactly; images are augmented unless `augment` is off.
         if self.cache.mode == CacheMode::Exact && self.augment && !text {
             return Err(burn_freezeout::cache::CacheError::NotRepeating.into());
         }
         Ok(())
+    }
+
+    /// Outputs of the model's head: the selected classes' count, else the dataset's
+    /// ([`Dataset::classes`]: a text's byte ids).
+    pub fn num_classes(&self) -> usize {
+        self.classes.as_ref().map_or(self.dataset.classes(), Vec::len)
+    }
+
+    /// The data in words: `cifar10`, or `cifar10 classes 5-9`.
+    pub fn data_name(&self) -> String {
+        match &self.classes {
+            Some(c) => format!("{} classes {}", self.dataset.name(), classes_text(c)),
+            None => self.dataset.name().to_string(),
+        }
     }
 
     /// What `init` gives the head: a fresh one with `new_head`, else the trained one.
@@ -285,10 +318,18 @@ impl RunConfig {
             mode => format!("-cache-{mode}"),
         };
         let augment = if self.augment { "" } else { "-noaug" };
+        let classes = self.classes.as_ref().map_or(String::new(), |c| format!("-c{}", classes_text(c)));
+        let init = match (&self.init, self.new_head) {
+            (None, _) => "",
+            (Some(_), None) => "-init",
+            (Some(_), Some(_)) => "-init-newhead",
+        };
         format!(
-            "{}-{}-{}{}{}{}{}-e{}-s{}-{}",
+            "{}-{}{}{}-{}{}{}{}{}-e{}-s{}-{}",
             self.model,
             self.dataset.name(),
+            classes,
+            init,
             mode,
             cache,
             augment,
@@ -331,12 +372,51 @@ impl RunConfig {
         if self.policy != PolicyConfig::FreezeOut {
             return None;
         }
-        let spec = self.model.spec(self.dataset.classes());
+        let spec = self.model.spec(self.num_classes());
         let names: Vec<String> = spec.units.iter().map(|u| u.name.clone()).collect();
         // The rates do not depend on T: any positive length gives the same α_i.
         let schedule = burn_freezeout::Schedule::freezeout(self.train_config().schedule, names.len(), 1).ok()?;
         schedule.high_rate_warning(&names)
     }
+}
+
+/// Classes as the command line gives them: runs of consecutive ones as ranges (`5-9`, `0,2,4`).
+pub fn classes_text(classes: &[u8]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < classes.len() {
+        let mut j = i;
+        while j + 1 < classes.len() && classes[j + 1] == classes[j].wrapping_add(1) {
+            j += 1;
+        }
+        parts.push(if j > i + 1 { format!("{}-{}", classes[i], classes[j]) } else { classes[i].to_string() });
+        if j == i + 1 {
+            parts.push(classes[j].to_string());
+        }
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// Parses `--classes`: class numbers and ranges, comma-separated (`5-9`, `0,2,4`, `0-2,7`).
+pub fn parse_classes(text: &str) -> Result<Vec<u8>, String> {
+    let mut classes = Vec::new();
+    for part in text.split(',') {
+        let number = |s: &str| {
+            s.trim().parse::<u8>().map_err(|_| format!("`{s}` is not a class number (e.g. --classes 5-9 or 0,2,4)"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (number(a)?, number(b)?);
+                if a > b {
+                    return Err(format!("`{part}`: a range runs upwards (e.g. 5-9)"));
+                }
+                classes.extend(a..=b);
+            }
+            None => classes.push(number(part)?),
+        }
+    }
+    Ok(classes)
 }
 
 /// [`RunConfig`] as `config.toml` stores it: the field names, order and defaults run
@@ -376,6 +456,8 @@ struct RunConfigFile {
     init: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     new_head: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<Vec<u8>>,
 }
 
 fn is_true(b: &bool) -> bool {
@@ -435,6 +517,7 @@ file_form!(
     augment,
     init,
     new_head,
+    classes,
 );
 
 #[cfg(test)]
@@ -455,6 +538,8 @@ mod tests {
             RunConfig { val: 5000, ..base.clone() },
             RunConfig { init: Some("runs/pretrained".into()), ..base.clone() },
             RunConfig { init: Some("runs/pretrained".into()), new_head: Some(10), ..base.clone() },
+            RunConfig { classes: Some(vec![5, 6, 7, 8, 9]), ..base.clone() },
+            RunConfig { classes: Some(vec![0, 1, 2, 3, 4]), ..base.clone() },
             RunConfig { weight_decay: 5e-4, ..base.clone() },
             RunConfig { optimizer: OptimizerKind::AdamW, ..base.clone() },
             RunConfig { policy: PolicyConfig::Adaptive(AdaptiveConfig::default()), ..base.clone() },
@@ -618,5 +703,26 @@ ramp = 0.05
             assert_eq!(toml::to_string_pretty(&config).unwrap(), text, "written back byte for byte");
             assert_eq!(config.run_name(), name);
         }
+    }
+
+    /// `--classes` reads numbers and upward ranges, and writes them back the same way; a
+    /// selection is relabelled in its order.
+    #[test]
+    fn classes_parse_print_and_select() {
+        assert_eq!(parse_classes("5-9"), Ok(vec![5, 6, 7, 8, 9]));
+        assert_eq!(parse_classes("0,2,4"), Ok(vec![0, 2, 4]));
+        assert_eq!(parse_classes("0-2,7,8"), Ok(vec![0, 1, 2, 7, 8]));
+        for text in ["5-9", "0,2,4", "0-2,7,8", "3,4"] {
+            assert_eq!(classes_text(&parse_classes(text).unwrap()), text);
+        }
+        assert!(parse_classes("9-5").unwrap_err().contains("a range runs upwards"));
+        assert!(parse_classes("five").unwrap_err().contains("`five` is not a class number"));
+        let split = burn_freezeout::data::Split {
+            images: (0..6u8).flat_map(|i| vec![i; burn_freezeout::data::cifar::IMAGE_BYTES]).collect(),
+            labels: vec![0, 5, 7, 5, 9, 1],
+        };
+        let selected = split.select_classes(&[9, 5]);
+        assert_eq!(selected.labels, [1, 1, 0], "class 9 is 0, class 5 is 1, in the split's order");
+        assert_eq!((0..3).map(|i| selected.image(i)[0]).collect::<Vec<_>>(), [1, 3, 4], "their images");
     }
 }

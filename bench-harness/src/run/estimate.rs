@@ -18,7 +18,7 @@ fn macs_per_second(device: burn_freezeout::device::DeviceKind) -> f64 {
 /// Wall-clock estimate of a run (training steps and evaluations) from the model's forward cost
 /// at the assumed throughput, uncalibrated; [`Estimate::seconds`] calibrates it.
 pub fn estimate_seconds(config: &RunConfig) -> f64 {
-    let spec = config.model.spec(config.dataset.classes());
+    let spec = config.model.spec(config.num_classes());
     let fwd = spec.macs();
     let train = config.train_limit.unwrap_or(50_000 - config.val) as f64;
     let eval = config.test_limit.unwrap_or(if config.val > 0 { config.val } else { 10_000 }) as f64;
@@ -37,7 +37,7 @@ pub struct Estimate {
 impl Estimate {
     /// Step time (ms) the cost model assumes for `config`'s model at its batch size.
     pub fn assumed_step_ms(config: &RunConfig) -> f64 {
-        let macs = config.model.spec(config.dataset.classes()).macs() as f64;
+        let macs = config.model.spec(config.num_classes()).macs() as f64;
         1e3 * 3.0 * macs * config.batch_size as f64 / macs_per_second(config.device)
     }
 

@@ -8,7 +8,7 @@
 mod config;
 mod estimate;
 
-pub use config::{Dataset, RunConfig};
+pub use config::{Dataset, RunConfig, classes_text, parse_classes};
 pub use estimate::{Estimate, estimate_seconds};
 
 use anyhow::{Context, bail};
@@ -89,7 +89,7 @@ fn check_init(config: &RunConfig) -> anyhow::Result<()> {
     let check = InitCheck { path, head: config.head() };
     match config.model.is_text() {
         true => config.model.build_text(VOCAB, 0.0, &device, |model| check.read(model)),
-        false => config.model.build(config.dataset.classes(), 0.0, &device, check),
+        false => config.model.build(config.num_classes(), 0.0, &device, check),
     }
 }
 
@@ -325,7 +325,7 @@ fn execute(
                 loader = loader.with_probe(probe);
             }
             device.seed(config.seed);
-            config.model.build(config.dataset.classes(), config.dropout, &device, Images { train, loader })
+            config.model.build(config.num_classes(), config.dropout, &device, Images { train, loader })
         }
         Data::Text(corpus) => {
             let mut loader = TextLoader::new(&corpus, GPT_CONTEXT, config.batch_size, config.seed)?
@@ -350,7 +350,11 @@ pub fn limit_with_probe(train: &mut Split, limit: usize, probe: usize) -> Option
 /// Applies `--val`, `--train-limit`, `--test-limit`; with a training limit, the drift policy's
 /// probe is the first [`PROBE_IMAGES`] training images past it (never trained on; without a
 /// limit the loader takes the evaluation split's first images, their inputs only).
-fn splits(config: &RunConfig, mut train: Split, test: Split) -> anyhow::Result<(Split, Split, Option<Split>)> {
+fn splits(config: &RunConfig, train: Split, test: Split) -> anyhow::Result<(Split, Split, Option<Split>)> {
+    let (mut train, test) = match &config.classes {
+        Some(c) => (train.select_classes(c), test.select_classes(c)),
+        None => (train, test),
+    };
     let mut eval = if config.val > 0 {
         if config.val >= train.len() {
             bail!("val = {} leaves no training images (the train split has {})", config.val, train.len());

@@ -122,7 +122,7 @@ fn predictions_from(
     if config.policy.is_baseline() {
         return Ok((Some(0.0), 0.0));
     }
-    let spec = config.model.spec(config.dataset.classes());
+    let spec = config.model.spec(config.num_classes());
     let costs = CostModel::from_spec(&spec);
     if config.policy.adaptive().is_some() {
         let its = iterations()?;
@@ -283,7 +283,7 @@ pub fn warm_up(config: &RunConfig) -> anyhow::Result<f64> {
     }
     let report = crate::bench::speed::measure(&crate::bench::speed::SpeedConfig {
         model: config.model,
-        classes: config.dataset.classes(),
+        classes: config.num_classes(),
         batch: config.batch_size,
         iters: 10,
         warmup: 0,

@@ -161,6 +161,19 @@ impl Split {
     pub fn image(&self, i: usize) -> &[u8] {
         &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]
     }
+    /// The images of `classes` only, in their order, relabelled by their place in `classes`
+    /// (`[5, 6, 7, 8, 9]`: class 5 becomes 0): a task of `classes.len()` classes, e.g. the
+    /// second half of CIFAR-10 to fine-tune on after training on the first.
+    pub fn select_classes(&self, classes: &[u8]) -> Split {
+        let mut out = Split::default();
+        for (i, label) in self.labels.iter().enumerate() {
+            if let Some(new) = classes.iter().position(|c| c == label) {
+                out.images.extend_from_slice(self.image(i));
+                out.labels.push(new as u8);
+            }
+        }
+        out
+    }
     /// Images per class.
     pub fn class_counts(&self, classes: usize) -> Vec<usize> {
         let mut counts = vec![0; classes];

@@ -144,7 +144,7 @@ fn write_plots(
     several_seeds: bool,
 ) -> anyhow::Result<()> {
     plot::design_curve(&out.join("design_curve.svg"), lines)?;
-    let spec = first.model.spec(first.dataset.classes());
+    let spec = first.model.spec(first.num_classes());
     let schedule = Schedule::freezeout(ScheduleConfig::default(), spec.units.len(), rows[0].summary.total_iterations)?;
     let title = format!("Per-unit learning rates, {} (cubic, t0 = 0.8, scaled)", first.model);
     plot::lr_curves(&out.join("lr_curves.svg"), &schedule, &title)?;

@@ -88,6 +88,10 @@ pub struct Args {
     /// are read from --init, the head (everything outside the units) starts fresh.
     #[arg(long, value_name = "CLASSES")]
     pub new_head: Option<usize>,
+    /// Train and evaluate on these classes only, relabelled 0.. in this order: numbers and
+    /// ranges, e.g. 0-4 (CIFAR-10's first half, to pretrain on) or 5-9 (its second, to fine-tune on).
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<String>,
     #[arg(long, value_enum, help = with_default(
         "What decides freezing: freezeout (the schedule of --t0/--scaling), gradient-norm (a unit freezes when \
          its gradient norm settles; see --threshold; adaptive is accepted too), drift (a unit freezes when its output on a held-out probe batch \
@@ -234,6 +238,10 @@ impl Args {
             c.init = Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
         }
         c.new_head = self.new_head.or(c.new_head);
+        if let Some(text) = &self.classes {
+            c.classes =
+                Some(bench_harness::run::parse_classes(text).map_err(|e| anyhow::anyhow!("--classes {text}: {e}"))?);
+        }
         c.cache.mode = self.cache.unwrap_or(c.cache.mode);
         c.cache.float = self.cache_float.unwrap_or(c.cache.float);
         c.cache.mem = self.cache_mem.or(c.cache.mem);
