@@ -51,7 +51,8 @@
 //! ```
 
 use crate::{FreezeOutForward, UnitTensor};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::kind::Autodiff;
+use burn::tensor::{Device, Float, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use std::ops::Range;
 
@@ -85,17 +86,17 @@ const SIGN_SEED: u64 = 0x5eed_d21f;
 
 /// A fixed probe batch and the sketching of each unit's output on it (see the module docs).
 #[derive(Clone, Debug)]
-pub struct DriftProbe<const D: usize> {
-    input: Tensor<D>,
+pub struct DriftProbe<const D: usize, K: Autodiff + Send + 'static = Float> {
+    input: Tensor<D, K>,
     signs: Option<Tensor<1>>,
     /// The frozen prefix's length and its output on the probe (inference device).
     frozen: Option<(usize, UnitTensor)>,
 }
 
-impl<const D: usize> DriftProbe<D> {
+impl<const D: usize, K: Autodiff + Send + 'static> DriftProbe<D, K> {
     /// A probe of `input` (held out from training, normalised as training batches are, not
-    /// augmented). It is moved to the inference device of its device.
-    pub fn new(input: Tensor<D>) -> Self {
+    /// augmented; or token ids, `K = Int`). It is moved to the inference device of its device.
+    pub fn new(input: Tensor<D, K>) -> Self {
         let inference = input.device().without_autodiff();
         Self { input: input.without_autodiff().to_device(&inference), signs: None, frozen: None }
     }
@@ -114,7 +115,7 @@ impl<const D: usize> DriftProbe<D> {
     /// be split into units (one unit is run on the probe).
     pub fn check<M, const O: usize>(&mut self, model: &M) -> Result<(), DriftError>
     where
-        M: FreezeOutForward<D, O>,
+        M: FreezeOutForward<D, O, K>,
     {
         self.sketches(model, 0..1).map(drop).ok_or(DriftError::ManualForward)
     }
@@ -124,7 +125,7 @@ impl<const D: usize> DriftProbe<D> {
     /// inference mode; its frozen prefix's output is computed once and kept.
     pub fn sketches<M, const O: usize>(&mut self, model: &M, units: Range<usize>) -> Option<Vec<Vec<f32>>>
     where
-        M: FreezeOutForward<D, O>,
+        M: FreezeOutForward<D, O, K>,
     {
         if units.is_empty() {
             return Some(Vec::new());

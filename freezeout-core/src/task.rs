@@ -41,7 +41,7 @@ use crate::drift::{DriftError, DriftProbe};
 use crate::{FreezeOutDriver, FreezeOutForward};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::kind::Autodiff;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Float, Int, Tensor, TensorData};
 
 /// What one batch gives: the loss to train on and the metric, both still on the device.
 #[derive(Clone, Debug)]
@@ -107,12 +107,16 @@ pub trait ProbeStep<M> {
     fn observe(&mut self, model: &M, driver: &mut FreezeOutDriver) -> Result<(), DriftError>;
 }
 
-/// The [`ProbeStep`] of a model that is [`FreezeOutForward`]`<D, O>`: a [`DriftProbe`] of its
-/// rank-`D` input.
+/// The [`ProbeStep`] of a model that is [`FreezeOutForward`]`<D, O, K>`: a [`DriftProbe`] of its
+/// rank-`D` input of kind `K` (images: `Float`; token ids: `Int`).
 #[derive(Clone, Debug)]
-pub struct UnitProbe<const D: usize, const O: usize>(pub DriftProbe<D>);
+pub struct UnitProbe<const D: usize, const O: usize, K: Autodiff + Send + 'static = Float>(pub DriftProbe<D, K>);
 
-impl<M: FreezeOutForward<D, O>, const D: usize, const O: usize> ProbeStep<M> for UnitProbe<D, O> {
+impl<M, const D: usize, const O: usize, K> ProbeStep<M> for UnitProbe<D, O, K>
+where
+    M: FreezeOutForward<D, O, K>,
+    K: Autodiff + Send + 'static,
+{
     fn check(&mut self, model: &M) -> Result<(), DriftError> {
         self.0.check(model)
     }
@@ -212,6 +216,10 @@ impl<M: FreezeOutForward<2, 3, Int>> Task<M> for LanguageModel {
     ) -> Result<TaskOutput, CacheError> {
         let targets = batch.targets(c.device);
         Ok(next_character(c.forward(model, &batch)?, targets))
+    }
+
+    fn drift_probe(&self, batch: TokenBatch, device: &Device) -> Option<Box<dyn ProbeStep<M>>> {
+        Some(Box::new(UnitProbe::<2, 3, Int>(DriftProbe::new(batch.to_device(device).0))))
     }
 }
 

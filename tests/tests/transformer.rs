@@ -14,7 +14,7 @@ use burn_freezeout::data::{DataSource, Loader};
 use burn_freezeout::models::{CharGpt, Vit, VitBlock};
 use burn_freezeout::task::LanguageModel;
 use burn_freezeout::train::{self, RunLog, TrainConfig};
-use burn_freezeout::{FreezeOut, FreezeOutForward, freezeout, trainable_params};
+use burn_freezeout::{AdaptiveConfig, FreezeOut, FreezeOutForward, PolicyConfig, freezeout, trainable_params};
 use freezeout_tests::{
     assert_exact_cache_is_exact, fast_schedule, host, logged, module_values, quadrant_data, random_split, snapshot,
 };
@@ -190,6 +190,38 @@ fn a_char_model_trains_on_text_and_the_exact_cache_is_bit_for_bit() {
     let uniform = (distinct as f64).ln(); // the text's characters, equally likely
     let held_out = plain.epochs.last().unwrap().test_error.expect("evaluated");
     assert!(held_out < 0.8 * uniform, "{held_out} nats against {uniform}");
+}
+
+/// The drift policy on a language model: its probe is a held-out batch of token ids (an `Int`
+/// input), run unit by unit; with a threshold every unit meets, all three units leave together
+/// once the policy may let them (half the run, two windows of patience), and the run goes on.
+#[test]
+fn the_drift_policy_freezes_a_char_model_on_its_token_probe() {
+    let device = Device::flex().autodiff();
+    device.seed(6);
+    let corpus = Corpus::new(text(3000, 1));
+    let mut data = TextLoader::new(&corpus, 16, 32, 7).unwrap();
+    let drift = AdaptiveConfig {
+        threshold: 1e9,
+        window: 0.1,
+        sample_every: 1,
+        min_fraction: 0.5,
+        ramp: 0.1,
+        ..AdaptiveConfig::drift()
+    };
+    let config = TrainConfig { epochs: 5, policy: PolicyConfig::Adaptive(drift), ..fast_schedule() };
+    let mut log = RunLog::in_memory();
+    let out = train::Fit::new(&config, &device)
+        .task(&LanguageModel)
+        .log(&mut log)
+        .run(CharGpt::new(VOCAB, 16, 2, 32, 0.0, &device), &mut data)
+        .unwrap();
+    let frozen: Vec<u64> = logged(&log, "freeze", "frozen").iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(frozen.last(), Some(&3), "every unit frozen by the end: {frozen:?}");
+    let first = logged(&log, "freeze", "iter")[0].as_u64().unwrap();
+    assert!((15..30).contains(&first), "not before half the run (15 of 30 iterations): {first}");
+    assert_eq!(out.summary.total_iterations, 30);
+    assert!(out.summary.test_error.is_some_and(f64::is_finite));
 }
 
 /// Windows of two lengths (a variable sequence length): the cache's entries would differ in

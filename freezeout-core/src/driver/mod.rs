@@ -32,6 +32,7 @@ use burn::module::{ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::GradientsParams;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::tensor::Tensor;
+use burn::tensor::kind::Autodiff;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -203,13 +204,14 @@ impl FreezeOutDriver {
     /// device read of `k` values per watched unit); otherwise this does nothing.
     /// An error if the model's forward is hand-written (`#[freezeout(manual)]`): it cannot be
     /// split into units.
-    pub fn observe_drift<M, const D: usize, const O: usize>(
+    pub fn observe_drift<M, const D: usize, const O: usize, K>(
         &mut self,
         model: &M,
-        probe: &mut DriftProbe<D>,
+        probe: &mut DriftProbe<D, K>,
     ) -> Result<(), DriftError>
     where
-        M: FreezeOutForward<D, O>,
+        M: FreezeOutForward<D, O, K>,
+        K: Autodiff + Send + 'static,
     {
         let j = self.state.iteration;
         if let Some(units) = self.policy.wants_sketches(j) {

@@ -97,14 +97,14 @@ trait ErasedProbe: Send {
     fn len(&self) -> usize;
 }
 
-/// A probe of rank-`D` inputs and the measurement of the model it was made for.
+/// A probe of rank-`D` inputs of kind `K` and the measurement of the model it was made for.
 #[derive(Clone)]
-struct TypedProbe<const D: usize> {
-    probe: DriftProbe<D>,
-    observe: fn(&dyn Any, &mut DriftProbe<D>, &mut FreezeOutDriver) -> Result<(), DriftError>,
+struct TypedProbe<const D: usize, K: Autodiff + Send + 'static> {
+    probe: DriftProbe<D, K>,
+    observe: fn(&dyn Any, &mut DriftProbe<D, K>, &mut FreezeOutDriver) -> Result<(), DriftError>,
 }
 
-impl<const D: usize> ErasedProbe for TypedProbe<D> {
+impl<const D: usize, K: Autodiff + Send + 'static> ErasedProbe for TypedProbe<D, K> {
     fn observe(&mut self, model: &dyn Any, driver: &mut FreezeOutDriver) -> Result<(), DriftError> {
         (self.observe)(model, &mut self.probe, driver)
     }
@@ -151,24 +151,30 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     }
 
     /// The drift policy's probe batch: `input`, the model's input for a batch held out from
-    /// training (images: NCHW, normalised as the training batches are, not augmented), measured
-    /// after every optimizer step the policy asks for. A drift policy needs it; other policies
-    /// ignore it. An error for a hand-written forward, which cannot be split into units.
-    pub fn with_drift_probe<const D: usize, const O: usize>(self, input: Tensor<D>) -> Result<Self, DriftError>
+    /// training (images: NCHW, normalised as the training batches are, not augmented; a
+    /// language model: token ids), measured after every optimizer step the policy asks for. A
+    /// drift policy needs it; other policies ignore it. An error for a hand-written forward,
+    /// which cannot be split into units.
+    pub fn with_drift_probe<const D: usize, const O: usize, K>(self, input: Tensor<D, K>) -> Result<Self, DriftError>
     where
-        M: FreezeOutForward<D, O> + 'static,
+        M: FreezeOutForward<D, O, K> + 'static,
+        K: Autodiff + Send + 'static,
     {
-        fn observe<M: FreezeOutForward<D, O> + 'static, const D: usize, const O: usize>(
+        fn observe<M, const D: usize, const O: usize, K>(
             model: &dyn Any,
-            probe: &mut DriftProbe<D>,
+            probe: &mut DriftProbe<D, K>,
             driver: &mut FreezeOutDriver,
-        ) -> Result<(), DriftError> {
+        ) -> Result<(), DriftError>
+        where
+            M: FreezeOutForward<D, O, K> + 'static,
+            K: Autodiff + Send + 'static,
+        {
             let model = model.downcast_ref::<M>().expect("the probe measures the model it was made for");
             driver.observe_drift(model, probe)
         }
         let mut probe = DriftProbe::new(input);
         probe.check(&self.model)?;
-        let probe = TypedProbe { probe, observe: observe::<M, D, O> };
+        let probe = TypedProbe { probe, observe: observe::<M, D, O, K> };
         Ok(Self { probe: Some(LearnerProbe(Box::new(probe))), ..self })
     }
 
