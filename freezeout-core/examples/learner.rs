@@ -35,6 +35,7 @@ use burn::train::{
 use burn_freezeout::cache::{CacheConfig, CacheMode};
 use burn_freezeout::data::{self as cifar, CifarKind, Normalization, Split};
 use burn_freezeout::learner::{CachedTrainStep, FreezeOutModel, ImageBatch, classification_output};
+use burn_freezeout::task::cross_entropy;
 use burn_freezeout::{FreezeOut, FreezeOutForward, ScheduleConfig, UnitTensor, freezeout};
 
 /// conv 3×3 → BatchNorm → ReLU.
@@ -103,9 +104,7 @@ impl TrainStep for Net {
 impl CachedTrainStep for Net {
     fn step_from(&self, batch: ImageBatch, x: UnitTensor, unit: usize) -> TrainOutput<ClassificationOutput> {
         let logits = self.forward_from(x, unit).expect("a generated forward");
-        let loss = burn::nn::loss::CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits.clone(), batch.targets.clone());
+        let loss = cross_entropy(logits.clone(), batch.targets.clone());
         TrainOutput::new(self, loss.backward(), ClassificationOutput::new(loss, logits, batch.targets))
     }
 }

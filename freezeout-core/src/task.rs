@@ -225,8 +225,8 @@ impl<M: FreezeOutForward<2, 3, Int>> Task<M> for LanguageModel {
 
 /// The language model's loss and metric from the logits.
 fn next_character(logits: Tensor<3>, targets: Tensor<2, Int>) -> TaskOutput {
-    let [n, t, vocab] = logits.dims();
-    let loss = cross_entropy(logits.reshape([n * t, vocab]), targets.reshape([n * t]));
+    let n = logits.dims()[0];
+    let loss = next_token_cross_entropy(logits, targets);
     // Every window has `t` positions: the mean over all is the mean of the windows' means.
     TaskOutput { metric: loss.clone().detach().mul_scalar(n as f64), loss }
 }
@@ -237,10 +237,23 @@ fn classify(logits: Tensor<2>, targets: Tensor<1, Int>) -> TaskOutput {
     TaskOutput { loss: cross_entropy(logits, targets), metric: wrong }
 }
 
-/// Mean cross-entropy of `logits` against class indices (the built-in classification loss,
-/// in our loop and under the `Learner` alike).
-pub(crate) fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+/// Mean cross-entropy of `logits` `[n, classes]` against `n` class indices: the built-in
+/// classification loss, in our loop and under the `Learner` alike.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets)
+}
+
+/// Mean cross-entropy over every position of logits `[n, t, vocab]` against the next tokens
+/// `[n, t]`: the built-in language models' loss ([`LanguageModel`], and under the `Learner`).
+pub fn next_token_cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
+    let (logits, targets) = positions(logits, targets);
+    cross_entropy(logits, targets)
+}
+
+/// Every position as one prediction: logits `[n · t, vocab]` and `n · t` targets.
+pub(crate) fn positions(logits: Tensor<3>, targets: Tensor<2, Int>) -> (Tensor<2>, Tensor<1, Int>) {
+    let [n, t, vocab] = logits.dims();
+    (logits.reshape([n * t, vocab]), targets.reshape([n * t]))
 }
 
 /// Number of wrong top-1 predictions (stays on the device until read).

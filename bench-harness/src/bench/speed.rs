@@ -7,7 +7,6 @@ use super::Reporter;
 use super::scheduled::{self, ScheduledRun};
 use crate::cost::{self, CacheBuild, CacheCosts, CachePrediction, CostModel, MeasuredCost};
 use crate::stats::{mean, median};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::kind::Autodiff;
 use burn::tensor::{Distribution, Int, Tensor};
 use burn_freezeout::cache::{CacheConfig, CacheMode, PrefixCache};
@@ -15,7 +14,9 @@ use burn_freezeout::data::text::{TokenBatch, VOCAB};
 use burn_freezeout::data::{CachedBatch, DataSource, HostBatch, InMemory};
 use burn_freezeout::device::{DeviceKind, FloatKind};
 use burn_freezeout::models::{CharGpt, GPT_CONTEXT, Preset, WithModel};
-use burn_freezeout::task::{CacheStep, Classification, LanguageModel, Task, TaskOutput};
+use burn_freezeout::task::{
+    CacheStep, Classification, LanguageModel, Task, TaskOutput, cross_entropy, next_token_cross_entropy,
+};
 use burn_freezeout::train::{Stepper, TrainConfig};
 use burn_freezeout::{FreezeOut, FreezeOutDriver, FreezeOutForward, Scaling, Schedule, ScheduleConfig, UnitTensor};
 use serde::Serialize;
@@ -338,9 +339,7 @@ impl WithModel for Points<'_> {
             targets.clone().into_data().iter::<i64>().collect(),
         )
         .with_ids((0..c.batch as u64).collect());
-        self.time(model, &Classification, host, images, targets, |logits, targets| {
-            CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, targets)
-        })
+        self.time(model, &Classification, host, images, targets, cross_entropy)
     }
 }
 
@@ -356,12 +355,7 @@ impl Points<'_> {
             context: GPT_CONTEXT,
             ids: (0..c.batch as u64).collect(),
         };
-        self.time(model, &LanguageModel, host, tokens, targets, |logits: Tensor<3>, targets: Tensor<2, Int>| {
-            let [n, t, vocab] = logits.dims();
-            CrossEntropyLossConfig::new()
-                .init(&logits.device())
-                .forward(logits.reshape([n * t, vocab]), targets.reshape([n * t]))
-        })
+        self.time(model, &LanguageModel, host, tokens, targets, next_token_cross_entropy)
     }
 
     /// Every point's steps on `model` with `task`: on `input` (the batch `host` on the device)

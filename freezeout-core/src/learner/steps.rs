@@ -3,7 +3,7 @@
 //! from any unit's input that the cache runs.
 
 use crate::data::CachedBatch;
-use crate::task::cross_entropy;
+use crate::task::{cross_entropy, positions};
 use crate::{FreezeOutForward, UnitTensor};
 use burn::tensor::kind::Autodiff;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -114,8 +114,8 @@ fn classification(logits: Tensor<2>, targets: Tensor<1, Int>) -> ClassificationO
 /// Next-token prediction as classification over every position: logits `[n, t, vocab]` against
 /// targets `[n, t]`, flattened to `n · t` predictions.
 fn next_token(logits: Tensor<3>, targets: Tensor<2, Int>) -> ClassificationOutput {
-    let [n, t, vocab] = logits.dims();
-    classification(logits.reshape([n * t, vocab]), targets.reshape([n * t]))
+    let (logits, targets) = positions(logits, targets);
+    classification(logits, targets)
 }
 
 /// `TrainStep`, `CachedTrainStep` and `InferenceStep` of the built-in models, from their output
