@@ -49,7 +49,7 @@ impl WithModel for SignalCost {
         }
         // Samples on one batch's gradients, by a policy that samples every iteration.
         let config = AdaptiveConfig { sample_every: 1, ..AdaptiveConfig::default() };
-        let policy = Policy::Adaptive(Adaptive::new(config, 0.1, n, 1_000_000).expect("a valid policy"));
+        let policy = Policy::from(Adaptive::new(config, 0.1, n, 1_000_000).expect("a valid policy"));
         let mut adaptive = FreezeOutDriver::with_policy(&model, policy).expect("the model's units");
         let loss = Classification.forward(&model, (images, targets)).loss;
         let grads = GradientsParams::from_grads(loss.backward(), &model);

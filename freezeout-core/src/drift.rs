@@ -38,7 +38,7 @@
 //! let device = Device::flex().autodiff();
 //! let model = WideResNet::new(10, 1, 0.0, 10, &device);
 //! // The drift policy for a run of 1000 iterations, and a probe of held-out images.
-//! let policy = PolicyConfig::Adaptive(AdaptiveConfig::drift()).build(ScheduleConfig::default(), 4, 1000)?;
+//! let policy = PolicyConfig::Adaptive(AdaptiveConfig::drift()).build(ScheduleConfig::default(), None, 4, 10, 1000)?;
 //! let mut freezeout = FreezeOutDriver::with_policy(&model, policy)?;
 //! let held_out = Tensor::<4>::random([8, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
 //! let mut probe = DriftProbe::new(held_out);

@@ -42,6 +42,12 @@ pub trait FreezeOut: Module + Sized {
     /// Freezes units `0..k` ([`Module::freeze`]: no gradients, BatchNorm/Dropout in inference
     /// mode). Units already frozen stay frozen; FreezeOut never unfreezes.
     fn freeze_units(self, k: usize) -> Self;
+    /// Makes the frozen prefix exactly `k` units long: freezes units `0..k` as
+    /// [`freeze_units`](Self::freeze_units) does, and trains the frozen units from `k` on again
+    /// ([`Module::unfreeze`]: gradients, BatchNorm/Dropout in training mode). A fine-tuning
+    /// policy's prefix shrinks this way. A unit only partly frozen (some of its parameters) is
+    /// not frozen, and stays as it is.
+    fn set_frozen_units(self, k: usize) -> Self;
 }
 
 /// The freeze-aware forward pass, from a rank-`I` input of kind `K` (`Float` unless given:
@@ -182,15 +188,21 @@ pub mod private {
         }
     }
 
-    /// Freezes the first `k` units.
+    /// Freezes the first `k` units (and, [`exact`](Self::exact), unfreezes the frozen ones
+    /// after them).
     pub struct Freezer {
         next: usize,
         k: usize,
+        unfreeze: bool,
     }
 
     impl Freezer {
         pub fn new(k: usize) -> Self {
-            Self { next: 0, k }
+            Self { next: 0, k, unfreeze: false }
+        }
+        /// A prefix of exactly `k` frozen units.
+        pub fn exact(k: usize) -> Self {
+            Self { next: 0, k, unfreeze: true }
         }
         pub fn unit<M: Module>(&mut self, module: M) -> M {
             let index = self.next;
@@ -201,6 +213,8 @@ pub mod private {
                 // shared), so a frozen unit uses the statistics of its last training step.
                 let _ = module.valid();
                 module.freeze()
+            } else if self.unfreeze && index >= self.k && is_frozen(&module) {
+                module.unfreeze()
             } else {
                 module
             }

@@ -2,7 +2,8 @@
 //!
 //! * [`schedule`]: the schedule math (pure, no Burn types);
 //! * [`FreezeOut`] and `#[freezeout]`: units of a model, freezing, the freeze-aware forward;
-//! * [`policy`]: what decides the frozen prefix and the rates: the schedule, or an adaptive policy;
+//! * [`policy`]: what decides the frozen prefix and the rates: the schedule, an adaptive policy, or a
+//!   fine-tuning policy (a frozen backbone, gradual unfreezing; layer-wise rate decay on any);
 //! * [`FreezeOutDriver`]: FreezeOut per iteration for any training loop (yours, ours);
 //! * [`cache`]: the frozen-prefix cache (the frozen units' forward skipped too);
 //! * [`drift`]: each unit's representation drift on a probe batch (the drift policy's signal);
@@ -38,7 +39,10 @@ pub use burn_freezeout_macros::freezeout;
 pub use cache::{CacheConfig, CacheMode, PrefixCache};
 pub use driver::{DriverState, FreezeEvent, FreezeOutDriver, GradientCensus, gradient_census};
 pub use freeze::{FreezeOut, FreezeOutForward, UnitInfo, head_param_ids, trainable_params};
-pub use policy::{Adaptive, AdaptiveConfig, Policy, PolicyConfig, PolicyError, Signal};
+pub use policy::{
+    Adaptive, AdaptiveConfig, BackboneConfig, Finetune, FinetuneKind, GradualConfig, Policy, PolicyConfig, PolicyError,
+    Signal,
+};
 pub use schedule::{HIGH_RATE_FACTOR, Scaling, Schedule, ScheduleConfig, ScheduleError};
 pub use unit_tensor::UnitTensor;
 

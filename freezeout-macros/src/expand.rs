@@ -60,7 +60,7 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
     let names = model.units.iter().map(unit_names);
     let counts = model.units.iter().map(unit_count);
     let prefix = model.units.iter().map(|u| for_each_unit(u, |m| quote!(__p.unit(#m);)));
-    let freeze = model.units.iter().map(unit_freeze);
+    let freeze: Vec<TokenStream> = model.units.iter().map(unit_freeze).collect();
 
     let ranks = validate::ranks(args, model);
     let input = ranks.first().map_or(4, |r| r.0);
@@ -169,6 +169,11 @@ fn generate(args: &Args, model: &Model) -> TokenStream {
             }
             fn freeze_units(mut self, k: usize) -> Self {
                 let mut __f = #fo::__private::Freezer::new(k);
+                #(#freeze)*
+                self
+            }
+            fn set_frozen_units(mut self, k: usize) -> Self {
+                let mut __f = #fo::__private::Freezer::exact(k);
                 #(#freeze)*
                 self
             }

@@ -873,3 +873,76 @@ fn a_run_starts_from_a_finished_runs_weights_with_or_without_a_new_head() {
         "model.bpk: `group1.0.conv1.weight` has shape [16, 16, 3, 3] there, [32, 16, 3, 3] in the model",
     );
 }
+
+/// The `freeze` and `unfreeze` events of a run's log: `(event, iteration, frozen units after)`.
+fn prefix_events(dir: &Path) -> Vec<(String, u64, u64)> {
+    fs::read_to_string(dir.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "freeze" || v["event"] == "unfreeze")
+        .map(|v| (v["event"].as_str().unwrap().to_string(), v["iter"].as_u64().unwrap(), v["frozen"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn fine_tuning_runs_killed_after_an_unfreeze_resume_exactly() {
+    let Some(data) = freezeout_tests::cifar10("fine_tuning_runs_killed_after_an_unfreeze_resume_exactly") else {
+        return;
+    };
+    let data = data.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pre = tmp.path().join("pre").to_str().unwrap().to_string();
+    let o = repro(&tiny_args(&pre, data, "1"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Gradual unfreezing of WRN-10-1's 4 units over 3 epochs of 6 iterations: 4 frozen in
+    // epoch 0, 3 from iteration 6, 2 from 12. Killed after iteration 9, resumed from the
+    // checkpoint before iteration 8 (after the first unfreeze), it crosses the second. The
+    // backbone policy with the exact cache: all 4 frozen (the head alone, its input cached) in
+    // epoch 0, all train from iteration 6 (the entries dropped).
+    let cases: [&[&str]; 2] = [
+        &["--policy", "gradual", "--layer-decay", "0.9"],
+        &["--policy", "backbone", "--cache", "exact", "--no-augment"],
+    ];
+    for extra in cases {
+        let (full, killed) =
+            (tmp.path().join(format!("full{}", extra[1])), tmp.path().join(format!("killed{}", extra[1])));
+        let (full_out, killed_out) = (full.to_str().unwrap(), killed.to_str().unwrap());
+        let full_args = [train_args(full_out, data), vec!["--init", &pre], extra.to_vec()].concat();
+        let killed_args = [train_args(killed_out, data), vec!["--init", &pre], extra.to_vec()].concat();
+        let o = repro(&full_args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = repro(&killed_args, &[("FREEZEOUT_ABORT_AFTER_ITERATION", "9")]);
+        assert!(!o.status.success(), "the run must have been killed");
+        let o = repro(&["train", "--resume", killed.to_str().unwrap(), "--data", data], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (a, b) = (iterations(&full), iterations(&killed));
+        assert_eq!(a.len(), 18);
+        assert_eq!(a, b, "{extra:?}: same losses and frozen units, iteration by iteration");
+        let frozen: Vec<u64> = a.iter().map(|&(_, _, f)| f).collect();
+        let events = prefix_events(&full);
+        let e = |event: &str, j: u64, f: u64| (event.to_string(), j, f);
+        if extra[1] == "gradual" {
+            assert_eq!(frozen, [[4; 6], [3; 6], [2; 6]].concat());
+            assert_eq!(events, [e("freeze", 0, 4), e("unfreeze", 6, 3), e("unfreeze", 12, 2)]);
+            assert_eq!(prefix_events(&killed), events, "the resumed part logs the unfreeze it crossed");
+        } else {
+            assert_eq!(frozen, [[4; 6], [0; 6], [0; 6]].concat());
+            assert_eq!(events, [e("freeze", 0, 4), e("unfreeze", 6, 0)]);
+            let summary: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(full.join("summary.json")).unwrap()).unwrap();
+            let cache = |epoch: usize, field: &str| summary["epochs"][epoch]["cache"][field].as_u64().unwrap();
+            // Epoch 0 computes each of the 300 samples' prefix once (no hit: each is seen once);
+            // epoch 1 drops the 300 entries at the head, and never looks up again.
+            assert_eq!((cache(0, "boundary"), cache(0, "lookups"), cache(0, "entries")), (4, 300, 300));
+            assert_eq!((cache(1, "dropped"), cache(1, "entries"), cache(1, "lookups")), (300, 0, 0));
+        }
+    }
+    let o = repro(&["train", "--every", "2"], &[]);
+    assert!(stderr(&o).contains("--every is a setting of the gradual policy: add --policy gradual"), "{}", stderr(&o));
+    let o = repro(&["train", "--policy", "gradual", "--unfreeze-epoch", "2"], &[]);
+    let says = "--unfreeze-epoch is a setting of the backbone policy: add --policy backbone";
+    assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    let o = repro(&["train", "--layer-decay", "1.5"], &[]);
+    assert!(stderr(&o).contains("--layer-decay: layer_decay = 1.5 is outside (0, 1]"), "{}", stderr(&o));
+}

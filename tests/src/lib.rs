@@ -260,6 +260,8 @@ mod guide {
     struct DataParallel;
     #[doc = include_str!("../../docs/policies.md")]
     struct Policies;
+    #[doc = include_str!("../../docs/finetuning.md")]
+    struct Finetuning;
     #[doc = include_str!("../../docs/cache.md")]
     struct Cache;
     #[doc = include_str!("../../docs/backends.md")]

@@ -1,7 +1,8 @@
-//! The frozen-prefix cache: `exact` trains bit for bit as the uncached run, an entry advances
-//! without the image to the prefix recomputed from it, the budget holds, `shift`'s crop in
-//! feature space is the true prefix output inside the window, and what the cache cannot do is
-//! refused naming the flag.
+//! The frozen-prefix cache: `exact` trains bit for bit as the uncached run (a fine-tuning
+//! run's frozen backbone too, computed once per sample, its entries dropped when the backbone
+//! trains again), an entry advances without the image to the prefix recomputed from it, the
+//! budget holds, `shift`'s crop in feature space is the true prefix output inside the window,
+//! and what the cache cannot do is refused naming the flag.
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -10,6 +11,7 @@ use burn_freezeout::cache::{CacheConfig, CacheFloat, CacheMode, PrefixCache};
 use burn_freezeout::data::Loader;
 use burn_freezeout::data::{DataSource, InMemory};
 use burn_freezeout::train::{self, RunLog, TrainConfig};
+use burn_freezeout::{BackboneConfig, PolicyConfig};
 use freezeout_tests::{
     TinyNet, assert_exact_cache_is_exact, fast_schedule, host, logged, module_values, quadrant_data, random_split,
 };
@@ -39,6 +41,34 @@ fn exact_cache_trains_bit_for_bit_as_the_uncached_run() {
     let last = summary.epochs.last().unwrap().cache.expect("a cached run records its cache per epoch");
     assert_eq!((last.boundary, last.entries, last.lookups, last.hits), (4, 32, 32, 32), "{last:?}");
     assert!(summary.epochs[0].cache.unwrap().lookups == 0 && last.bytes == 32 * 4 * 8 * 8 * 4);
+}
+
+/// The backbone policy (every unit frozen for 3 epochs of 5, then all train) with `exact`: the
+/// linear probe's epochs compute each sample's backbone once (the first) and then only the
+/// head; when the backbone trains again the entries are dropped; the run is the uncached one,
+/// bit for bit.
+#[test]
+fn a_frozen_backbone_is_computed_once_per_sample_and_dropped_when_it_trains() {
+    let device = Device::flex().autodiff();
+    device.seed(6);
+    let model = TinyNet::new(3, 4, 4, &device);
+    let backbone = PolicyConfig::Backbone(BackboneConfig { epoch: 3, ..BackboneConfig::default() });
+    let run = |cache: CacheConfig| {
+        let mut data = quadrant_data(4, 2, 8, 8, 5);
+        let mut log = RunLog::in_memory();
+        let fresh = TinyNet::new(3, 4, 4, &device).load_record(model.clone().into_record());
+        let config = TrainConfig { policy: backbone, ..config(cache) };
+        let out = train::Fit::new(&config, &device).log(&mut log).run(fresh, &mut data).unwrap();
+        (logged(&log, "iter", "loss"), module_values(&out.model), out.summary)
+    };
+    let (_, summary) = assert_exact_cache_is_exact(20, run);
+    let epochs: Vec<_> = summary.epochs.iter().map(|e| e.cache.expect("a cached run records its cache")).collect();
+    let counts: Vec<_> = epochs.iter().map(|c| (c.boundary, c.lookups, c.hits, c.entries, c.dropped)).collect();
+    assert_eq!(
+        counts,
+        [(4, 32, 0, 32, 0), (4, 32, 32, 32, 0), (4, 32, 32, 32, 0), (0, 0, 0, 0, 32), (0, 0, 0, 0, 0)],
+        "(boundary, lookups, hits, entries, dropped) per epoch"
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn full_config() -> toml::Value {
         // The drift policy writes every field of `[adaptive]` (the gradient-norm default omits
         // `signal` and `patience`).
         policy: PolicyConfig::Adaptive(AdaptiveConfig::drift()),
+        layer_decay: Some(0.75),
         seed: d.seed,
         val: d.val,
         train_limit: Some(1),

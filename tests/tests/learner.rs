@@ -3,15 +3,17 @@
 //! two freeze the same units at the same iterations with the same rates and end with the same
 //! parameters, bit for bit; a Learner run stopped and resumed from burn-train's checkpoint, into
 //! a freshly built model (new parameter ids), continues exactly, its frozen units untouched.
-//! For FreezeOut's schedule, the adaptive policy and the drift policy (whose state, the last
-//! probe sketches included, rides in burn-train's scheduler record).
+//! For FreezeOut's schedule, the adaptive policy, the drift policy (whose state, the last
+//! probe sketches included, rides in burn-train's scheduler record) and gradual unfreezing
+//! (whose prefix shrinks: units frozen from the first step train again, with fresh optimizer
+//! state, and a resume after an unfreeze trains the same set at the same rates).
 
 use burn::tensor::Device;
 use burn::train::metric::LossMetric;
 use burn::train::{Learner, SupervisedTraining};
 use burn_freezeout::learner::FreezeOutModel;
 use burn_freezeout::train::{self, RunLog, TrainConfig};
-use burn_freezeout::{AdaptiveConfig, FreezeOut, PolicyConfig};
+use burn_freezeout::{AdaptiveConfig, FreezeOut, GradualConfig, PolicyConfig};
 use freezeout_tests::fast_schedule;
 use freezeout_tests::regression::{Example, Regression, Regressor, examples, in_memory, loader, probe_input};
 use std::path::Path;
@@ -57,6 +59,13 @@ fn drift_config() -> TrainConfig {
         ..AdaptiveConfig::drift()
     };
     TrainConfig { policy: PolicyConfig::Adaptive(drift), ..config() }
+}
+
+/// ULMFiT's gradual unfreezing with a layer decay on top: the 3 units frozen from the first
+/// step, one fewer at iterations 5, 10 and 15, so a stop after epoch 2 (iteration 10) falls
+/// right after an unfreeze and before another.
+fn gradual_config() -> TrainConfig {
+    TrainConfig { policy: PolicyConfig::Gradual(GradualConfig::default()), layer_decay: Some(0.8), ..config() }
 }
 
 fn data() -> (Vec<Example>, Vec<Example>) {
@@ -128,9 +137,20 @@ fn an_adaptive_learner_run_resumed_mid_window_continues_exactly() {
     resumed_equals_whole(&adaptive_config(), 0);
 }
 
+#[test]
+fn a_gradual_learner_run_unfreezes_and_trains_exactly_as_fit() {
+    learner_equals_fit(&gradual_config(), &[(0, 3), (5, 2), (10, 1), (15, 0)]);
+}
+
+#[test]
+fn a_gradual_learner_run_resumed_after_an_unfreeze_continues_exactly() {
+    resumed_equals_whole(&gradual_config(), 1);
+}
+
 fn learner_equals_fit(config: &TrainConfig, freezes: &[(u64, usize)]) {
     let device = Device::flex().autodiff();
     let model = Regressor::new(2, &device);
+    let initial: Vec<Vec<f32>> = (0..3).map(|i| model.unit_weight(i)).collect();
     let (train, valid) = data();
 
     let mut log = RunLog::in_memory();
@@ -143,7 +163,7 @@ fn learner_equals_fit(config: &TrainConfig, freezes: &[(u64, usize)]) {
     let fit_events: Events = log
         .events
         .iter()
-        .filter(|e| e["event"] == "freeze")
+        .filter(|e| e["event"] == "freeze" || e["event"] == "unfreeze")
         .map(|e| {
             let lrs = serde_json::from_value(e["lrs"].clone()).unwrap();
             (e["iter"].as_u64().unwrap(), e["frozen"].as_u64().unwrap() as usize, lrs)
@@ -159,6 +179,14 @@ fn learner_equals_fit(config: &TrainConfig, freezes: &[(u64, usize)]) {
     assert_eq!(learned.state().iteration, TOTAL);
     // Same rates at every iteration for every unit, same frozen prefix: the same parameters.
     assert_eq!(learned.inner().all_values(), fit.model.all_values());
+    if config.policy.finetune().is_some() {
+        // Every unit left the prefix before the end: each trained again, from the weights it
+        // started with (frozen until then).
+        assert_eq!(learned.state().frozen_units, 0);
+        for (i, start) in initial.iter().enumerate() {
+            assert_ne!(&learned.inner().unit_weight(i), start, "unit {i} trained after its unfreeze");
+        }
+    }
 }
 
 /// Stops after epoch 2 (iteration 10, `frozen` units frozen), resumes into a new model.
@@ -177,9 +205,9 @@ fn resumed_equals_whole(config: &TrainConfig, frozen: usize) {
 
     assert_eq!(resumed.state(), whole.state());
     let after_stop: Events = events_of(&whole).into_iter().filter(|e| e.0 > 10).collect();
-    assert!(!after_stop.is_empty(), "a freeze happens after the stop");
+    assert!(!after_stop.is_empty(), "a freeze (or an unfreeze) happens after the stop");
     assert_eq!(events_of(&resumed), after_stop, "the same freezes with the same rates after the resume");
-    if frozen > 0 {
+    if frozen > 0 && !whole.policy().unfreezes() {
         assert_eq!(resumed.inner().unit_weight(0), frozen_weights, "unit 0, frozen before the stop, is untouched");
     }
     assert_eq!(resumed.inner().all_values(), whole.inner().all_values());

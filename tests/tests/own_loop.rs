@@ -1,13 +1,14 @@
 //! FreezeOut in a hand-written loop through `FreezeOutDriver`: the same freezes and rates as
 //! `fit`, frozen parameters and their optimizer state bit-identical under SGD, Adam and AdamW,
-//! and an exact restore.
+//! an exact restore, and under gradual unfreezing a unit trained again from fresh optimizer
+//! state.
 
 use burn::module::ParamId;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use burn_freezeout::train::{self, RunLog};
-use burn_freezeout::{DriverState, FreezeOut, FreezeOutDriver, Schedule};
+use burn_freezeout::{DriverState, Finetune, FinetuneKind, FreezeOut, FreezeOutDriver, GradualConfig, Schedule};
 use burn_pack::Reader;
 use freezeout_tests::regression::{FEATURES, Regressor};
 use freezeout_tests::{TinyNet, fast_schedule, quadrant_data};
@@ -69,6 +70,65 @@ fn train_regressor(mut optim: ModuleOptimizer, total: u64) -> Vec<(u64, usize)> 
     }
     assert_eq!(model.frozen_units(), driver.frozen_units());
     frozen_at
+}
+
+/// Gradual unfreezing in a hand-written loop: a unit frozen from the first step has no
+/// optimizer state until the step it trains again, so its momentum starts at zero there (what
+/// the policy documents), and that first update is fresh momentum's: `w − lr·(g + μ·g)` under
+/// Nesterov SGD with dampening 0 (no weight decay here). Its later steps carry the momentum on.
+#[test]
+fn a_unit_trained_again_starts_from_fresh_optimizer_state() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let (epochs, per_epoch, momentum) = (4, 3, 0.9);
+    let total = epochs * per_epoch;
+    let mut model = Regressor::new(2, &device);
+    let kind = FinetuneKind::Gradual(GradualConfig::default());
+    let policy = Finetune::new(kind, 0.05, 3, epochs as usize, total).unwrap().into();
+    let mut driver = FreezeOutDriver::with_policy(&model, policy).unwrap();
+    let sgd =
+        burn::optim::momentum::MomentumConfig::new().with_momentum(momentum).with_dampening(0.0).with_nesterov(true);
+    let mut optim = burn::optim::SgdConfig::new().with_momentum(Some(sgd)).init();
+    let units = model.units();
+    let weight =
+        |m: &Regressor, i: usize| if i == 0 { m.input.weight.clone() } else { m.hidden[i - 1].linear.weight.clone() };
+    let mut checked = Vec::new();
+    for j in 0..total {
+        model = driver.freeze(model);
+        let k = driver.frozen_units();
+        assert_eq!((k, model.frozen_units()), (3 - (j / per_epoch).min(3) as usize, k), "iteration {j}");
+        let x = Tensor::<2>::random([16, FEATURES], Distribution::Normal(0.0, 1.0), &device);
+        let y = x.clone().sum_dim(1).sin();
+        let loss = MseLoss::new().forward(model.forward(x), y, Reduction::Mean);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        // Units in the prefix: no state. Units out of it without state: this is their first step.
+        for (i, unit) in units.iter().enumerate() {
+            let fresh = optimizer_state(&optim, &unit.param_ids).is_empty();
+            assert!(i >= k || fresh, "unit {i}, frozen since the start, has optimizer state at {j}");
+        }
+        let first: Vec<(usize, Vec<f32>, Vec<f32>, f64)> = (k..3)
+            .filter(|&i| optimizer_state(&optim, &units[i].param_ids).is_empty())
+            .map(|i| {
+                let w = weight(&model, i);
+                let g = grads.get::<2>(w.id).expect("a unit out of the prefix has a gradient");
+                (i, model.unit_weight(i), g.into_data().try_to_vec::<f32>().unwrap(), driver.lr(i))
+            })
+            .collect();
+        model = optim.step(driver.learning_rates(), model, grads);
+        for (i, before, g, lr) in first {
+            let after = model.unit_weight(i);
+            for ((a, b), g) in after.iter().zip(&before).zip(&g) {
+                let fresh = b - (lr * (1.0 + momentum)) as f32 * g;
+                assert!(
+                    (a - fresh).abs() <= 1e-6 * (1.0 + fresh.abs()),
+                    "unit {i} at {j}: {a} vs fresh momentum's {fresh}"
+                );
+            }
+            checked.push((j, i));
+        }
+        driver.advance();
+    }
+    assert_eq!(checked, [(3, 2), (6, 1), (9, 0)], "each unit's first step, at its unfreeze");
 }
 
 #[test]

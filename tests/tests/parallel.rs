@@ -19,7 +19,7 @@ use burn::tensor::{Device, Tensor};
 use burn::train::metric::LossMetric;
 use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
 use burn_freezeout::learner::FreezeOutModel;
-use burn_freezeout::{FreezeOut, Policy, Schedule, head_param_ids};
+use burn_freezeout::{Finetune, FinetuneKind, FreezeOut, GradualConfig, Policy, Schedule, head_param_ids};
 use freezeout_tests::fast_schedule;
 use freezeout_tests::regression::{Example, Regressor, examples, loader};
 use std::collections::HashSet;
@@ -56,7 +56,14 @@ fn freezes(model: &FreezeOutModel<Regressor>) -> Vec<(u64, usize)> {
 }
 
 fn wrapped(model: Regressor) -> FreezeOutModel<Regressor> {
-    FreezeOutModel::with_policy(model, Policy::Schedule(schedule())).unwrap()
+    FreezeOutModel::with_policy(model, Policy::from(schedule())).unwrap()
+}
+
+/// ULMFiT's gradual unfreezing of the 3 units over the run: all frozen in epoch 0, one fewer
+/// at steps 3, 6 and 9.
+fn gradual() -> Policy {
+    let kind = FinetuneKind::Gradual(GradualConfig::default());
+    Finetune::new(kind, fast_schedule().schedule.base_lr, 3, EPOCHS, TOTAL).unwrap().into()
 }
 
 fn launch(
@@ -226,7 +233,7 @@ fn a_worker_whose_frozen_prefix_differs_from_its_peers_is_stopped() {
     let device = Device::flex().autodiff();
     let model = wrapped(Regressor::new(2, &device));
     let other =
-        FreezeOutModel::with_policy(Regressor::new(2, &device).freeze_units(1), Policy::Schedule(schedule())).unwrap();
+        FreezeOutModel::with_policy(Regressor::new(2, &device).freeze_units(1), Policy::from(schedule())).unwrap();
     let frozen_record = other.lr_scheduler().to_record();
     let (a, b) = halves();
     let learner = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
@@ -252,6 +259,42 @@ fn a_worker_whose_frozen_prefix_differs_from_its_peers_is_stopped() {
     assert_eq!(worker.state().iteration, PER_DEVICE as u64);
     let again = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
     restored_worker(again, device, a, frozen_record).join().expect("a run of its own");
+}
+
+/// Under gradual unfreezing every replayed worker trains the units again at the same steps
+/// (Lightning unfroze on rank 0 only, #20340): the same unfreezes, the same rates. A worker
+/// restored from a position the policy would not be at (a checkpoint of a run that did not
+/// unfreeze: a linear probe's) is stopped, naming both prefixes.
+#[test]
+fn ddp_workers_unfreeze_together_and_a_worker_that_did_not_is_stopped() {
+    let device = Device::flex().autodiff();
+    let model = FreezeOutModel::with_policy(Regressor::new(2, &device), gradual()).unwrap();
+    let learner = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
+    let workers = two_workers(&learner, &model.lr_scheduler(), EPOCHS);
+    let unfreezes = [(0, 3), (3, 2), (6, 1), (9, 0)];
+    for (worker, _) in &workers {
+        assert_eq!(freezes(worker), unfreezes);
+    }
+    let rates = |m: &FreezeOutModel<Regressor>| m.events().into_iter().map(|e| e.lrs).collect::<Vec<_>>();
+    assert_eq!(rates(&workers[0].0), rates(&workers[1].0));
+
+    // A linear probe's position after its first epoch: 3 units frozen at step 3, where gradual
+    // unfreezing has 2.
+    let kind = FinetuneKind::Backbone(burn_freezeout::BackboneConfig { epoch: EPOCHS, ..Default::default() });
+    let probe = Finetune::new(kind, 0.05, 3, EPOCHS, TOTAL).unwrap();
+    let probe = FreezeOutModel::with_policy(Regressor::new(2, &device), probe.into()).unwrap();
+    let (probed, record) = two_workers(
+        &Learner::new(probe.clone(), fast_schedule().optimizer(), probe.lr_scheduler()),
+        &probe.lr_scheduler(),
+        1,
+    )
+    .remove(0);
+    assert_eq!((probed.state().iteration, probed.state().frozen_units), (3, 3));
+    let (a, _) = halves();
+    let odd = restored_worker(learner.clone(), device, a, record);
+    let message = panic_text(odd.join().expect_err("the worker is stopped"));
+    let says = "holds iteration 3 with 3 units frozen, and the gradual policy freezes 2 there";
+    assert!(message.contains(says), "{message}");
 }
 
 /// A DDP worker (as [`ddp_worker`], one epoch) whose scheduler is restored from `record` on its
@@ -282,8 +325,21 @@ fn restored_worker(
 /// bytes the all-reduce carries.
 #[test]
 fn frozen_units_hold_no_gradient_for_the_all_reduce() {
+    gradients_follow_the_prefix(Policy::from(schedule()), 3);
+}
+
+/// Under gradual unfreezing a unit that leaves the prefix holds a gradient from its first step
+/// on: the all-reduce carries it again.
+#[test]
+fn units_trained_again_hold_gradients_from_their_unfreeze_on() {
+    gradients_follow_the_prefix(gradual(), 0);
+}
+
+/// One worker's steps under `policy`, ending with `last` units frozen: each holds gradients for
+/// exactly the units outside the prefix and the head.
+fn gradients_follow_the_prefix(policy: Policy, last: usize) {
     let device = Device::flex().autodiff();
-    let model = wrapped(Regressor::new(2, &device)).with_step_trace();
+    let model = FreezeOutModel::with_policy(Regressor::new(2, &device), policy).unwrap().with_step_trace();
     let mut learner = Learner::new(model.clone(), fast_schedule().optimizer(), model.lr_scheduler());
     learner.fork(&device);
     assert!(!all_distributed(&learner.model()), "the CPU backend marks no parameter for an all-reduce");
@@ -317,8 +373,9 @@ fn frozen_units_hold_no_gradient_for_the_all_reduce() {
         assert_eq!(g.tensors, training.len(), "iteration {}: {k} units frozen", step.iteration);
         assert_eq!(g.bytes, 4 * trainable_scalars(inner, k), "iteration {}", step.iteration);
     }
-    assert_eq!(trace.last().unwrap().frozen_units, 3, "the run ends with every unit frozen");
-    assert!(trace.last().unwrap().gradients.unwrap().bytes < trace[0].gradients.unwrap().bytes);
+    assert_eq!(trace.last().unwrap().frozen_units, last, "the prefix the run ends with");
+    let (first, end) = (trace[0].gradients.unwrap().bytes, trace.last().unwrap().gradients.unwrap().bytes);
+    assert!(if last > 0 { end < first } else { end > first }, "{first} bytes, then {end}");
 }
 
 /// The parameters of `model` that hold a gradient in `grads`.

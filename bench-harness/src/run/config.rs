@@ -10,6 +10,7 @@ use burn_freezeout::data::CifarKind;
 use burn_freezeout::data::text::VOCAB;
 use burn_freezeout::device::{DeviceKind, FloatKind};
 use burn_freezeout::models::Preset;
+use burn_freezeout::policy::{BackboneConfig, GradualConfig, PolicyFields};
 use burn_freezeout::train::{OptimizerKind, TrainConfig};
 use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling, ScheduleConfig};
 use serde::{Deserialize, Serialize};
@@ -74,7 +75,8 @@ impl std::str::FromStr for Dataset {
 /// Everything that decides one training run.
 ///
 /// In TOML the policy is stored as run directories have always stored it: `baseline = true`
-/// for the baseline, an `[adaptive]` table for the adaptive policy, neither for FreezeOut; so
+/// for the baseline, an `[adaptive]` table for the adaptive policy, neither for FreezeOut (and
+/// a `[backbone]` or `[gradual]` table for the fine-tuning policies, `layer_decay` when set); so
 /// earlier runs keep their names and hashes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(into = "RunConfigFile", try_from = "RunConfigFile")]
@@ -96,8 +98,10 @@ pub struct RunConfig {
     /// Scale initial LRs by 1/t_i.
     pub scale_lr: bool,
     /// What decides freezing: FreezeOut's schedule (`t0`, `scaling`, `scale_lr`), the
-    /// baseline or the adaptive policy.
+    /// baseline, an adaptive or a fine-tuning policy.
     pub policy: PolicyConfig,
+    /// Layer-wise rate decay `γ` on the policy's rates (LLRD); in TOML only when set.
+    pub layer_decay: Option<f64>,
     /// Seed of initialisation and data order.
     pub seed: u64,
     /// Hold out the last `val` training images and evaluate on them instead of the test set.
@@ -156,6 +160,7 @@ impl Default for RunConfig {
             scaling: t.schedule.scaling,
             scale_lr: t.schedule.scale_lr,
             policy: t.policy,
+            layer_decay: t.layer_decay,
             seed: 0,
             val: 0,
             train_limit: None,
@@ -203,6 +208,9 @@ impl RunConfig {
             bail!("dropout = {} must be in [0, 1)", self.dropout);
         }
         self.policy.check_ranges()?;
+        if let Some(gamma) = self.layer_decay {
+            burn_freezeout::policy::check_layer_decay(gamma).context("--layer-decay")?;
+        }
         if self.keep_checkpoints == 0 {
             bail!("keep_checkpoints = 0: keep at least one checkpoint");
         }
@@ -290,6 +298,7 @@ impl RunConfig {
             epochs: self.epochs,
             schedule: ScheduleConfig { t0: self.t0, scaling: self.scaling, scale_lr: self.scale_lr, base_lr: self.lr },
             policy: self.policy,
+            layer_decay: self.layer_decay,
             optimizer: self.optimizer,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
@@ -310,7 +319,10 @@ impl RunConfig {
             PolicyConfig::FreezeOut => {
                 format!("{}{}-t{}", self.scaling, if self.scale_lr { "" } else { "-unscaled" }, self.t0)
             }
+            PolicyConfig::Backbone(b) => format!("backbone-u{}", b.epoch),
+            PolicyConfig::Gradual(_) => "gradual".to_string(),
         };
+        let decay = self.layer_decay.map_or(String::new(), |g| format!("-lld{g}"));
         let float = if self.float == FloatKind::F32 { String::new() } else { format!("-{}", self.float) };
         let optim = if self.optimizer == OptimizerKind::Sgd { String::new() } else { format!("-{}", self.optimizer) };
         let cache = match self.cache.mode {
@@ -325,12 +337,13 @@ impl RunConfig {
             (Some(_), Some(_)) => "-init-newhead",
         };
         format!(
-            "{}-{}{}{}-{}{}{}{}{}-e{}-s{}-{}",
+            "{}-{}{}{}-{}{}{}{}{}{}-e{}-s{}-{}",
             self.model,
             self.dataset.name(),
             classes,
             init,
             mode,
+            decay,
             cache,
             augment,
             optim,
@@ -435,6 +448,12 @@ struct RunConfigFile {
     baseline: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     adaptive: Option<AdaptiveConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backbone: Option<BackboneConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gradual: Option<GradualConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layer_decay: Option<f64>,
     seed: u64,
     val: usize,
     train_limit: Option<usize>,
@@ -472,20 +491,21 @@ impl Default for RunConfigFile {
 
 /// The conversions between [`RunConfig`] and [`RunConfigFile`]: every field but the policy is
 /// copied as it is (the list is written once; a field missing from it, or from either struct,
-/// does not compile), the policy goes to and from `baseline` + `adaptive`.
+/// does not compile), the policy goes to and from its [`PolicyFields`].
 macro_rules! file_form {
     ($($field:ident),* $(,)?) => {
         impl From<RunConfig> for RunConfigFile {
             fn from(c: RunConfig) -> Self {
-                let (baseline, adaptive) = c.policy.to_fields();
-                Self { baseline, adaptive, $($field: c.$field),* }
+                let PolicyFields { baseline, adaptive, backbone, gradual } = c.policy.to_fields();
+                Self { baseline, adaptive, backbone, gradual, $($field: c.$field),* }
             }
         }
 
         impl TryFrom<RunConfigFile> for RunConfig {
             type Error = burn_freezeout::policy::PolicyClash;
             fn try_from(f: RunConfigFile) -> Result<Self, Self::Error> {
-                Ok(Self { policy: PolicyConfig::from_fields(f.baseline, f.adaptive)?, $($field: f.$field),* })
+                let fields = PolicyFields { baseline: f.baseline, adaptive: f.adaptive, backbone: f.backbone, gradual: f.gradual };
+                Ok(Self { policy: PolicyConfig::from_fields(fields)?, $($field: f.$field),* })
             }
         }
     };
@@ -500,6 +520,7 @@ file_form!(
     t0,
     scaling,
     scale_lr,
+    layer_decay,
     seed,
     val,
     train_limit,

@@ -79,8 +79,13 @@ pub fn own_saving(iterations: &[IterRecord]) -> Option<f64> {
 pub fn strategy(c: &RunConfig) -> String {
     let policy = match c.policy {
         PolicyConfig::Baseline => "baseline".into(),
-        PolicyConfig::Adaptive(_) => c.policy.name().into(),
+        PolicyConfig::Adaptive(_) | PolicyConfig::Gradual(_) => c.policy.name().into(),
+        PolicyConfig::Backbone(b) => format!("backbone-u{}", b.epoch),
         PolicyConfig::FreezeOut => format!("{}-{}", c.scaling, if c.scale_lr { "scaled" } else { "unscaled" }),
+    };
+    let policy = match c.layer_decay {
+        Some(gamma) => format!("{policy}+lld{gamma}"),
+        None => policy,
     };
     let policy = if c.augment { policy } else { format!("{policy}+noaug") };
     match (c.cache.mode, c.cache.float) {
@@ -107,13 +112,13 @@ pub fn setting_of(c: &RunConfig) -> Option<f64> {
 }
 
 /// Predictions of a cell from its schedule (same units and iterations as the run); an
-/// adaptive run's from the frozen prefix it took, iteration by iteration (its `log.jsonl` in
-/// `run_dir`), which no formula gives before the run.
+/// adaptive or fine-tuning run's from the frozen prefix it took, iteration by iteration (its
+/// `log.jsonl` in `run_dir`), which no formula gives before the adaptive run.
 pub fn predictions(config: &RunConfig, summary: &RunSummary, run_dir: &Path) -> anyhow::Result<(Option<f64>, f64)> {
     predictions_from(config, summary, || iterations(run_dir))
 }
 
-/// [`predictions`] with the run's iterations read only if needed (adaptive runs).
+/// [`predictions`] with the run's iterations read only if needed (adaptive and fine-tuning runs).
 fn predictions_from(
     config: &RunConfig,
     summary: &RunSummary,
@@ -124,7 +129,8 @@ fn predictions_from(
     }
     let spec = config.model.spec(config.num_classes());
     let costs = CostModel::from_spec(&spec);
-    if config.policy.adaptive().is_some() {
+    if config.policy != PolicyConfig::FreezeOut {
+        // An adaptive or fine-tuning policy: the prefixes the run took.
         let its = iterations()?;
         let spent: f64 = its.iter().map(|it| costs.step(it.frozen)).sum();
         return Ok((None, 1.0 - spent / (its.len().max(1) as f64 * costs.step(0))));

@@ -7,8 +7,10 @@
 //! never the image again. A batch mixes hits and misses: the misses run the prefix as without
 //! a cache, the hits skip it, and both feed the same active units. Entries live in host memory
 //! (on CUDA too: each batch's hits are uploaded), in `f32`, `bf16` or `f16`, within a byte
-//! budget; what does not fit is computed as without a cache. The cache is derived data: not in
-//! checkpoints, rebuilt after a resume.
+//! budget; what does not fit is computed as without a cache. When the prefix shrinks (a
+//! fine-tuning policy trains unit `k − 1` again), the entries at boundaries past the new prefix
+//! are stale and dropped ([`CacheStats::dropped`]); those at or before it stay exact. The cache
+//! is derived data: not in checkpoints, rebuilt after a resume.
 //!
 //! Three modes ([`CacheMode`]) differ in what a cached sample sees of the data augmentation:
 //! * `exact`: only for inputs that repeat exactly (no random augmentation); the run computes
@@ -248,6 +250,14 @@ pub struct CacheStats {
     pub stored: u64,
     /// Entries the budget refused.
     pub refused: u64,
+    /// Entries dropped because the frozen prefix shrank behind their boundary (a fine-tuning
+    /// policy trained a unit before it again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl CacheStats {
@@ -285,6 +295,8 @@ pub struct PrefixCache {
     stats: CacheStats,
     /// Whether [`check`](Self::check) passed.
     checked: bool,
+    /// The frozen prefix of the last batch.
+    prefix: usize,
 }
 
 /// One group of a batch's rows, computed together.
@@ -305,6 +317,7 @@ impl PrefixCache {
             shapes: HashMap::new(),
             stats: CacheStats::default(),
             checked: false,
+            prefix: 0,
         })
     }
 
@@ -368,6 +381,12 @@ impl PrefixCache {
     {
         let k = model.frozen_units().min(model.num_units());
         let n = batch.len();
+        if k < self.prefix {
+            // A unit before these entries' boundaries trains again: their inputs are stale.
+            self.stats.dropped += self.store.drop_beyond(k) as u64;
+        }
+        self.prefix = k;
+        self.stats.boundary = k;
         if self.config.is_off() || k == 0 {
             return Ok((batch.input_rows(&(0..n).collect::<Vec<_>>(), device), 0));
         }
@@ -423,7 +442,6 @@ impl PrefixCache {
     /// The batch's rows grouped by where they start: the boundary of their entry (a hit), or
     /// 0 (a miss); the lookups and hits counted.
     fn group(&mut self, rows: &Rows, k: usize) -> Vec<Group> {
-        self.stats.boundary = k;
         self.stats.lookups += rows.ids.len() as u64;
         let mut groups: Vec<Group> = Vec::new();
         for (r, (&id, &map)) in rows.ids.iter().zip(&rows.maps).enumerate() {

@@ -125,6 +125,21 @@ impl Store {
         true
     }
 
+    /// Drops the entries whose boundary is past `k`, and returns how many.
+    pub(super) fn drop_beyond(&mut self, k: usize) -> usize {
+        let before = self.entries.len();
+        let mut freed = 0;
+        self.entries.retain(|_, e| {
+            let keep = e.boundary <= k;
+            if !keep {
+                freed += e.bytes();
+            }
+            keep
+        });
+        self.bytes -= freed;
+        before - self.entries.len()
+    }
+
     pub(super) fn len(&self) -> usize {
         self.entries.len()
     }

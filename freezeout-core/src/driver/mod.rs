@@ -6,7 +6,8 @@
 //! rates of `j` ([`FreezeOutDriver::learning_rates`], a [`ModuleLearningRate`] any Burn optimizer
 //! takes); [`FreezeOutDriver::advance`] moves it to `j + 1`. Its position ([`DriverState`], plus
 //! an adaptive policy's [`AdaptiveState`]) is saved with a checkpoint and restored with
-//! [`FreezeOutDriver::restore`]. Our loop (`Fit`) runs through it: this module is the one place where
+//! [`FreezeOutDriver::restore`]. Under a fine-tuning policy the prefix shrinks: the same
+//! `freeze` trains the units that leave it again. Our loop (`Fit`) runs through it: this module is the one place where
 //! the per-iteration freezing logic lives.
 //!
 //! A hand-written Burn loop gains FreezeOut with four lines (`examples/own_loop.rs`):
@@ -45,16 +46,16 @@ pub struct DriverState {
     pub frozen_units: usize,
 }
 
-/// Units frozen at one iteration.
+/// Units frozen at one iteration, or (under a fine-tuning policy, `to < from`) trained again.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FreezeEvent {
-    /// The iteration before which they froze.
+    /// The iteration before which they froze (or unfroze).
     pub iteration: u64,
     /// Frozen units before.
     pub from: usize,
     /// Frozen units after.
     pub to: usize,
-    /// Names of the units that froze (`from..to`).
+    /// Names of the units that froze (`from..to`) or unfroze (`to..from`).
     pub units: Vec<String>,
     /// Every unit's rate (0 when frozen) and the head's, last, at that iteration.
     pub lrs: Vec<f64>,
@@ -75,18 +76,20 @@ pub struct FreezeOutDriver {
 /// id of every group, nor every event).
 impl std::fmt::Debug for FreezeOutDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let policy = match &self.policy {
-            Policy::Schedule(s) if s.is_baseline() => "baseline",
-            Policy::Schedule(_) => "freezeout",
-            Policy::Adaptive(_) => "adaptive",
-        };
         f.debug_struct("FreezeOutDriver")
-            .field("policy", &policy)
+            .field("policy", &self.policy.kind())
             .field("units", &self.names.len())
             .field("iteration", &self.state.iteration)
             .field("frozen_units", &self.state.frozen_units)
             .field("freezes", &self.events.len())
             .finish()
+    }
+}
+
+impl FreezeEvent {
+    /// Whether units were trained again (the prefix shrank).
+    pub fn is_unfreeze(&self) -> bool {
+        self.to < self.from
     }
 }
 
@@ -141,31 +144,51 @@ impl FreezeOutDriver {
         self.state.frozen_units
     }
 
-    /// Freezes the units the policy says are done at the current iteration (a prefix that
-    /// only grows; the head never freezes) and returns the model; a freeze is recorded in
-    /// [`events`](Self::events). A model behind the driver (one whose parameters were just
-    /// loaded from a checkpoint after [`restore_state`](Self::restore_state)) is frozen to the
+    /// Freezes the units the policy says are done at the current iteration (the head never
+    /// freezes) and returns the model; a freeze is recorded in [`events`](Self::events). Under a
+    /// schedule or an adaptive policy the prefix only grows (units already frozen in the model
+    /// stay frozen); under a fine-tuning policy ([`Policy::unfreezes`]) it is the policy's
+    /// exactly, and units leaving it train again ([`FreezeOut::set_frozen_units`]), recorded as
+    /// an event with `to < from`. A model behind the driver (one whose parameters were just
+    /// loaded from a checkpoint after [`restore_state`](Self::restore_state)) is brought to the
     /// driver's prefix too.
     pub fn freeze<M: FreezeOut>(&mut self, model: M) -> M {
         let j = self.state.iteration;
         self.policy.begin(j);
-        let k = self.policy.frozen_prefix(j).max(self.state.frozen_units);
         let from = self.state.frozen_units;
-        if k > from {
+        let k = match self.policy.unfreezes() {
+            true => self.policy.frozen_prefix(j),
+            false => self.policy.frozen_prefix(j).max(from),
+        };
+        if k != from {
             self.events.push(FreezeEvent {
                 iteration: j,
                 from,
                 to: k,
-                units: self.names[from..k].to_vec(),
+                units: self.names[from.min(k)..from.max(k)].to_vec(),
                 lrs: (0..=self.policy.num_units()).map(|i| self.policy.lr(i, j)).collect(),
             });
             self.state.frozen_units = k;
-            return model.freeze_units(k);
         }
-        if from > 0 && model.frozen_units() < from {
-            return model.freeze_units(from);
+        self.bring(model)
+    }
+
+    /// Whether `model`'s frozen prefix is not the driver's: shorter, or (under a fine-tuning
+    /// policy) longer.
+    pub(crate) fn is_behind<M: FreezeOut>(&self, model: &M) -> bool {
+        let (k, frozen) = (self.state.frozen_units, model.frozen_units());
+        frozen < k || (self.policy.unfreezes() && frozen != k)
+    }
+
+    /// `model` frozen to the driver's prefix: exactly under a fine-tuning policy, at least
+    /// otherwise.
+    pub(crate) fn bring<M: FreezeOut>(&self, model: M) -> M {
+        let k = self.state.frozen_units;
+        match self.is_behind(&model) {
+            false => model,
+            true if self.policy.unfreezes() => model.set_frozen_units(k),
+            true => model.freeze_units(k),
         }
-        model
     }
 
     /// The learning rates of the current iteration: one group per active unit, the head's rate
@@ -249,13 +272,16 @@ impl FreezeOutDriver {
     /// Continues from a checkpoint's `state`: `model` is frozen to its prefix and returned.
     pub fn restore<M: FreezeOut>(&mut self, model: M, state: DriverState) -> M {
         self.restore_state(state);
-        model.freeze_units(state.frozen_units)
+        self.bring(model)
     }
 
     /// Continues from a checkpoint's `state` without a model at hand: the next
-    /// [`freeze`](Self::freeze) brings the model to the restored prefix.
+    /// [`freeze`](Self::freeze) brings the model to the restored prefix. The events recorded so
+    /// far (a fine-tuning policy's freeze of the first iteration, taken when the model was
+    /// wrapped) are not the restored run's: they are dropped.
     pub fn restore_state(&mut self, state: DriverState) {
         self.state = state;
+        self.events.clear();
     }
 }
 

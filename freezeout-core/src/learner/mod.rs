@@ -145,8 +145,12 @@ impl<M: FreezeOut> FreezeOutModel<M> {
     /// Follows `policy`: a schedule, or the [`Adaptive`](crate::Adaptive) policy, which reads
     /// the gradients in `optimize` (under DDP the all-reduced ones, the same on every worker;
     /// `optimize_multi`, i.e. `MultiDeviceOptim::OptimSharded`, refuses it).
+    ///
+    /// The model is brought to the policy's prefix of the first iteration here (a fine-tuning
+    /// policy freezes units from the start).
     pub fn with_policy(model: M, policy: Policy) -> Result<Self, ScheduleError> {
-        let driver = FreezeOutDriver::with_policy(&model, policy)?;
+        let mut driver = FreezeOutDriver::with_policy(&model, policy)?;
+        let model = driver.freeze(model);
         Ok(Self { model, driver: SharedDriver::new(driver), probe: None, cache: None })
     }
 
@@ -300,16 +304,17 @@ impl<M: FreezeOut + TrainStep + 'static> TrainStep for FreezeOutModel<M> {
     type Output = M::Output;
 
     fn step(&self, item: Self::Input) -> TrainOutput<Self::Output> {
-        let frozen = self.driver.lock().frozen_units();
+        let driver = self.driver.lock();
         let restored;
-        let model = if frozen > 0 && self.model.frozen_units() < frozen {
+        let model = if driver.is_behind(&self.model) {
             // Parameters just loaded from a checkpoint: this step already runs with the
-            // restored prefix frozen (the next optimizer step freezes the model itself).
-            restored = self.model.clone().freeze_units(frozen);
+            // restored prefix (the next optimizer step brings the model itself there).
+            restored = driver.bring(self.model.clone());
             &restored
         } else {
             &self.model
         };
+        drop(driver);
         match &self.cache {
             Some(cache) => cache.step(model, item),
             None => model.step(item),
@@ -328,7 +333,7 @@ impl<M: FreezeOut + TrainStep + 'static> TrainStep for FreezeOutModel<M> {
     }
 
     fn optimize_multi(self, optim: &mut ModuleOptimizer, lr: ModuleLearningRate, grads: MultiGradientsParams) -> Self {
-        if let Policy::Adaptive(_) = self.driver.lock().policy() {
+        if self.driver.lock().policy().adaptive().is_some() {
             panic!(
                 "FreezeOut: the adaptive policy reads the gradients in `optimize`, and \
                  `MultiDeviceOptim::OptimSharded` steps through `optimize_multi`, where they are split by device: \
@@ -395,8 +400,21 @@ impl LrScheduler for Rate {
         };
         let driver = self.driver.resolve();
         let mut driver = driver.lock();
+        let policy = driver.policy();
+        let expected = policy.frozen_prefix(iteration);
+        if policy.unfreezes() && frozen as usize != expected {
+            // A fine-tuning policy's prefix is a function of the step: a position that is not
+            // the policy's was written by another run, and this worker would train other units
+            // than its peers until its next step.
+            panic!(
+                "this learning-rate scheduler checkpoint holds iteration {iteration} with {frozen} units frozen, and \
+                 the {} policy freezes {expected} there: it was written by a run with another policy; resume with \
+                 the run's own policy and checkpoint",
+                policy.kind()
+            );
+        }
         driver.restore_state(DriverState { iteration, frozen_units: frozen as usize });
-        if let Policy::Adaptive(a) = driver.policy() {
+        if let Some(a) = driver.policy().adaptive() {
             let state = state_from_record(&record).unwrap_or_else(|why| {
                 panic!(
                     "this learning-rate scheduler checkpoint holds no adaptive-policy state ({why}): it was written \

@@ -190,7 +190,8 @@ impl SharedDriver {
         let model = driver.freeze(model);
         for e in &driver.events()[seen..] {
             log::info!(
-                "FreezeOut: froze {:?} before iteration {} ({} of {} units frozen)",
+                "FreezeOut: {} {:?} before iteration {} ({} of {} units frozen)",
+                if e.is_unfreeze() { "unfroze" } else { "froze" },
                 e.units,
                 e.iteration,
                 e.to,

@@ -254,36 +254,53 @@ fn a_policy_config_builds_its_policy_and_round_trips_through_its_fields() {
     use crate::ScheduleConfig;
     let schedule = ScheduleConfig { base_lr: 0.05, ..ScheduleConfig::default() };
     let adaptive = config();
+    let none = PolicyFields::default();
+    let (backbone, gradual) = (BackboneConfig { epoch: 2, ..BackboneConfig::default() }, GradualConfig::default());
     let cases = [
-        (PolicyConfig::FreezeOut, "freezeout", (false, None)),
-        (PolicyConfig::Baseline, "baseline", (true, None)),
-        (PolicyConfig::Adaptive(adaptive), "gradient-norm", (false, Some(adaptive))),
+        (PolicyConfig::FreezeOut, "freezeout", none),
+        (PolicyConfig::Baseline, "baseline", PolicyFields { baseline: true, ..none }),
+        (PolicyConfig::Adaptive(adaptive), "gradient-norm", PolicyFields { adaptive: Some(adaptive), ..none }),
+        (PolicyConfig::Backbone(backbone), "backbone", PolicyFields { backbone: Some(backbone), ..none }),
+        (PolicyConfig::Gradual(gradual), "gradual", PolicyFields { gradual: Some(gradual), ..none }),
     ];
     for (policy, name, fields) in cases {
         assert_eq!(policy.name(), name);
         assert!(PolicyConfig::NAMES.contains(&name));
         assert_eq!(policy.to_fields(), fields);
-        assert_eq!(PolicyConfig::from_fields(fields.0, fields.1), Ok(policy));
+        assert_eq!(PolicyConfig::from_fields(fields), Ok(policy));
         assert_eq!(policy.is_baseline(), name == "baseline");
-        assert_eq!(policy.adaptive(), fields.1.as_ref());
+        assert_eq!(policy.adaptive(), fields.adaptive.as_ref());
         policy.check_ranges().unwrap();
     }
-    assert_eq!(PolicyConfig::from_fields(true, Some(adaptive)), Err(PolicyClash));
+    let clash = PolicyFields { baseline: true, gradual: Some(gradual), ..none };
+    assert_eq!(PolicyConfig::from_fields(clash), Err(PolicyClash("baseline = true and [gradual] are both set".into())));
     assert_eq!(
-        PolicyConfig::FreezeOut.build(schedule, 3, 100).unwrap(),
-        Policy::Schedule(Schedule::freezeout(schedule, 3, 100).unwrap())
+        PolicyConfig::FreezeOut.build(schedule, None, 3, 4, 100).unwrap(),
+        Policy::from(Schedule::freezeout(schedule, 3, 100).unwrap())
     );
     assert_eq!(
-        PolicyConfig::Baseline.build(schedule, 3, 100).unwrap(),
-        Policy::Schedule(Schedule::baseline(0.05, 3, 100).unwrap())
+        PolicyConfig::Baseline.build(schedule, None, 3, 4, 100).unwrap(),
+        Policy::from(Schedule::baseline(0.05, 3, 100).unwrap())
     );
     assert_eq!(
-        PolicyConfig::Adaptive(adaptive).build(schedule, 3, 100).unwrap(),
-        Policy::Adaptive(Adaptive::new(adaptive, 0.05, 3, 100).unwrap())
+        PolicyConfig::Adaptive(adaptive).build(schedule, None, 3, 4, 100).unwrap(),
+        Policy::from(Adaptive::new(adaptive, 0.05, 3, 100).unwrap())
+    );
+    assert_eq!(
+        PolicyConfig::Gradual(gradual).build(schedule, Some(0.5), 3, 4, 100).unwrap(),
+        Policy::from(Finetune::new(FinetuneKind::Gradual(gradual), 0.05, 3, 4, 100).unwrap())
+            .with_layer_decay(0.5)
+            .unwrap()
     );
     assert!(PolicyConfig::Adaptive(adaptive).schedule(schedule, 3, 100).is_err(), "no schedule before the run");
     let bad = PolicyConfig::Adaptive(AdaptiveConfig { ramp: 0.0, ..adaptive });
     assert!(bad.check_ranges().unwrap_err().to_string().contains("ramp = 0"));
+    let bad = PolicyConfig::Gradual(GradualConfig { divisor: 0.5, ..gradual });
+    assert!(bad.check_ranges().unwrap_err().to_string().contains("--divisor"));
+    let bad = PolicyConfig::Backbone(BackboneConfig { growth: f64::NAN, ..backbone });
+    assert!(bad.check_ranges().unwrap_err().to_string().contains("--growth"));
+    let e = PolicyConfig::FreezeOut.build(schedule, Some(1.5), 3, 4, 100).unwrap_err().to_string();
+    assert!(e.contains("layer_decay = 1.5") && e.contains("--layer-decay"), "{e}");
 }
 
 /// A unit whose gradient norm was 0 in a window has no relative change in the next (not an
@@ -393,14 +410,14 @@ fn each_policy_takes_only_its_own_measurements() {
     );
     drift.observe_sketches(5, &[sketch_of(0, 5), sketch_of(1, 5)]);
     assert_eq!(drift.state().units[1].sketch, Some(Sketch { iteration: 5, values: sketch_of(1, 5) }));
-    let policy = Policy::Adaptive(drift);
+    let policy = Policy::from(drift);
     assert_eq!((policy.wants_sketches(10), policy.wants_sketches(11)), (Some(0..2), None));
     assert!(!policy.wants_gradient_norms(10) && policy.uses_drift());
 
     let mut norms = Adaptive::new(config(), 0.1, 2, 100).unwrap();
     norms.observe_sketches(5, &[sketch_of(0, 5), sketch_of(1, 5)]);
     assert!(norms.state().units.iter().all(|u| u.sketch.is_none()));
-    let policy = Policy::Adaptive(norms);
+    let policy = Policy::from(norms);
     assert!(policy.wants_sketches(5).is_none() && policy.wants_gradient_norms(5) && !policy.uses_drift());
 }
 
@@ -500,4 +517,79 @@ fn a_policy_state_written_before_the_drift_signal_reads_with_its_documented_defa
     assert_eq!(serde_json::to_string(&state).unwrap(), old, "written back as it was read");
     let e = serde_json::from_str::<AdaptiveState>(r#"{"window":3,"units":[{"samples":4}]}"#).unwrap_err();
     assert!(e.to_string().contains("missing field `sum`"), "{e}");
+}
+
+/// ULMFiT's gradual unfreezing: one unit fewer frozen each `every` epochs from the top, the
+/// head alone in the first epoch; an active unit trains at the head's rate / divisor^(N − i),
+/// a frozen one at 0.
+#[test]
+fn gradual_unfreezing_frees_one_unit_per_epoch_from_the_top_with_discriminative_rates() {
+    let (n, epochs, per_epoch) = (3, 5, 10);
+    let gradual = |every| {
+        let kind = FinetuneKind::Gradual(GradualConfig { every, divisor: 2.6 });
+        Policy::from(Finetune::new(kind, 0.01, n, epochs, epochs as u64 * per_epoch).unwrap())
+    };
+    let policy = gradual(1);
+    assert!(policy.unfreezes() && policy.kind() == "gradual");
+    let prefixes: Vec<usize> = (0..epochs as u64 * per_epoch).step_by(5).map(|j| policy.frozen_prefix(j)).collect();
+    assert_eq!(prefixes, [3, 3, 2, 2, 1, 1, 0, 0, 0, 0]);
+    let baseline = Schedule::baseline(0.01, n, epochs as u64 * per_epoch).unwrap();
+    for j in 0..epochs as u64 * per_epoch {
+        let head = policy.lr(n, j);
+        assert_eq!(head, baseline.lr(n, j), "the head follows the run's cosine");
+        for i in 0..n {
+            let expected = if i < policy.frozen_prefix(j) { 0.0 } else { head / 2.6f64.powi((n - i) as i32) };
+            assert!((policy.lr(i, j) - expected).abs() <= 1e-15 * head, "unit {i} at {j}");
+        }
+    }
+    let slow = gradual(2);
+    assert_eq!((0..5).map(|e| slow.frozen_prefix(e * per_epoch)).collect::<Vec<_>>(), [3, 3, 2, 2, 1]);
+}
+
+/// Lightning's backbone fine-tuning: every unit frozen before `epoch` (the head alone), then
+/// all train at initial_ratio × growth^(e − epoch) of the head's rate, capped at it when
+/// aligned; with `epoch` at or past the run's end, a linear probe.
+#[test]
+fn the_backbone_trains_from_its_epoch_at_a_growing_fraction_of_the_heads_rate() {
+    let (n, epochs, per_epoch) = (4, 9, 10);
+    let total = epochs as u64 * per_epoch;
+    let backbone = |config| Policy::from(Finetune::new(FinetuneKind::Backbone(config), 0.1, n, epochs, total).unwrap());
+    let aligned = backbone(BackboneConfig { epoch: 2, ..BackboneConfig::default() });
+    let free = backbone(BackboneConfig { epoch: 2, align: false, ..BackboneConfig::default() });
+    for e in 0..epochs as u64 {
+        let j = e * per_epoch + 3;
+        let head = aligned.lr(n, j);
+        if e < 2 {
+            assert_eq!(aligned.frozen_prefix(j), n);
+            assert!((0..n).all(|i| aligned.lr(i, j) == 0.0));
+            continue;
+        }
+        assert_eq!(aligned.frozen_prefix(j), 0);
+        let ratio = 0.1 * 1.5f64.powi(e as i32 - 2);
+        for i in 0..n {
+            assert!((aligned.lr(i, j) - head * ratio.min(1.0)).abs() <= 1e-15, "unit {i}, epoch {e}");
+            assert!((free.lr(i, j) - head * ratio).abs() <= 1e-15, "unit {i}, epoch {e}");
+        }
+    }
+    // Epoch 8: 0.1 · 1.5⁶ = 1.139: capped at the head's rate, unless not aligned.
+    assert!(aligned.lr(0, 83) == aligned.lr(n, 83) && free.lr(0, 83) > free.lr(n, 83));
+    let probe = backbone(BackboneConfig { epoch: epochs, ..BackboneConfig::default() });
+    assert!((0..total).all(|j| probe.frozen_prefix(j) == n), "a linear probe");
+}
+
+/// Layer-wise rate decay multiplies any policy's rate of unit i by γ^(N − i), the head's by 1;
+/// the prefix is the policy's.
+#[test]
+fn layer_decay_scales_any_policys_rates_by_depth() {
+    let schedule = Schedule::freezeout(crate::ScheduleConfig::default(), 4, 200).unwrap();
+    let decayed = Policy::from(schedule.clone()).with_layer_decay(0.5).unwrap();
+    assert_eq!(decayed.layer_decay(), Some(0.5));
+    for j in (0..200).step_by(7) {
+        assert_eq!(decayed.frozen_prefix(j), schedule.frozen_prefix(j));
+        for i in 0..=4 {
+            assert_eq!(decayed.lr(i, j), schedule.lr(i, j) * 0.5f64.powi(4 - i as i32), "unit {i} at {j}");
+        }
+    }
+    assert!(Policy::from(schedule.clone()).with_layer_decay(0.0).is_err());
+    assert!(Policy::from(schedule).with_layer_decay(1.0).is_ok());
 }

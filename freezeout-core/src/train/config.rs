@@ -2,7 +2,7 @@
 
 use super::OptimizerKind;
 use crate::cache::CacheConfig;
-use crate::policy::{AdaptiveConfig, Policy, PolicyConfig, PolicyError};
+use crate::policy::{AdaptiveConfig, BackboneConfig, GradualConfig, Policy, PolicyConfig, PolicyError, PolicyFields};
 use crate::schedule::{Schedule, ScheduleConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 /// Everything that decides a run besides the model and the data.
 ///
 /// In JSON (a run's log and `summary.json`) the policy is stored as runs have always stored it:
-/// `baseline` (bool) and, for the adaptive policy, `adaptive` (its settings).
+/// `baseline` (bool) and, for the adaptive and the fine-tuning policies, `adaptive`, `backbone`
+/// or `gradual` (its settings).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(into = "TrainConfigFile", try_from = "TrainConfigFile")]
 pub struct TrainConfig {
@@ -20,8 +21,12 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// FreezeOut settings; `base_lr` is every policy's rate.
     pub schedule: ScheduleConfig,
-    /// What decides freezing: FreezeOut's schedule (default), the baseline or the adaptive policy.
+    /// What decides freezing: FreezeOut's schedule (default), the baseline, an adaptive or a
+    /// fine-tuning policy.
     pub policy: PolicyConfig,
+    /// Layer-wise rate decay `γ` on the policy's rates (unit `i` at `γ^(N − i)` times its rate;
+    /// [`Policy::with_layer_decay`]); `None`: none.
+    pub layer_decay: Option<f64>,
     /// The optimizer: SGD with Nesterov momentum (the paper's, default), Adam or AdamW, each
     /// with FreezeOut's per-unit rates.
     pub optimizer: OptimizerKind,
@@ -44,6 +49,7 @@ impl Default for TrainConfig {
             epochs: 1,
             schedule: ScheduleConfig::default(),
             policy: PolicyConfig::FreezeOut,
+            layer_decay: None,
             optimizer: OptimizerKind::Sgd,
             momentum: 0.9,
             weight_decay: 1e-4,
@@ -55,9 +61,10 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// The policy of a run of `num_units` units and `total` iterations ([`PolicyConfig::build`]).
+    /// The policy of a run of `num_units` units and `total` iterations over the config's epochs,
+    /// with its layer decay ([`PolicyConfig::build`]).
     pub fn policy(&self, num_units: usize, total: u64) -> Result<Policy, PolicyError> {
-        self.policy.build(self.schedule, num_units, total)
+        self.policy.build(self.schedule, self.layer_decay, num_units, self.epochs, total)
     }
 
     /// The schedule fixed before the run (FreezeOut's or the baseline's) of `num_units` units
@@ -92,6 +99,12 @@ struct TrainConfigFile {
     baseline: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adaptive: Option<AdaptiveConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backbone: Option<BackboneConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gradual: Option<GradualConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    layer_decay: Option<f64>,
     #[serde(default)]
     optimizer: OptimizerKind,
     momentum: f64,
@@ -105,9 +118,34 @@ struct TrainConfigFile {
 
 impl From<TrainConfig> for TrainConfigFile {
     fn from(c: TrainConfig) -> Self {
-        let TrainConfig { epochs, schedule, policy, optimizer, momentum, weight_decay, seed, max_loss, cache } = c;
-        let (baseline, adaptive) = policy.to_fields();
-        Self { epochs, schedule, baseline, adaptive, optimizer, momentum, weight_decay, seed, max_loss, cache }
+        let TrainConfig {
+            epochs,
+            schedule,
+            policy,
+            layer_decay,
+            optimizer,
+            momentum,
+            weight_decay,
+            seed,
+            max_loss,
+            cache,
+        } = c;
+        let PolicyFields { baseline, adaptive, backbone, gradual } = policy.to_fields();
+        Self {
+            epochs,
+            schedule,
+            baseline,
+            adaptive,
+            backbone,
+            gradual,
+            layer_decay,
+            optimizer,
+            momentum,
+            weight_decay,
+            seed,
+            max_loss,
+            cache,
+        }
     }
 }
 
@@ -119,6 +157,9 @@ impl TryFrom<TrainConfigFile> for TrainConfig {
             schedule,
             baseline,
             adaptive,
+            backbone,
+            gradual,
+            layer_decay,
             optimizer,
             momentum,
             weight_decay,
@@ -126,8 +167,8 @@ impl TryFrom<TrainConfigFile> for TrainConfig {
             max_loss,
             cache,
         } = f;
-        let policy = PolicyConfig::from_fields(baseline, adaptive)?;
-        Ok(Self { epochs, schedule, policy, optimizer, momentum, weight_decay, seed, max_loss, cache })
+        let policy = PolicyConfig::from_fields(PolicyFields { baseline, adaptive, backbone, gradual })?;
+        Ok(Self { epochs, schedule, policy, layer_decay, optimizer, momentum, weight_decay, seed, max_loss, cache })
     }
 }
 

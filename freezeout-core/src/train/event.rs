@@ -1,5 +1,5 @@
 //! What the run log says: one JSON line per event (start or resume, an adaptive policy's
-//! signals and decisions, each freeze, each iteration, each epoch).
+//! signals and decisions, each freeze or unfreeze, each iteration, each epoch).
 
 use super::{EpochStats, RunLog, TrainConfig, TrainError};
 use crate::policy::{Decision, WindowSignal};
@@ -40,6 +40,13 @@ pub(super) enum Event<'a> {
         units: Vec<&'a str>,
         lrs: Vec<f64>,
     },
+    /// Units trained again (a fine-tuning policy's prefix shrank): `units`, `frozen` left.
+    Unfreeze {
+        iter: u64,
+        frozen: usize,
+        units: Vec<&'a str>,
+        lrs: Vec<f64>,
+    },
     Resume {
         iter: u64,
         checkpoint: &'a Path,
@@ -71,7 +78,11 @@ pub(super) fn freeze_logged<M: FreezeOut>(
     }
     for e in &driver.events()[freezes..] {
         let units = e.units.iter().map(String::as_str).collect();
-        log.event(&Event::Freeze { iter: e.iteration, frozen: e.to, units, lrs: e.lrs.clone() })?;
+        let (iter, frozen, lrs) = (e.iteration, e.to, e.lrs.clone());
+        log.event(&match e.is_unfreeze() {
+            false => Event::Freeze { iter, frozen, units, lrs },
+            true => Event::Unfreeze { iter, frozen, units, lrs },
+        })?;
     }
     Ok(model)
 }

@@ -9,7 +9,6 @@ use super::{RunLog, Stepper, TrainConfig, TrainError};
 use crate::cache::PrefixCache;
 use crate::data::{DataSource, Samples};
 use crate::drift::DriftError;
-use crate::policy::Policy;
 use crate::task::{ProbeStep, Task};
 use crate::{DriverState, FreezeOut, FreezeOutDriver, UnitInfo};
 use burn::tensor::Device;
@@ -64,9 +63,9 @@ pub(super) fn start<M: FreezeOut>(
         Some((path, m)) => {
             let model =
                 driver.restore(model, DriverState { iteration: m.next_iteration, frozen_units: m.frozen_units });
-            match (&m.policy, driver.policy()) {
-                (Some(state), Policy::Adaptive(_)) => driver.restore_policy_state(state.clone()),
-                (None, Policy::Adaptive(_)) => return Err(CheckpointError::NoPolicyState(path.clone()).into()),
+            match (&m.policy, driver.policy().adaptive()) {
+                (Some(state), Some(_)) => driver.restore_policy_state(state.clone()),
+                (None, Some(_)) => return Err(CheckpointError::NoPolicyState(path.clone()).into()),
                 _ => {}
             }
             log.event(&Event::Resume { iter: m.next_iteration, checkpoint: path })?;

@@ -6,7 +6,7 @@ use burn_freezeout::data;
 use burn_freezeout::device::{DeviceKind, FloatKind};
 use burn_freezeout::models::Preset;
 use burn_freezeout::train::OptimizerKind;
-use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling, Signal};
+use burn_freezeout::{AdaptiveConfig, BackboneConfig, GradualConfig, PolicyConfig, Scaling, Signal};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -23,6 +23,12 @@ pub enum PolicyKind {
     Drift,
     /// No freezing.
     Baseline,
+    /// Fine-tuning: every unit frozen until --unfreeze-epoch, then all train (PyTorch Lightning's
+    /// BackboneFinetuning).
+    Backbone,
+    /// Fine-tuning: ULMFiT's gradual unfreezing, one more unit from the top each --every epochs,
+    /// with discriminative rates (--divisor).
+    Gradual,
 }
 
 /// The settings a run uses when neither a config file nor a flag sets them: [`RunConfig`]'s
@@ -34,6 +40,12 @@ static ADAPTIVE: LazyLock<AdaptiveConfig> = LazyLock::new(AdaptiveConfig::defaul
 
 /// The defaults of the drift policy's settings.
 static DRIFT: LazyLock<AdaptiveConfig> = LazyLock::new(AdaptiveConfig::drift);
+
+/// The defaults of the backbone policy's settings.
+static BACKBONE: LazyLock<BackboneConfig> = LazyLock::new(BackboneConfig::default);
+
+/// The defaults of the gradual policy's settings.
+static GRADUAL: LazyLock<GradualConfig> = LazyLock::new(GradualConfig::default);
 
 /// An adaptive setting's help with both policies' defaults.
 fn with_defaults(text: &str, adaptive: impl std::fmt::Display, drift: impl std::fmt::Display) -> String {
@@ -95,7 +107,9 @@ pub struct Args {
     #[arg(long, value_enum, help = with_default(
         "What decides freezing: freezeout (the schedule of --t0/--scaling), gradient-norm (a unit freezes when \
          its gradient norm settles; see --threshold; adaptive is accepted too), drift (a unit freezes when its output on a held-out probe batch \
-         would move little more; see --threshold) or baseline (no freezing)",
+         would move little more; see --threshold), baseline (no freezing), or, to fine-tune a trained model (--init), \
+         backbone (every unit frozen until --unfreeze-epoch: a linear probe, then all train) or gradual (ULMFiT: one more \
+         unit from the top each epoch)",
         DEFAULT.policy.name(),
     ))]
     pub policy: Option<PolicyKind>,
@@ -133,6 +147,34 @@ pub struct Args {
         DRIFT.patience,
     ))]
     pub patience: Option<u64>,
+    #[arg(long, value_name = "EPOCH", help = with_default(
+        "Backbone policy: the epoch (0-based) from which the units train, the head alone before it (at or past --epochs: \
+         a linear probe)",
+        BACKBONE.epoch,
+    ))]
+    pub unfreeze_epoch: Option<usize>,
+    #[arg(long, help = with_default(
+        "Backbone policy: the units' rate in their first epoch, as a fraction of the head's",
+        BACKBONE.initial_ratio,
+    ))]
+    pub initial_ratio: Option<f64>,
+    #[arg(long, help = with_default("Backbone policy: that fraction's factor per epoch after it", BACKBONE.growth))]
+    pub growth: Option<f64>,
+    /// Backbone policy: let the units' rate pass the head's (default: capped at it, Lightning's
+    /// should_align).
+    #[arg(long)]
+    pub no_align: bool,
+    #[arg(long, help = with_default("Gradual policy: epochs between two unfreezes", GRADUAL.every))]
+    pub every: Option<usize>,
+    #[arg(long, help = with_default(
+        "Gradual policy: each unit's rate is the next one's divided by this (1: one rate)",
+        GRADUAL.divisor,
+    ))]
+    pub divisor: Option<f64>,
+    /// Layer-wise rate decay γ on any policy's rates (LLRD): unit i at γ^(N − i) times its rate,
+    /// the head at its own (e.g. 0.75).
+    #[arg(long, value_name = "GAMMA")]
+    pub layer_decay: Option<f64>,
     #[arg(long, help = with_default(
         "Optimizer: sgd (Nesterov momentum, the paper's), adam or adamw, each with FreezeOut's per-unit rates \
          (Adam and AdamW want a smaller --lr, e.g. 1e-3)",
@@ -262,7 +304,51 @@ impl Args {
                 let kept = c.policy.adaptive().copied().filter(|a| a.signal == signal);
                 c.policy = PolicyConfig::Adaptive(kept.unwrap_or_else(|| AdaptiveConfig::of(signal)))
             }
+            Some(PolicyKind::Backbone) => {
+                c.policy = PolicyConfig::Backbone(match c.policy {
+                    PolicyConfig::Backbone(b) => b,
+                    _ => BackboneConfig::default(),
+                })
+            }
+            Some(PolicyKind::Gradual) => {
+                c.policy = PolicyConfig::Gradual(match c.policy {
+                    PolicyConfig::Gradual(g) => g,
+                    _ => GradualConfig::default(),
+                })
+            }
             None => {}
+        }
+        c.layer_decay = self.layer_decay.or(c.layer_decay);
+        let backbone_flags = [
+            ("--unfreeze-epoch", self.unfreeze_epoch.is_some()),
+            ("--initial-ratio", self.initial_ratio.is_some()),
+            ("--growth", self.growth.is_some()),
+            ("--no-align", self.no_align),
+        ];
+        let gradual_flags = [("--every", self.every.is_some()), ("--divisor", self.divisor.is_some())];
+        match &mut c.policy {
+            PolicyConfig::Backbone(b) => {
+                b.epoch = self.unfreeze_epoch.unwrap_or(b.epoch);
+                b.initial_ratio = self.initial_ratio.unwrap_or(b.initial_ratio);
+                b.growth = self.growth.unwrap_or(b.growth);
+                b.align = b.align && !self.no_align;
+            }
+            _ => {
+                if let Some((flag, _)) = backbone_flags.iter().find(|f| f.1) {
+                    anyhow::bail!("{flag} is a setting of the backbone policy: add --policy backbone");
+                }
+            }
+        }
+        match &mut c.policy {
+            PolicyConfig::Gradual(g) => {
+                g.every = self.every.unwrap_or(g.every);
+                g.divisor = self.divisor.unwrap_or(g.divisor);
+            }
+            _ => {
+                if let Some((flag, _)) = gradual_flags.iter().find(|f| f.1) {
+                    anyhow::bail!("{flag} is a setting of the gradual policy: add --policy gradual");
+                }
+            }
         }
         let flags = [
             ("--threshold", self.threshold.is_some()),
@@ -352,5 +438,42 @@ mod tests {
         assert_eq!(new.policy.name(), "gradient-norm");
         let name = new.run_name();
         assert!(name.contains("-cifar10-adaptive-th0.02-"), "{name}");
+    }
+
+    /// The fine-tuning flags set their policy's settings and the layer decay, which the config
+    /// text stores (as a `[backbone]` / `[gradual]` table and `layer_decay`) and the run name
+    /// shows; the text reads back as the same config.
+    #[test]
+    fn the_fine_tuning_flags_set_their_policy_and_survive_the_config_text() {
+        use burn_freezeout::{BackboneConfig, GradualConfig, PolicyConfig};
+        let gradual = resolve(&["--policy", "gradual", "--every", "2", "--divisor", "2", "--layer-decay", "0.75"]);
+        assert_eq!(gradual.policy, PolicyConfig::Gradual(GradualConfig { every: 2, divisor: 2.0 }));
+        assert_eq!(gradual.layer_decay, Some(0.75));
+        let backbone = resolve(&[
+            "--policy",
+            "backbone",
+            "--unfreeze-epoch",
+            "3",
+            "--initial-ratio",
+            "0.2",
+            "--growth",
+            "2",
+            "--no-align",
+        ]);
+        let expected = BackboneConfig { epoch: 3, initial_ratio: 0.2, growth: 2.0, align: false };
+        assert_eq!(backbone.policy, PolicyConfig::Backbone(expected));
+        for (config, table, name) in
+            [(&gradual, "[gradual]", "-gradual-lld0.75-"), (&backbone, "[backbone]", "-backbone-u3-")]
+        {
+            let text = toml::to_string_pretty(config).unwrap();
+            assert!(text.contains(table), "{text}");
+            assert_eq!(&toml::from_str::<bench_harness::run::RunConfig>(&text).unwrap(), config);
+            assert!(config.run_name().contains(name), "{}", config.run_name());
+        }
+        // The defaults, and a table that clashes with another policy's.
+        assert_eq!(resolve(&["--policy", "gradual"]).policy, PolicyConfig::Gradual(GradualConfig::default()));
+        let e =
+            toml::from_str::<bench_harness::run::RunConfig>("baseline = true\n[backbone]\nepoch = 2\n").unwrap_err();
+        assert!(e.to_string().contains("baseline = true and [backbone] are both set: pick one policy"), "{e}");
     }
 }
