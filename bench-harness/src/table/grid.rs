@@ -5,7 +5,8 @@ use burn_freezeout::cache::{CacheConfig, CacheMode};
 use burn_freezeout::data::CifarKind;
 use burn_freezeout::models::Preset;
 use burn_freezeout::train::OptimizerKind;
-use burn_freezeout::{AdaptiveConfig, PolicyConfig, Scaling};
+use burn_freezeout::{AdaptiveConfig, BackboneConfig, GradualConfig, PolicyConfig, Scaling};
+use std::path::PathBuf;
 
 /// Which grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -62,6 +63,17 @@ pub enum TablePreset {
     /// FreezeOut setting also with the cache's exact mode. Runs: about 40 min per seed on a
     /// 2-core AVX-512 CPU.
     Text,
+    /// Fine-tuning, on the two halves of CIFAR-10: WRN-10-1 pretrained on classes 0–4 (all
+    /// 25,000 images, 15 epochs, no freezing; one run, seed 0), then fine-tuned with a new 5-way
+    /// head on the first 10,000 training images of classes 5–9 for 6 epochs without
+    /// augmentation (test: the 5,000 test images of 5–9), SGD at 0.02. Per seed: full
+    /// fine-tuning, layer-wise rate decay 0.75, a linear probe (with and without the exact
+    /// cache), the frozen backbone (Lightning's, trained from epoch 1), gradual unfreezing
+    /// (ULMFiT's), FreezeOut cubic scaled t0 0.8 and linear unscaled t0 0.9 (each with and
+    /// without the exact cache). A fine-tuning cell's `init` is the pretraining cell's run
+    /// directory, relative to the table's. Runs: about 40 min for the pretraining and 1 h per
+    /// seed on a 2-core AVX-512 CPU.
+    Transfer,
 }
 
 /// The training images of [`TablePreset::Densenet`].
@@ -98,6 +110,30 @@ pub const TEXT_WINDOWS: usize = 5_000;
 
 /// The training lengths of [`TablePreset::Length`], in epochs.
 pub const LENGTH_EPOCHS: [usize; 4] = [5, 10, 20, 40];
+
+/// The model of [`TablePreset::Transfer`]: WRN-10-1, whose step (0.12 s at batch 50 on a 2-core
+/// AVX-512 CPU, against 0.42 s for WRN-16-2: bench-harness/PERF.md) keeps the grid to hours.
+pub const TRANSFER_MODEL: Preset = Preset::Wrn { depth: 10, width: 1 };
+
+/// The fine-tuning runs' base rate (SGD, Nesterov 0.9) in [`TablePreset::Transfer`].
+pub const TRANSFER_LR: f64 = 0.02;
+
+/// The training images (of classes 5–9) of [`TablePreset::Transfer`]'s fine-tuning runs.
+pub const TRANSFER_IMAGES: usize = 10_000;
+
+/// The epochs of [`TablePreset::Transfer`]'s fine-tuning runs.
+pub const TRANSFER_EPOCHS: usize = 6;
+
+/// [`TablePreset::Transfer`]'s pretraining run: classes 0–4, no freezing, seed 0.
+pub fn transfer_pretraining() -> RunConfig {
+    RunConfig {
+        model: TRANSFER_MODEL,
+        epochs: 15,
+        classes: Some(vec![0, 1, 2, 3, 4]),
+        policy: PolicyConfig::Baseline,
+        ..RunConfig::default()
+    }
+}
 
 /// The adaptive policy's thresholds in [`TablePreset::Policies`].
 pub const POLICY_THRESHOLDS: [f64; 3] = [0.02, 0.05, 0.1];
@@ -219,6 +255,35 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     for (augment, mode) in [(true, CacheMode::Reuse), (false, CacheMode::Exact)] {
                         cells.extend(with_and_without_cache(RunConfig { seed, augment, ..base.clone() }, mode));
                     }
+                }
+                return cells;
+            }
+            TablePreset::Transfer => {
+                let pretraining = transfer_pretraining();
+                let base = RunConfig {
+                    model: TRANSFER_MODEL,
+                    epochs: TRANSFER_EPOCHS,
+                    lr: TRANSFER_LR,
+                    classes: Some(vec![5, 6, 7, 8, 9]),
+                    train_limit: Some(TRANSFER_IMAGES),
+                    augment: false,
+                    init: Some(PathBuf::from("runs").join(pretraining.run_name())),
+                    new_head: Some(5),
+                    ..RunConfig::default()
+                };
+                cells.push(pretraining);
+                let exact = CacheConfig::new(CacheMode::Exact);
+                let probe =
+                    PolicyConfig::Backbone(BackboneConfig { epoch: TRANSFER_EPOCHS, ..BackboneConfig::default() });
+                for &seed in seeds {
+                    let cell = RunConfig { seed, ..base.clone() };
+                    cells.push(RunConfig { policy: PolicyConfig::Baseline, ..cell.clone() });
+                    cells.push(RunConfig { policy: PolicyConfig::Baseline, layer_decay: Some(0.75), ..cell.clone() });
+                    cells.push(RunConfig { policy: probe, ..cell.clone() });
+                    cells.push(RunConfig { policy: probe, cache: exact, ..cell.clone() });
+                    cells.push(RunConfig { policy: PolicyConfig::Backbone(BackboneConfig::default()), ..cell.clone() });
+                    cells.push(RunConfig { policy: PolicyConfig::Gradual(GradualConfig::default()), ..cell.clone() });
+                    cells.extend(with_and_without_cache(cell, CacheMode::Exact).into_iter().skip(1));
                 }
                 return cells;
             }

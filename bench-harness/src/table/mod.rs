@@ -20,7 +20,8 @@ pub use cells::{
 };
 pub use grid::{
     DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TEXT_EPOCHS, TEXT_MODEL,
-    TEXT_WINDOWS, TRANSFORMER_LR, TRANSFORMER_WEIGHT_DECAY, TablePreset, VIT_EPOCHS, VIT_IMAGES, VIT_MODEL, grid,
+    TEXT_WINDOWS, TRANSFER_EPOCHS, TRANSFER_IMAGES, TRANSFER_LR, TRANSFER_MODEL, TRANSFORMER_LR,
+    TRANSFORMER_WEIGHT_DECAY, TablePreset, VIT_EPOCHS, VIT_IMAGES, VIT_MODEL, grid, transfer_pretraining,
 };
 pub use report::{Claim, Line, claims, lines, write};
 
@@ -164,6 +165,51 @@ mod tests {
         assert!(cells.iter().all(|c| (c.model, c.epochs, c.train_limit, c.test_limit)
             == (VIT_MODEL, VIT_EPOCHS, Some(VIT_IMAGES), Some(1_000))));
         assert!(cells[10..].iter().all(|c| c.seed == 1));
+    }
+
+    /// Transfer: the pretraining on classes 0–4 once (the run name of the directory a
+    /// `paper-repro train --model wrn-10-1 --baseline --epochs 15 --classes 0-4` makes), then per
+    /// seed the fine-tuning policies and FreezeOut on classes 5–9 from its run directory, with a
+    /// new 5-way head, unaugmented, the cache `exact`.
+    #[test]
+    fn the_transfer_grid_pretrains_once_and_fine_tunes_from_it_with_every_policy() {
+        let cells = grid(TablePreset::Transfer, &[0, 1]);
+        let pretraining = &cells[0];
+        assert_eq!(pretraining.run_name(), "wrn-10-1-cifar10-c0-4-baseline-e15-s0-5ee36011");
+        let named: Vec<String> = cells[1..11].iter().map(strategy).collect();
+        let expected = [
+            "baseline+noaug",
+            "baseline+lld0.75+noaug",
+            "backbone-u6+noaug",
+            "backbone-u6+noaug+cache-exact",
+            "backbone-u1+noaug",
+            "gradual+noaug",
+            "cubic-scaled+noaug",
+            "linear-unscaled+noaug",
+            "cubic-scaled+noaug+cache-exact",
+            "linear-unscaled+noaug+cache-exact",
+        ];
+        assert_eq!((named.as_slice(), cells.len()), (&expected.map(String::from)[..], 21));
+        let init = std::path::Path::new("runs").join(pretraining.run_name());
+        // Valid once the pretraining's directory is there (the table resolves `init` against
+        // its own directory).
+        let table = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(table.path().join(&init)).unwrap();
+        pretraining.validate().unwrap();
+        for c in &cells[1..] {
+            RunConfig { init: Some(table.path().join(&init)), ..c.clone() }.validate().unwrap();
+            assert_eq!(
+                (c.init.as_deref(), c.new_head, c.classes.as_deref()),
+                (Some(init.as_path()), Some(5), Some(&[5, 6, 7, 8, 9][..]))
+            );
+            assert_eq!(
+                (c.epochs, c.train_limit, c.augment, c.lr),
+                (TRANSFER_EPOCHS, Some(TRANSFER_IMAGES), false, TRANSFER_LR)
+            );
+        }
+        let names: std::collections::HashSet<String> = cells.iter().map(RunConfig::run_name).collect();
+        assert_eq!(names.len(), cells.len(), "every cell a directory of its own");
+        assert!(cells[11..].iter().all(|c| c.seed == 1));
     }
 
     /// Text: per seed the baseline, the two FreezeOut defaults, and both with `exact`, all on

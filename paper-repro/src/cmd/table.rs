@@ -41,6 +41,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut cells = table::grid(args.preset, &args.seeds);
     for c in &mut cells {
         c.device = args.device;
+        // A fine-tuning cell starts from a cell of the same table: its `init` is relative to it.
+        if let Some(init) = c.init.as_mut().filter(|p| p.is_relative()) {
+            *init = out.join(&*init);
+        }
     }
     // Every cell's directory is checked before any training: another config's run is refused.
     let states = table::plan(&cells, &out, args.overwrite)?;
