@@ -205,6 +205,45 @@ pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
     root.present().map_err(err)
 }
 
+/// Time to accuracy: test error (%) against the minutes of training steps so far, after each
+/// epoch, one line per labelled run (`(minutes, test error %)` points).
+pub fn time_to_accuracy(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)>)]) -> anyhow::Result<()> {
+    let points = || runs.iter().flat_map(|(_, p)| p.iter());
+    let x1 = points().map(|p| p.0).fold(0.0, f64::max) * 1.05;
+    let (y0, y1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if !(x1 > 0.0 && y0 <= y1) {
+        anyhow::bail!("{}: no run with a test error per epoch", path.display());
+    }
+    let pad = ((y1 - y0) * 0.05).max(0.5);
+    let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x1, (y0 - pad)..(y1 + pad))
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("minutes of training steps").y_desc("test error (%)").draw().map_err(err)?;
+    for (i, (label, points)) in runs.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
 /// Δ test error (points) against epochs, one series per schedule with error bars of one
 /// standard error over the seeds, each schedule's fit `c + d / E` (dashed where it extrapolates,
 /// to the paper's 100 epochs) with its 95% band, and the baseline's zero.

@@ -115,13 +115,16 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
     out
 }
 
-/// The baseline run among `rows` of `row`'s model, dataset, length, seed and augmentation.
+/// The baseline run among `rows` of `row`'s task (model, dataset, classes, starting weights),
+/// length, seed and augmentation: nothing frozen, one cosine, no layer decay.
 pub(crate) fn baseline_of<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
     let c = &row.config;
     rows.iter().find(|b| {
         b.config.policy.is_baseline()
+            && b.config.layer_decay.is_none()
             && (b.config.model, b.config.dataset, b.config.epochs, b.config.seed, b.config.augment)
                 == (c.model, c.dataset, c.epochs, c.seed, c.augment)
+            && (&b.config.classes, &b.config.init, b.config.new_head) == (&c.classes, &c.init, c.new_head)
     })
 }
 

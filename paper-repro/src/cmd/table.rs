@@ -105,10 +105,55 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     write_plots(&out, &cells[0], &rows, &lines, args.seeds[0], args.seeds.len() > 1)?;
     println!("{}", std::fs::read_to_string(out.join("results.md"))?);
     println!(
-        "wrote {0}/results.md, results.csv, results.json, design_curve.svg, lr_curves.svg, frozen_fraction.svg",
+        "wrote {0}/results.md, results.csv, results.json, design_curve.svg, lr_curves.svg, frozen_fraction.svg, \
+         time_to_accuracy.svg",
         out.display()
     );
     Ok(())
+}
+
+/// A line's points: `(minutes, test error %)`.
+type Curve = Vec<(f64, f64)>;
+
+/// The time-to-accuracy plot's lines: the runs of the grid's most common length (a table's
+/// main grid, not a pretraining run beside it), one line per strategy, each epoch's test error
+/// and the minutes of training steps up to it averaged over the seeds.
+fn time_to_accuracy(rows: &[table::Row]) -> (String, Vec<(String, Curve)>) {
+    let mut by_epochs: std::collections::BTreeMap<usize, usize> = Default::default();
+    for r in rows {
+        *by_epochs.entry(r.config.epochs).or_default() += 1;
+    }
+    let Some((&epochs, _)) = by_epochs.iter().max_by_key(|&(e, n)| (*n, std::cmp::Reverse(*e))) else {
+        return (String::new(), Vec::new());
+    };
+    let mut lines: Vec<(String, Vec<Curve>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.config.epochs == epochs) {
+        let label = table::setting_of(&r.config).map_or(r.strategy.clone(), |s| format!("{} {s}", r.strategy));
+        let mut minutes = 0.0;
+        let mut points = Vec::new();
+        for e in &r.summary.epochs {
+            minutes += e.step_seconds / 60.0;
+            if let Some(err) = e.test_error {
+                points.push((minutes, 100.0 * err));
+            }
+        }
+        match lines.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, seeds)) => seeds.push(points),
+            None => lines.push((label, vec![points])),
+        }
+    }
+    let mean = |seeds: &[Curve]| -> Curve {
+        let n = seeds.iter().map(Vec::len).min().unwrap_or(0);
+        (0..n)
+            .map(|i| {
+                let k = seeds.len() as f64;
+                (seeds.iter().map(|s| s[i].0).sum::<f64>() / k, seeds.iter().map(|s| s[i].1).sum::<f64>() / k)
+            })
+            .collect()
+    };
+    let runs: Vec<_> = lines.iter().map(|(l, seeds)| (l.clone(), mean(seeds))).filter(|(_, p)| !p.is_empty()).collect();
+    let model = rows.iter().find(|r| r.config.epochs == epochs).map_or(String::new(), |r| r.config.model.to_string());
+    (format!("Test error against training time, {model}, {epochs} epochs (mean over seeds)"), runs)
 }
 
 /// Each cell's name, and what happens to it (kept, continued, run again), with any rate warning.
@@ -168,6 +213,10 @@ fn write_plots(
     }
     let title = format!("Units frozen over the run, {}", first.model);
     plot::frozen_fraction(&out.join("frozen_fraction.svg"), &title, &runs)?;
+    let (title, runs) = time_to_accuracy(rows);
+    if !runs.is_empty() {
+        plot::time_to_accuracy(&out.join("time_to_accuracy.svg"), &title, &runs)?;
+    }
     // Runs of several lengths (the length preset): Δ error against epochs and its extrapolation.
     let points = table::trend::points(rows);
     if table::trend::lengths(&points).len() > 1 {
@@ -175,4 +224,76 @@ fn write_plots(
         println!("wrote {}", out.join("length_trend.svg").display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_to_accuracy;
+    use bench_harness::run::RunConfig;
+    use bench_harness::table::{Row, grid, strategy};
+    use burn_freezeout::train::{EpochStats, RunSummary};
+
+    /// A row of `config` whose epochs took `seconds` each and ended at `errors`.
+    fn row(config: &RunConfig, seconds: f64, errors: &[f64]) -> Row {
+        let epochs = errors
+            .iter()
+            .enumerate()
+            .map(|(epoch, &e)| EpochStats {
+                epoch,
+                train_loss: 1.0,
+                train_error: 0.5,
+                test_error: Some(e),
+                step_seconds: seconds,
+                wall_seconds: seconds + 1.0,
+                frozen_units: 0,
+                cache: None,
+            })
+            .collect();
+        let summary = RunSummary {
+            status: "finished".into(),
+            config: config.train_config(),
+            num_units: 4,
+            total_iterations: 10,
+            test_error: errors.last().copied(),
+            step_seconds: seconds * errors.len() as f64,
+            wall_seconds: (seconds + 1.0) * errors.len() as f64,
+            epochs,
+            cpu: None,
+        };
+        Row {
+            config: config.clone(),
+            strategy: strategy(config),
+            summary,
+            reference_saving: None,
+            predicted_saving: 0.0,
+            own_saving: None,
+        }
+    }
+
+    /// The transfer table's plot: the fine-tuning runs only (not the pretraining beside them),
+    /// one line per strategy with each epoch's minutes and error averaged over the seeds; the
+    /// SVG names every line.
+    #[test]
+    fn time_to_accuracy_averages_each_strategy_over_seeds_and_leaves_the_pretraining_out() {
+        let cells = grid(bench_harness::table::TablePreset::Transfer, &[0, 1]);
+        let (pretraining, full, probe, full_1) = (&cells[0], &cells[1], &cells[3], &cells[11]);
+        let rows = [
+            row(pretraining, 120.0, &[0.3; 15]),
+            row(full, 60.0, &[0.20, 0.10]),
+            row(full_1, 30.0, &[0.30, 0.20]),
+            row(probe, 6.0, &[0.40, 0.35]),
+        ];
+        // (Only two epochs recorded here: the plot takes what the summaries hold.)
+        let (title, runs) = time_to_accuracy(&rows);
+        assert!(title.contains("wrn-10-1, 6 epochs"), "{title}");
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0], ("baseline+noaug".to_string(), vec![(0.75, 25.0), (1.5, 15.0)]));
+        assert_eq!(runs[1].0, "backbone-u6+noaug");
+        assert!((runs[1].1[1].0 - 0.2).abs() < 1e-12 && (runs[1].1[1].1 - 35.0).abs() < 1e-9);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("time_to_accuracy.svg");
+        bench_harness::plot::time_to_accuracy(&path, &title, &runs).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.contains("baseline+noaug") && svg.contains("backbone-u6+noaug"));
+    }
 }
