@@ -177,6 +177,27 @@ pub fn lr_curves(path: &Path, schedule: &Schedule, title: &str) -> anyhow::Resul
 /// The frozen fraction of the units over the run, one line per labelled run (`(fraction of
 /// training, fraction of units frozen)` points).
 pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)>)]) -> anyhow::Result<()> {
+    let axes = Axes { x: (0.0, 1.0), y: (0.0, 1.05), labels: ("fraction of training", "fraction of units frozen") };
+    labelled_lines(path, title, &axes, runs, SeriesLabelPosition::UpperLeft, false)
+}
+
+/// A chart's ranges and axis labels.
+struct Axes {
+    x: (f64, f64),
+    y: (f64, f64),
+    labels: (&'static str, &'static str),
+}
+
+/// One line per labelled run on `axes`, with a legend at `legend` (and a dot at each point
+/// with `markers`).
+fn labelled_lines(
+    path: &Path,
+    title: &str,
+    axes: &Axes,
+    runs: &[(String, Vec<(f64, f64)>)],
+    legend: SeriesLabelPosition,
+    markers: bool,
+) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -184,9 +205,9 @@ pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
-        .build_cartesian_2d(0.0..1.0f64, 0.0..1.05f64)
+        .build_cartesian_2d(axes.x.0..axes.x.1, axes.y.0..axes.y.1)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("fraction of training").y_desc("fraction of units frozen").draw().map_err(err)?;
+    chart.configure_mesh().x_desc(axes.labels.0).y_desc(axes.labels.1).draw().map_err(err)?;
     for (i, (label, points)) in runs.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
@@ -194,10 +215,13 @@ pub fn frozen_fraction(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
             .map_err(err)?
             .label(label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        if markers {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
+        }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.8))
         .draw()
@@ -215,33 +239,8 @@ pub fn time_to_accuracy(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64
         anyhow::bail!("{}: no run with a test error per epoch", path.display());
     }
     let pad = ((y1 - y0) * 0.05).max(0.5);
-    let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x1, (y0 - pad)..(y1 + pad))
-        .map_err(err)?;
-    chart.configure_mesh().x_desc("minutes of training steps").y_desc("test error (%)").draw().map_err(err)?;
-    for (i, (label, points)) in runs.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    let axes = Axes { x: (0.0, x1), y: (y0 - pad, y1 + pad), labels: ("minutes of training steps", "test error (%)") };
+    labelled_lines(path, title, &axes, runs, SeriesLabelPosition::UpperRight, true)
 }
 
 /// Δ test error (points) against epochs, one series per schedule with error bars of one

@@ -116,61 +116,30 @@ struct TrainConfigFile {
     cache: CacheConfig,
 }
 
-impl From<TrainConfig> for TrainConfigFile {
-    fn from(c: TrainConfig) -> Self {
-        let TrainConfig {
-            epochs,
-            schedule,
-            policy,
-            layer_decay,
-            optimizer,
-            momentum,
-            weight_decay,
-            seed,
-            max_loss,
-            cache,
-        } = c;
-        let PolicyFields { baseline, adaptive, backbone, gradual } = policy.to_fields();
-        Self {
-            epochs,
-            schedule,
-            baseline,
-            adaptive,
-            backbone,
-            gradual,
-            layer_decay,
-            optimizer,
-            momentum,
-            weight_decay,
-            seed,
-            max_loss,
-            cache,
+/// The conversions between [`TrainConfig`] and [`TrainConfigFile`]: every field but the policy is
+/// copied as it is (the list is written once; a field missing from it, or from either struct,
+/// does not compile), the policy goes to and from its [`PolicyFields`].
+macro_rules! file_form {
+    ($($field:ident),* $(,)?) => {
+        impl From<TrainConfig> for TrainConfigFile {
+            fn from(c: TrainConfig) -> Self {
+                let PolicyFields { baseline, adaptive, backbone, gradual } = c.policy.to_fields();
+                Self { baseline, adaptive, backbone, gradual, $($field: c.$field),* }
+            }
         }
-    }
+
+        impl TryFrom<TrainConfigFile> for TrainConfig {
+            type Error = crate::policy::PolicyClash;
+            fn try_from(f: TrainConfigFile) -> Result<Self, Self::Error> {
+                let fields =
+                    PolicyFields { baseline: f.baseline, adaptive: f.adaptive, backbone: f.backbone, gradual: f.gradual };
+                Ok(Self { policy: PolicyConfig::from_fields(fields)?, $($field: f.$field),* })
+            }
+        }
+    };
 }
 
-impl TryFrom<TrainConfigFile> for TrainConfig {
-    type Error = crate::policy::PolicyClash;
-    fn try_from(f: TrainConfigFile) -> Result<Self, Self::Error> {
-        let TrainConfigFile {
-            epochs,
-            schedule,
-            baseline,
-            adaptive,
-            backbone,
-            gradual,
-            layer_decay,
-            optimizer,
-            momentum,
-            weight_decay,
-            seed,
-            max_loss,
-            cache,
-        } = f;
-        let policy = PolicyConfig::from_fields(PolicyFields { baseline, adaptive, backbone, gradual })?;
-        Ok(Self { epochs, schedule, policy, layer_decay, optimizer, momentum, weight_decay, seed, max_loss, cache })
-    }
-}
+file_form!(epochs, schedule, layer_decay, optimizer, momentum, weight_decay, seed, max_loss, cache);
 
 #[cfg(test)]
 mod tests {
