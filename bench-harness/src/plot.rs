@@ -335,6 +335,7 @@ mod tests {
             predicted_saving: 0.0,
             measured_saving: None,
             own_saving: Stat::of(own),
+            idle_saving: None,
             wall_seconds: Stat::of(&[1.0]).unwrap(),
             cache_mib: None,
             hit_rate: None,

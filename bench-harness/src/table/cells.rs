@@ -25,6 +25,9 @@ pub struct Row {
     /// `1 − Σ step times / (T × mean step time of the run's own unfrozen iterations)`:
     /// the saving measured within the run, immune to drift between runs on a noisy machine.
     pub own_saving: Option<f64>,
+    /// Milliseconds of the run's training steps at step times measured on an idle machine
+    /// ([`StepTimes`](super::StepTimes)), when the table was given them.
+    pub idle_ms: Option<f64>,
 }
 
 /// One iteration of a run, as its `log.jsonl` records it.
@@ -274,6 +277,7 @@ pub fn run_grid(
             reference_saving,
             predicted_saving,
             own_saving,
+            idle_ms: None,
         });
     }
     Ok(rows)

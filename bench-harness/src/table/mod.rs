@@ -11,6 +11,7 @@
 mod cells;
 mod grid;
 mod report;
+mod step_times;
 pub mod trend;
 
 pub use crate::stats::Stat;
@@ -24,6 +25,7 @@ pub use grid::{
     TRANSFORMER_WEIGHT_DECAY, TablePreset, VIT_EPOCHS, VIT_IMAGES, VIT_MODEL, grid, transfer_pretraining,
 };
 pub use report::{Claim, Line, claims, lines, write};
+pub use step_times::{StepTimes, apply as apply_step_times};
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +214,37 @@ mod tests {
         assert!(cells[11..].iter().all(|c| c.seed == 1));
     }
 
+    /// With step times from an idle machine, each line's saving against its baseline's time at
+    /// them is a column of the table (and of the CSV); without them there is no such column.
+    #[test]
+    fn savings_at_idle_step_times_are_a_column_when_given() {
+        let cells = grid(TablePreset::Transfer, &[0]);
+        let rows: Vec<Row> = [(&cells[1], 1000.0), (&cells[7], 800.0)]
+            .into_iter()
+            .map(|(c, ms)| Row {
+                config: c.clone(),
+                strategy: strategy(c),
+                summary: summary(c),
+                reference_saving: None,
+                predicted_saving: 0.1,
+                own_saving: None,
+                idle_ms: Some(ms),
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let lines = write(tmp.path(), "t", &rows).unwrap();
+        let cubic = lines.iter().find(|l| l.strategy == "cubic-scaled+noaug").unwrap();
+        assert!((cubic.idle_saving.unwrap().mean - 0.2).abs() < 1e-12);
+        let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
+        assert!(md.contains("at idle step times |") && md.contains("| 20.00 |"), "{md}");
+        let csv = std::fs::read_to_string(tmp.path().join("results.csv")).unwrap();
+        assert!(csv.lines().next().unwrap().contains("idle_saving"), "{csv}");
+        let plain: Vec<Row> = rows.into_iter().map(|r| Row { idle_ms: None, ..r }).collect();
+        write(tmp.path(), "t", &plain).unwrap();
+        let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
+        assert!(!md.contains("idle"), "{md}");
+    }
+
     /// Text: per seed the baseline, the two FreezeOut defaults, and both with `exact`, all on
     /// the language model and the text.
     #[test]
@@ -235,6 +268,7 @@ mod tests {
                 reference_saving: None,
                 predicted_saving: 0.1,
                 own_saving: None,
+                idle_ms: None,
             })
             .collect();
         let tmp = tempfile::tempdir().unwrap();
@@ -286,6 +320,7 @@ mod tests {
                     reference_saving: None,
                     predicted_saving: 0.1,
                     own_saving: None,
+                    idle_ms: None,
                 }
             })
             .collect();

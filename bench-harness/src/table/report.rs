@@ -39,6 +39,8 @@ pub struct Line {
     pub measured_saving: Option<Stat>,
     /// The run's saving against its own unfrozen step time ([`Row::own_saving`]).
     pub own_saving: Option<Stat>,
+    /// `1 − time / baseline time` at step times measured on an idle machine ([`Row::idle_ms`]).
+    pub idle_saving: Option<Stat>,
     /// Wall-clock seconds of the run (data and evaluation included).
     pub wall_seconds: Stat,
     /// The prefix cache's largest size at an epoch's end (MiB; cached lines only).
@@ -76,6 +78,8 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
                 Some(1.0 - r.summary.step_seconds / b.summary.step_seconds)
             })
             .collect();
+        let idle: Vec<f64> =
+            rs.iter().filter_map(|r| Some(1.0 - r.idle_ms? / baseline_of(rows, r)?.idle_ms?)).collect();
         let walls: Vec<f64> = rs.iter().map(|r| r.summary.wall_seconds).collect();
         let own: Vec<f64> = rs.iter().filter_map(|r| r.own_saving).collect();
         let caches: Vec<Vec<CacheStats>> =
@@ -107,6 +111,7 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             predicted_saving: rs.iter().map(|r| r.predicted_saving).sum::<f64>() / rs.len() as f64,
             measured_saving: Stat::of(&savings),
             own_saving: Stat::of(&own),
+            idle_saving: Stat::of(&idle),
             wall_seconds: Stat::of(&walls).expect("at least one row"),
             cache_mib: Stat::of(&peaks),
             hit_rate: Stat::of(&rates),
@@ -224,9 +229,18 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     );
     md += &cpus_note(rows);
     let cached = lines.iter().any(|l| l.cache_mib.is_some());
-    md += "| model | dataset | epochs | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) | wall-clock s | n |";
+    let idle = lines.iter().any(|l| l.idle_saving.is_some());
+    if idle {
+        md += "`at idle step times`: the run's iterations at the step times `paper-repro speed` measured for each frozen \
+               prefix on an otherwise idle machine (a cached run's hits at its epochs' hit rates), against the baseline's.\n\n";
+    }
+    md += "| model | dataset | epochs | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) |";
+    md += if idle { " at idle step times |" } else { "" };
+    md += " wall-clock s | n |";
     md += if cached { " cache MiB | hit rate |\n" } else { "\n" };
-    md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    md += "|---|---|---|---|---|---|---|---|---|---|---|---|";
+    md += if idle { "---|" } else { "" };
+    md += "---|---|";
     md += if cached { "---|---|\n" } else { "\n" };
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([
@@ -246,6 +260,8 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
         "own_saving_std",
         "measured_saving",
         "measured_saving_std",
+        "idle_saving",
+        "idle_saving_std",
         "wall_seconds",
         "n",
         "cache_mib",
@@ -253,7 +269,7 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     ])?;
     for l in &lines {
         md += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |{} {:.0} | {} |",
             l.model,
             l.dataset,
             l.epochs,
@@ -273,6 +289,10 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             100.0 * l.predicted_saving,
             l.own_saving.map_or("n/a".into(), |s| s.pct()),
             l.measured_saving.map_or("n/a".into(), |s| s.pct()),
+            match idle {
+                true => format!(" {} |", l.idle_saving.map_or("n/a".into(), |s| s.pct())),
+                false => String::new(),
+            },
             l.wall_seconds.mean,
             l.test_error.n
         );
@@ -299,6 +319,8 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
             f(l.own_saving.map(|s| s.std)),
             f(l.measured_saving.map(|s| s.mean)),
             f(l.measured_saving.map(|s| s.std)),
+            f(l.idle_saving.map(|s| s.mean)),
+            f(l.idle_saving.map(|s| s.std)),
             format!("{}", l.wall_seconds.mean),
             format!("{}", l.test_error.n),
             f(l.cache_mib.map(|s| s.mean)),

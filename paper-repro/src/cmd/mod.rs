@@ -17,5 +17,6 @@ pub fn main_job() -> anyhow::Result<()> {
         out: None,
         device: burn_freezeout::device::DeviceKind::Cpu,
         overwrite: false,
+        step_times: None,
     })
 }

@@ -30,6 +30,11 @@ pub struct Args {
     /// (without this flag such a grid is refused before anything runs).
     #[arg(long)]
     pub overwrite: bool,
+    /// Also give each line's saving at the step times `paper-repro speed --json FILE` measured
+    /// on an otherwise idle machine, for every frozen prefix of the grid's model (runs that shared
+    /// the cores with other work have their step seconds inflated by it).
+    #[arg(long, value_name = "FILE")]
+    pub step_times: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
@@ -101,6 +106,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             eprintln!("  took {:.1} min; about {:.0} min left", seconds / 60.0, estimate.factor * remaining / 60.0);
         }
     })?;
+    let mut rows = rows;
+    if let Some(path) = &args.step_times {
+        table::apply_step_times(&mut rows, &table::StepTimes::load(path)?, &out)?;
+    }
     let lines = table::write(&out, &format!("FreezeOut, preset {name}"), &rows)?;
     write_plots(&out, &cells[0], &rows, &lines, args.seeds[0], args.seeds.len() > 1)?;
     println!("{}", std::fs::read_to_string(out.join("results.md"))?);
@@ -267,6 +276,7 @@ mod tests {
             reference_saving: None,
             predicted_saving: 0.0,
             own_saving: None,
+            idle_ms: None,
         }
     }
 

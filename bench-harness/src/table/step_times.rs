@@ -1,0 +1,158 @@
+//! Savings from step times measured on an otherwise idle machine.
+//!
+//! A table's runs often share the machine's cores with other work, so their own step seconds
+//! drift with the load. `paper-repro speed --json FILE` measures a model's mean step time at
+//! each frozen prefix (and through the `exact` cache with every sample a hit) on a quiet
+//! machine. A run's time at those step times is then the sum, over its iterations, of the step
+//! time at the prefix it ran with (its `log.jsonl`). For a cached run the hits come from its
+//! epoch's cache numbers: a share `h` of the epoch's lookups hit, and an iteration costs
+//! `h × hit + (1 − h) × uncached step`. A miss is counted at the uncached step's time; the copy
+//! of its result into the cache is not included.
+
+use super::{IterRecord, Row, cell_dir, iterations};
+use anyhow::{Context, bail};
+use burn_freezeout::models::Preset;
+use std::path::Path;
+
+/// One model's step times at each frozen prefix, at one batch size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTimes {
+    /// The model.
+    pub model: Preset,
+    /// The batch size.
+    pub batch: usize,
+    /// Mean step time (ms) with `k` units frozen, `k = 0..=N`.
+    pub step_ms: Vec<f64>,
+    /// Mean step time (ms) through the `exact` cache, every sample a hit at boundary `k`.
+    pub hit_ms: Vec<f64>,
+}
+
+impl StepTimes {
+    /// The models measured in a `paper-repro speed --json` file. An error names the file, and
+    /// the model and prefix a point is missing for (every prefix `0..=N` is needed).
+    pub fn load(path: &Path) -> anyhow::Result<Vec<StepTimes>> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--step-times {}", path.display()))?;
+        let reports: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("--step-times {}: not JSON", path.display()))?;
+        let Some(reports) = reports.as_array() else {
+            bail!("--step-times {}: not the list of reports `paper-repro speed --json` writes", path.display());
+        };
+        reports.iter().map(|r| Self::of_report(r).with_context(|| format!("--step-times {}", path.display()))).collect()
+    }
+
+    fn of_report(report: &serde_json::Value) -> anyhow::Result<StepTimes> {
+        let field = |v: &serde_json::Value, name: &str| v.get(name).cloned().with_context(|| format!("no `{name}`"));
+        let config = field(report, "config")?;
+        let model: Preset = serde_json::from_value(field(&config, "model")?)?;
+        let batch = field(&config, "batch")?.as_u64().context("`batch` is not a number")? as usize;
+        let units = field(report, "units")?.as_u64().context("`units` is not a number")? as usize;
+        let points = field(report, "points")?;
+        let (mut step_ms, mut hit_ms) = (vec![f64::NAN; units + 1], vec![f64::NAN; units + 1]);
+        for p in points.as_array().context("`points` is not a list")? {
+            let k = field(p, "frozen")?.as_u64().context("`frozen` is not a number")? as usize;
+            if k <= units {
+                step_ms[k] = field(p, "mean_ms")?.as_f64().context("`mean_ms` is not a number")?;
+                hit_ms[k] = field(p, "cached_mean_ms")?.as_f64().context("`cached_mean_ms` is not a number")?;
+            }
+        }
+        if let Some(k) = step_ms.iter().position(|t| t.is_nan()) {
+            let fractions: Vec<String> = (0..=units).map(|k| format!("{}", k as f64 / units as f64)).collect();
+            bail!(
+                "{model} at batch {batch} has no point with {k} of its {units} units frozen: measure every prefix, \
+                 paper-repro speed --model {model} --batch {batch} --fractions {} --json FILE",
+                fractions.join(" ")
+            );
+        }
+        Ok(StepTimes { model, batch, step_ms, hit_ms })
+    }
+
+    /// Milliseconds of the training steps of a run whose iterations are `its` (of `epochs`
+    /// epochs), with `hits[e]` the share of epoch `e`'s lookups that hit (0 without a cache).
+    pub fn run_ms(&self, its: &[IterRecord], epochs: usize, hits: &[f64]) -> anyhow::Result<f64> {
+        let per_epoch = (its.len() / epochs.max(1)).max(1);
+        let mut ms = 0.0;
+        for it in its {
+            let (Some(&step), Some(&hit)) = (self.step_ms.get(it.frozen), self.hit_ms.get(it.frozen)) else {
+                bail!(
+                    "iteration {} ran with {} units frozen; {} has {}",
+                    it.iter,
+                    it.frozen,
+                    self.model,
+                    self.step_ms.len() - 1
+                );
+            };
+            let h = if it.frozen == 0 { 0.0 } else { hits.get(it.iter as usize / per_epoch).copied().unwrap_or(0.0) };
+            ms += h * hit + (1.0 - h) * step;
+        }
+        Ok(ms)
+    }
+}
+
+/// Sets each row's [`Row::idle_ms`]: its run's time at the step times measured for its model
+/// and batch. An error names a model without step times and the command that measures them.
+pub fn apply(rows: &mut [Row], times: &[StepTimes], out: &Path) -> anyhow::Result<()> {
+    for row in rows.iter_mut() {
+        let c = &row.config;
+        let Some(t) = times.iter().find(|t| (t.model, t.batch) == (c.model, c.batch_size)) else {
+            bail!(
+                "--step-times: no step times of {} at batch {}: measure them, paper-repro speed --model {} --batch {} \
+                 --fractions 0 0.25 0.5 0.75 1 --json FILE (a fraction for every prefix)",
+                c.model,
+                c.batch_size,
+                c.model,
+                c.batch_size
+            );
+        };
+        let its = iterations(&cell_dir(out, c))?;
+        let hits: Vec<f64> = row.summary.epochs.iter().map(|e| e.cache.map_or(0.0, |s| s.hit_rate())).collect();
+        row.idle_ms = Some(t.run_ms(&its, c.epochs, &hits)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times() -> StepTimes {
+        StepTimes {
+            model: Preset::Wrn { depth: 10, width: 1 },
+            batch: 50,
+            step_ms: vec![100.0, 80.0, 50.0],
+            hit_ms: vec![100.0, 60.0, 10.0],
+        }
+    }
+
+    /// Each iteration costs its prefix's step time; in a cached epoch a share of it hits.
+    #[test]
+    fn a_runs_time_is_its_prefixes_step_times_with_its_hits() {
+        let its: Vec<IterRecord> = [0, 0, 1, 2, 2, 2]
+            .iter()
+            .enumerate()
+            .map(|(j, &frozen)| IterRecord { iter: j as u64, frozen, step_ms: None })
+            .collect();
+        assert_eq!(times().run_ms(&its, 3, &[0.0; 3]).unwrap(), 100.0 + 100.0 + 80.0 + 50.0 + 50.0 + 50.0);
+        // Epoch 1 (iterations 2, 3): half its lookups hit; epoch 2 (4, 5): all.
+        let cached = 100.0 + 100.0 + (0.5 * 60.0 + 0.5 * 80.0) + (0.5 * 10.0 + 0.5 * 50.0) + 10.0 + 10.0;
+        assert_eq!(times().run_ms(&its, 3, &[0.0, 0.5, 1.0]).unwrap(), cached);
+        let deeper = [IterRecord { iter: 0, frozen: 3, step_ms: None }];
+        assert!(times().run_ms(&deeper, 1, &[]).unwrap_err().to_string().contains("3 units frozen"));
+    }
+
+    /// The file `paper-repro speed --json` writes reads back; a missing prefix names the command
+    /// that measures every one.
+    #[test]
+    fn step_times_read_from_the_speed_json_and_a_missing_prefix_is_named() {
+        let point =
+            |frozen: usize, ms: f64| serde_json::json!({ "frozen": frozen, "mean_ms": ms, "cached_mean_ms": ms / 2.0 });
+        let report = |points: Vec<serde_json::Value>| serde_json::json!([{ "config": { "model": "wrn-10-1", "batch": 50 }, "units": 2, "points": points }]);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("speed.json");
+        std::fs::write(&path, report(vec![point(0, 100.0), point(1, 80.0), point(2, 50.0)]).to_string()).unwrap();
+        let loaded = StepTimes::load(&path).unwrap();
+        assert_eq!(loaded, vec![StepTimes { hit_ms: vec![50.0, 40.0, 25.0], ..times() }]);
+        std::fs::write(&path, report(vec![point(0, 100.0), point(2, 50.0)]).to_string()).unwrap();
+        let e = format!("{:#}", StepTimes::load(&path).unwrap_err());
+        assert!(e.contains("no point with 1 of its 2 units frozen") && e.contains("--fractions 0 0.5 1"), "{e}");
+    }
+}
