@@ -178,7 +178,7 @@ mod tests {
         let cells = grid(TablePreset::Transfer, &[0, 1]);
         let pretraining = &cells[0];
         assert_eq!(pretraining.run_name(), "wrn-10-1-cifar10-c0-4-baseline-e15-s0-5ee36011");
-        let named: Vec<String> = cells[1..11].iter().map(strategy).collect();
+        let named: Vec<String> = cells[1..12].iter().map(strategy).collect();
         let expected = [
             "baseline+noaug",
             "baseline+lld0.75+noaug",
@@ -190,8 +190,10 @@ mod tests {
             "linear-unscaled+noaug",
             "cubic-scaled+noaug+cache-exact",
             "linear-unscaled+noaug+cache-exact",
+            "cubic-scaled+noaug+cache-exact",
         ];
-        assert_eq!((named.as_slice(), cells.len()), (&expected.map(String::from)[..], 21));
+        assert_eq!((named.as_slice(), cells.len()), (&expected.map(String::from)[..], 23));
+        assert_eq!((cells[9].t0, cells[11].t0), (0.8, 0.5));
         let init = std::path::Path::new("runs").join(pretraining.run_name());
         // Valid once the pretraining's directory is there (the table resolves `init` against
         // its own directory).
@@ -211,7 +213,7 @@ mod tests {
         }
         let names: std::collections::HashSet<String> = cells.iter().map(RunConfig::run_name).collect();
         assert_eq!(names.len(), cells.len(), "every cell a directory of its own");
-        assert!(cells[11..].iter().all(|c| c.seed == 1));
+        assert!(cells[12..].iter().all(|c| c.seed == 1));
     }
 
     /// With step times from an idle machine, each line's saving against its baseline's time at

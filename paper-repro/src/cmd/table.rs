@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn time_to_accuracy_averages_each_strategy_over_seeds_and_leaves_the_pretraining_out() {
         let cells = grid(bench_harness::table::TablePreset::Transfer, &[0, 1]);
-        let (pretraining, full, probe, full_1) = (&cells[0], &cells[1], &cells[3], &cells[11]);
+        let (pretraining, full, probe, full_1) = (&cells[0], &cells[1], &cells[3], &cells[12]);
         let rows = [
             row(pretraining, 120.0, &[0.3; 15]),
             row(full, 60.0, &[0.20, 0.10]),
