@@ -25,9 +25,16 @@ pub struct Row {
     /// `1 − Σ step times / (T × mean step time of the run's own unfrozen iterations)`:
     /// the saving measured within the run, immune to drift between runs on a noisy machine.
     pub own_saving: Option<f64>,
-    /// Milliseconds of the run's training steps at step times measured on an idle machine
+    /// Milliseconds of each epoch's training steps at step times measured on an idle machine
     /// ([`StepTimes`](super::StepTimes)), when the table was given them.
-    pub idle_ms: Option<f64>,
+    pub idle_epoch_ms: Option<Vec<f64>>,
+}
+
+impl Row {
+    /// Milliseconds of the run's training steps at step times measured on an idle machine.
+    pub fn idle_ms(&self) -> Option<f64> {
+        self.idle_epoch_ms.as_ref().map(|e| e.iter().sum())
+    }
 }
 
 /// One iteration of a run, as its `log.jsonl` records it.
@@ -277,7 +284,7 @@ pub fn run_grid(
             reference_saving,
             predicted_saving,
             own_saving,
-            idle_ms: None,
+            idle_epoch_ms: None,
         });
     }
     Ok(rows)

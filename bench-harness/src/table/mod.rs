@@ -230,7 +230,7 @@ mod tests {
                 reference_saving: None,
                 predicted_saving: 0.1,
                 own_saving: None,
-                idle_ms: Some(ms),
+                idle_epoch_ms: Some(vec![ms / 2.0, ms / 2.0]),
             })
             .collect();
         let tmp = tempfile::tempdir().unwrap();
@@ -241,7 +241,7 @@ mod tests {
         assert!(md.contains("at idle step times |") && md.contains("| 20.00 |"), "{md}");
         let csv = std::fs::read_to_string(tmp.path().join("results.csv")).unwrap();
         assert!(csv.lines().next().unwrap().contains("idle_saving"), "{csv}");
-        let plain: Vec<Row> = rows.into_iter().map(|r| Row { idle_ms: None, ..r }).collect();
+        let plain: Vec<Row> = rows.into_iter().map(|r| Row { idle_epoch_ms: None, ..r }).collect();
         write(tmp.path(), "t", &plain).unwrap();
         let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
         assert!(!md.contains("idle"), "{md}");
@@ -270,7 +270,7 @@ mod tests {
                 reference_saving: None,
                 predicted_saving: 0.1,
                 own_saving: None,
-                idle_ms: None,
+                idle_epoch_ms: None,
             })
             .collect();
         let tmp = tempfile::tempdir().unwrap();
@@ -322,7 +322,7 @@ mod tests {
                     reference_saving: None,
                     predicted_saving: 0.1,
                     own_saving: None,
-                    idle_ms: None,
+                    idle_epoch_ms: None,
                 }
             })
             .collect();

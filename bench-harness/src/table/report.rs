@@ -79,7 +79,7 @@ pub fn lines(rows: &[Row]) -> Vec<Line> {
             })
             .collect();
         let idle: Vec<f64> =
-            rs.iter().filter_map(|r| Some(1.0 - r.idle_ms? / baseline_of(rows, r)?.idle_ms?)).collect();
+            rs.iter().filter_map(|r| Some(1.0 - r.idle_ms()? / baseline_of(rows, r)?.idle_ms()?)).collect();
         let walls: Vec<f64> = rs.iter().map(|r| r.summary.wall_seconds).collect();
         let own: Vec<f64> = rs.iter().filter_map(|r| r.own_saving).collect();
         let caches: Vec<Vec<CacheStats>> =

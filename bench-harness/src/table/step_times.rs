@@ -66,11 +66,12 @@ impl StepTimes {
         Ok(StepTimes { model, batch, step_ms, hit_ms })
     }
 
-    /// Milliseconds of the training steps of a run whose iterations are `its` (of `epochs`
-    /// epochs), with `hits[e]` the share of epoch `e`'s lookups that hit (0 without a cache).
-    pub fn run_ms(&self, its: &[IterRecord], epochs: usize, hits: &[f64]) -> anyhow::Result<f64> {
+    /// Milliseconds of each epoch's training steps of a run whose iterations are `its` (of
+    /// `epochs` epochs), with `hits[e]` the share of epoch `e`'s lookups that hit (0 without a
+    /// cache).
+    pub fn epoch_ms(&self, its: &[IterRecord], epochs: usize, hits: &[f64]) -> anyhow::Result<Vec<f64>> {
         let per_epoch = (its.len() / epochs.max(1)).max(1);
-        let mut ms = 0.0;
+        let mut ms = vec![0.0; epochs.max(1)];
         for it in its {
             let (Some(&step), Some(&hit)) = (self.step_ms.get(it.frozen), self.hit_ms.get(it.frozen)) else {
                 bail!(
@@ -81,15 +82,16 @@ impl StepTimes {
                     self.step_ms.len() - 1
                 );
             };
-            let h = if it.frozen == 0 { 0.0 } else { hits.get(it.iter as usize / per_epoch).copied().unwrap_or(0.0) };
-            ms += h * hit + (1.0 - h) * step;
+            let epoch = (it.iter as usize / per_epoch).min(ms.len() - 1);
+            let h = if it.frozen == 0 { 0.0 } else { hits.get(epoch).copied().unwrap_or(0.0) };
+            ms[epoch] += h * hit + (1.0 - h) * step;
         }
         Ok(ms)
     }
 }
 
-/// Sets each row's [`Row::idle_ms`]: its run's time at the step times measured for its model
-/// and batch. An error names a model without step times and the command that measures them.
+/// Sets each row's [`Row::idle_epoch_ms`]: its run's epochs' times at the step times measured
+/// for its model and batch. An error names a model without step times and the command that measures them.
 pub fn apply(rows: &mut [Row], times: &[StepTimes], out: &Path) -> anyhow::Result<()> {
     for row in rows.iter_mut() {
         let c = &row.config;
@@ -105,7 +107,7 @@ pub fn apply(rows: &mut [Row], times: &[StepTimes], out: &Path) -> anyhow::Resul
         };
         let its = iterations(&cell_dir(out, c))?;
         let hits: Vec<f64> = row.summary.epochs.iter().map(|e| e.cache.map_or(0.0, |s| s.hit_rate())).collect();
-        row.idle_ms = Some(t.run_ms(&its, c.epochs, &hits)?);
+        row.idle_epoch_ms = Some(t.epoch_ms(&its, c.epochs, &hits)?);
     }
     Ok(())
 }
@@ -131,12 +133,12 @@ mod tests {
             .enumerate()
             .map(|(j, &frozen)| IterRecord { iter: j as u64, frozen, step_ms: None })
             .collect();
-        assert_eq!(times().run_ms(&its, 3, &[0.0; 3]).unwrap(), 100.0 + 100.0 + 80.0 + 50.0 + 50.0 + 50.0);
+        assert_eq!(times().epoch_ms(&its, 3, &[0.0; 3]).unwrap(), [200.0, 130.0, 100.0]);
         // Epoch 1 (iterations 2, 3): half its lookups hit; epoch 2 (4, 5): all.
-        let cached = 100.0 + 100.0 + (0.5 * 60.0 + 0.5 * 80.0) + (0.5 * 10.0 + 0.5 * 50.0) + 10.0 + 10.0;
-        assert_eq!(times().run_ms(&its, 3, &[0.0, 0.5, 1.0]).unwrap(), cached);
+        let cached = [200.0, (0.5 * 60.0 + 0.5 * 80.0) + (0.5 * 10.0 + 0.5 * 50.0), 20.0];
+        assert_eq!(times().epoch_ms(&its, 3, &[0.0, 0.5, 1.0]).unwrap(), cached);
         let deeper = [IterRecord { iter: 0, frozen: 3, step_ms: None }];
-        assert!(times().run_ms(&deeper, 1, &[]).unwrap_err().to_string().contains("3 units frozen"));
+        assert!(times().epoch_ms(&deeper, 1, &[]).unwrap_err().to_string().contains("3 units frozen"));
     }
 
     /// The file `paper-repro speed --json` writes reads back; a missing prefix names the command

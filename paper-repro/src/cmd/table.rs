@@ -126,7 +126,8 @@ type Curve = Vec<(f64, f64)>;
 
 /// The time-to-accuracy plot's lines: the runs of the grid's most common length (a table's
 /// main grid, not a pretraining run beside it), one line per strategy, each epoch's test error
-/// and the minutes of training steps up to it averaged over the seeds.
+/// and the minutes of training steps up to it (at the idle machine's step times when the table
+/// has them) averaged over the seeds.
 fn time_to_accuracy(rows: &[table::Row]) -> (String, Vec<(String, Curve)>) {
     let mut by_epochs: std::collections::BTreeMap<usize, usize> = Default::default();
     for r in rows {
@@ -138,10 +139,15 @@ fn time_to_accuracy(rows: &[table::Row]) -> (String, Vec<(String, Curve)>) {
     let mut lines: Vec<(String, Vec<Curve>)> = Vec::new();
     for r in rows.iter().filter(|r| r.config.epochs == epochs) {
         let label = table::setting_of(&r.config).map_or(r.strategy.clone(), |s| format!("{} {s}", r.strategy));
+        // At the idle machine's step times when the table has them, else as the run measured.
+        let seconds: Vec<f64> = match &r.idle_epoch_ms {
+            Some(ms) => ms.iter().map(|ms| ms / 1e3).collect(),
+            None => r.summary.epochs.iter().map(|e| e.step_seconds).collect(),
+        };
         let mut minutes = 0.0;
         let mut points = Vec::new();
-        for e in &r.summary.epochs {
-            minutes += e.step_seconds / 60.0;
+        for (e, s) in r.summary.epochs.iter().zip(seconds) {
+            minutes += s / 60.0;
             if let Some(err) = e.test_error {
                 points.push((minutes, 100.0 * err));
             }
@@ -276,7 +282,7 @@ mod tests {
             reference_saving: None,
             predicted_saving: 0.0,
             own_saving: None,
-            idle_ms: None,
+            idle_epoch_ms: None,
         }
     }
 
@@ -291,7 +297,8 @@ mod tests {
             row(pretraining, 120.0, &[0.3; 15]),
             row(full, 60.0, &[0.20, 0.10]),
             row(full_1, 30.0, &[0.30, 0.20]),
-            row(probe, 6.0, &[0.40, 0.35]),
+            // At the idle machine's step times: a minute an epoch, not the run's 6 s.
+            Row { idle_epoch_ms: Some(vec![60e3, 60e3]), ..row(probe, 6.0, &[0.40, 0.35]) },
         ];
         // (Only two epochs recorded here: the plot takes what the summaries hold.)
         let (title, runs) = time_to_accuracy(&rows);
@@ -299,7 +306,7 @@ mod tests {
         assert_eq!(runs.len(), 2, "{runs:?}");
         assert_eq!(runs[0], ("baseline+noaug".to_string(), vec![(0.75, 25.0), (1.5, 15.0)]));
         assert_eq!(runs[1].0, "backbone-u6+noaug");
-        assert!((runs[1].1[1].0 - 0.2).abs() < 1e-12 && (runs[1].1[1].1 - 35.0).abs() < 1e-9);
+        assert!((runs[1].1[1].0 - 2.0).abs() < 1e-12 && (runs[1].1[1].1 - 35.0).abs() < 1e-9);
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("time_to_accuracy.svg");
         bench_harness::plot::time_to_accuracy(&path, &title, &runs).unwrap();
