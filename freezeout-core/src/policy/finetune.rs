@@ -14,7 +14,7 @@
 //!   from the top each `every` epochs; unit `i` trains at the head's rate divided by
 //!   `divisor^(N − i)` (ULMFiT: 2.6).
 //!
-//! How they differ from the tools they follow (documented side by side in `docs/policies.md`):
+//! How they differ from the tools they follow (documented side by side in `docs/finetuning.md`):
 //! a frozen unit is frozen as FreezeOut freezes it (BatchNorm in inference mode; Lightning's
 //! `train_bn = True` keeps a frozen backbone's BatchNorm training); rates are multiples of the
 //! run's cosine rather than values set once per epoch; the epochs are the run's own, the

@@ -333,22 +333,14 @@ impl Args {
                 b.growth = self.growth.unwrap_or(b.growth);
                 b.align = b.align && !self.no_align;
             }
-            _ => {
-                if let Some((flag, _)) = backbone_flags.iter().find(|f| f.1) {
-                    anyhow::bail!("{flag} is a setting of the backbone policy: add --policy backbone");
-                }
-            }
+            _ => refuse_stray(&backbone_flags, "the backbone policy", "--policy backbone")?,
         }
         match &mut c.policy {
             PolicyConfig::Gradual(g) => {
                 g.every = self.every.unwrap_or(g.every);
                 g.divisor = self.divisor.unwrap_or(g.divisor);
             }
-            _ => {
-                if let Some((flag, _)) = gradual_flags.iter().find(|f| f.1) {
-                    anyhow::bail!("{flag} is a setting of the gradual policy: add --policy gradual");
-                }
-            }
+            _ => refuse_stray(&gradual_flags, "the gradual policy", "--policy gradual")?,
         }
         let flags = [
             ("--threshold", self.threshold.is_some()),
@@ -367,16 +359,19 @@ impl Args {
                 a.ramp = self.ramp.unwrap_or(a.ramp);
                 a.patience = self.patience.unwrap_or(a.patience);
             }
-            _ => {
-                if let Some((flag, _)) = flags.iter().find(|f| f.1) {
-                    anyhow::bail!(
-                        "{flag} is a setting of the adaptive policies: add --policy gradient-norm or --policy drift"
-                    );
-                }
-            }
+            _ => refuse_stray(&flags, "the adaptive policies", "--policy gradient-norm or --policy drift")?,
         }
         c.validate()?;
         Ok(c)
+    }
+}
+
+/// Refuses the first of `flags` that was given (`(flag, given)`): a setting of `owner`, a policy
+/// the run does not follow; the error names the flag that selects it (`add`).
+fn refuse_stray(flags: &[(&str, bool)], owner: &str, add: &str) -> anyhow::Result<()> {
+    match flags.iter().find(|f| f.1) {
+        Some((flag, _)) => anyhow::bail!("{flag} is a setting of {owner}: add {add}"),
+        None => Ok(()),
     }
 }
 
