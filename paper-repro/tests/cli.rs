@@ -946,3 +946,49 @@ fn fine_tuning_runs_killed_after_an_unfreeze_resume_exactly() {
     let o = repro(&["train", "--layer-decay", "1.5"], &[]);
     assert!(stderr(&o).contains("--layer-decay: layer_decay = 1.5 is outside (0, 1]"), "{}", stderr(&o));
 }
+
+/// `table --finished-only` writes the tables from the finished cells, trains nothing (no data
+/// needed, an unfinished cell left as it is) and counts the cells in the title; with no finished
+/// cell it names the flag.
+#[test]
+fn a_table_of_the_finished_cells_trains_nothing() {
+    use bench_harness::table::{TablePreset, cell_dir, grid};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let args = ["table", "--preset", "quick", "--finished-only", "--out", out, "--data", "no-such-data"];
+    let o = repro(&args, &[]);
+    let says = format!("--finished-only: no cell of preset quick (seeds [0]) has finished in {out}");
+    assert!(!o.status.success() && stderr(&o).contains(&says), "{}", stderr(&o));
+
+    let cells = grid(TablePreset::Quick, &[0]);
+    for (cell, finished) in cells.iter().zip([true, false]) {
+        let dir = cell_dir(tmp.path(), cell);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("config.toml"), toml::to_string_pretty(cell).unwrap()).unwrap();
+        fs::write(dir.join("log.jsonl"), "").unwrap();
+        if finished {
+            let summary = burn_freezeout::train::RunSummary {
+                status: "finished".into(),
+                config: cell.train_config(),
+                num_units: 4,
+                total_iterations: 1500,
+                test_error: Some(0.375),
+                step_seconds: 200.0,
+                wall_seconds: 230.0,
+                epochs: Vec::new(),
+                cpu: None,
+            };
+            fs::write(dir.join("summary.json"), serde_json::to_vec(&summary).unwrap()).unwrap();
+        }
+    }
+    let o = repro(&args, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = fs::read_to_string(tmp.path().join("results.md")).unwrap();
+    assert!(md.starts_with("# FreezeOut, preset quick (1 of 7 cells finished)"), "{md}");
+    assert!(md.contains("| wrn-10-1 | cifar10 | 5 | baseline | — | 37.50 | "), "{md}");
+    let unfinished = cell_dir(tmp.path(), &cells[1]);
+    let left: Vec<_> = fs::read_dir(&unfinished).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "the unfinished cell holds its config and log only: {left:?}");
+    let o = repro(&["table", "--finished-only", "--overwrite"], &[]);
+    assert!(stderr(&o).contains("--finished-only") && stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+}

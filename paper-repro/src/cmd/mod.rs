@@ -18,5 +18,6 @@ pub fn main_job() -> anyhow::Result<()> {
         device: burn_freezeout::device::DeviceKind::Cpu,
         overwrite: false,
         step_times: None,
+        finished_only: false,
     })
 }

@@ -35,6 +35,10 @@ pub struct Args {
     /// the cores with other work have their step seconds inflated by it).
     #[arg(long, value_name = "FILE")]
     pub step_times: Option<PathBuf>,
+    /// Write the tables and plots from the cells finished so far and train nothing (a grid that
+    /// another process is still running, or one stopped part way): the title counts the cells.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub finished_only: bool,
 }
 
 /// Runs the subcommand.
@@ -52,7 +56,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     // Every cell's directory is checked before any training: another config's run is refused.
-    let states = table::plan(&cells, &out, args.overwrite)?;
+    let mut states = table::plan(&cells, &out, args.overwrite)?;
+    let mut title = format!("FreezeOut, preset {name}");
+    if args.finished_only {
+        let total = cells.len();
+        (cells, states) = cells.into_iter().zip(states).filter(|(_, s)| matches!(s, CellState::Done(_))).unzip();
+        if cells.is_empty() {
+            anyhow::bail!(
+                "--finished-only: no cell of preset {name} (seeds {:?}) has finished in {}; run the table without \
+                 --finished-only to train them",
+                args.seeds,
+                out.display()
+            );
+        }
+        if cells.len() < total {
+            title += &format!(" ({} of {total} cells finished)", cells.len());
+        }
+    }
     let todo: Vec<&RunConfig> =
         cells.iter().zip(&states).filter(|(_, s)| !matches!(s, CellState::Done(_))).map(|(c, _)| c).collect();
     println!(
@@ -110,7 +130,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.step_times {
         table::apply_step_times(&mut rows, &table::StepTimes::load(path)?, &out)?;
     }
-    let lines = table::write(&out, &format!("FreezeOut, preset {name}"), &rows)?;
+    let lines = table::write(&out, &title, &rows)?;
     write_plots(&out, &cells[0], &rows, &lines, args.seeds[0], args.seeds.len() > 1)?;
     println!("{}", std::fs::read_to_string(out.join("results.md"))?);
     println!(
