@@ -166,8 +166,8 @@ impl MeasuredCost {
 }
 
 /// Step costs for the prefix cache's prediction, each a function of the frozen prefix `k`:
-/// without a cache, with the prefix skipped (its output given: the limit), and through the
-/// cache with every sample a hit at the boundary.
+/// without a cache, with the prefix skipped (its output given: the limit), through the cache
+/// with every sample a hit at the boundary, and through an empty cache (every sample a miss).
 pub struct CacheCosts<'a> {
     /// The step without a cache.
     pub uncached: &'a dyn Fn(usize) -> f64,
@@ -175,6 +175,10 @@ pub struct CacheCosts<'a> {
     pub skipped: &'a dyn Fn(usize) -> f64,
     /// The step through the cache, every sample a hit at the boundary.
     pub cached: &'a dyn Fn(usize) -> f64,
+    /// The step through an empty cache: every sample's prefix computed and stored. What it
+    /// costs beyond a hit and the prefix's forward is the cost of storing a batch's entries,
+    /// paid again wherever an entry is advanced.
+    pub missed: &'a dyn Fn(usize) -> f64,
 }
 
 /// How a simulated cache builds its entries.
@@ -218,6 +222,7 @@ pub fn cached_saving(
     let per_epoch = samples.div_ceil(batch).max(1) as u64;
     let total = schedule.total_iterations;
     let forward = |k: usize| (costs.uncached)(k) - (costs.skipped)(k);
+    let store = |k: usize| ((costs.missed)(k) - (costs.cached)(k) - forward(k)).max(0.0);
     let mut entry = vec![0usize; samples];
     let (mut plain, mut cached, mut limit) = (0.0, 0.0, 0.0);
     for j in 0..total {
@@ -237,8 +242,10 @@ pub fn cached_saving(
             CacheBuild::Padded { factor } => factor,
         };
         for s in rows {
-            step += factor * (forward(k) - forward(entry[s])) / n;
-            entry[s] = k;
+            if entry[s] != k {
+                step += (factor * (forward(k) - forward(entry[s])) + store(k)) / n;
+                entry[s] = k;
+            }
         }
         cached += step;
     }
@@ -301,7 +308,9 @@ mod tests {
         let uncached = |k: usize| [10.0, 5.0, 3.0][k];
         let skipped = |k: usize| [10.0, 3.0, 0.0][k];
         let cached = |k: usize| skipped(k) + 0.5 * (k > 0) as u8 as f64;
-        let costs = CacheCosts { uncached: &uncached, skipped: &skipped, cached: &cached };
+        // An empty cache's step: the hit, the prefix's forward, nothing to store.
+        let missed = |k: usize| cached(k) + uncached(k) - skipped(k);
+        let costs = CacheCosts { uncached: &uncached, skipped: &skipped, cached: &cached, missed: &missed };
         let p = cached_saving(&s, 4, 2, &costs, CacheBuild::Always);
         // Iterations 0-4: 10 each. 5 (k 1, samples 2, 3 new): 3.5 + 2. 6 (k 1, samples 0, 1
         // new): 3.5 + 2. 7 (k 2, samples 2, 3 at 1): 0.5 + (3 − 2) = 1.5.
@@ -312,6 +321,13 @@ mod tests {
         // `shift`: each frozen forward on the padded image, 1.5625 times the cost.
         let p = cached_saving(&s, 4, 2, &costs, CacheBuild::Padded { factor: 1.5625 });
         let expected = 1.0 - (50.0 + 2.0 * (3.5 + 1.5625 * 2.0) + 0.5 + 1.5625) / 80.0;
+        assert!((p.cached - expected).abs() < 1e-12, "{p:?}");
+        // Storing a batch's entries costs 0.8 more than its miss's forward: paid by every step
+        // that writes entries (5, 6 and the advance at 7), in proportion to the rows written.
+        let missed = |k: usize| cached(k) + uncached(k) - skipped(k) + 0.8;
+        let costs = CacheCosts { uncached: &uncached, skipped: &skipped, cached: &cached, missed: &missed };
+        let p = cached_saving(&s, 4, 2, &costs, CacheBuild::Always);
+        let expected = 1.0 - (50.0 + 5.5 + 5.5 + 1.5 + 3.0 * 0.8) / 80.0;
         assert!((p.cached - expected).abs() < 1e-12, "{p:?}");
     }
 

@@ -793,7 +793,8 @@ fn speed_measures_a_language_model_and_predicts_its_cache() {
     assert_eq!(points.iter().map(|p| p["frozen"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 2]);
     assert!(points[1]["flop_ratio"].as_f64().unwrap() < 1.0, "{}", points[1]);
     for p in points {
-        assert!(p["skip_mean_ms"].as_f64().unwrap() > 0.0 && p["cached_mean_ms"].as_f64().unwrap() > 0.0, "{p}");
+        let ms = |field: &str| p[field].as_f64().unwrap();
+        assert!(ms("skip_mean_ms") > 0.0 && ms("cached_mean_ms") > 0.0 && ms("miss_mean_ms") > 0.0, "{p}");
     }
     let lines = report["cache"].as_array().unwrap();
     let lengths: Vec<(u64, u64)> =

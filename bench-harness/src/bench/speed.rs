@@ -70,6 +70,10 @@ pub struct SpeedPoint {
     /// Mean step time (ms) with the prefix cache (`exact`, every sample a hit at the
     /// boundary): the limit plus the cache's own lookups and copies.
     pub cached_mean_ms: f64,
+    /// Mean step time (ms) through an empty `exact` cache: every sample a miss, its prefix
+    /// computed and stored (a cache's first visits, its boundary's shape probed on one sample
+    /// as a new cache's first batch does; what storing costs beyond the forward).
+    pub miss_mean_ms: f64,
     /// The first step (ms): includes kernel compilation / autotuning on a GPU.
     pub first_ms: f64,
     /// FLOP-model cost of the step relative to nothing frozen.
@@ -149,14 +153,23 @@ fn cache_lines(
     if points.iter().all(|p| p.frozen != 0) || points.len() < 2 {
         return Ok(Vec::new());
     }
-    // With nothing frozen the three steps are one computation: one time (the uncached one's)
-    // for all three, so the points' noise does not enter the savings.
-    let (uncached, mut skipped, mut cached) =
-        (interpolated(|p| p.mean_ms), interpolated(|p| p.skip_mean_ms), interpolated(|p| p.cached_mean_ms));
-    skipped.points[0].1 = uncached.points[0].1;
-    cached.points[0].1 = uncached.points[0].1;
-    let costs =
-        CacheCosts { uncached: &|k| uncached.step(k), skipped: &|k| skipped.step(k), cached: &|k| cached.step(k) };
+    // With nothing frozen the four steps are one computation: one time (the uncached one's)
+    // for all four, so the points' noise does not enter the savings.
+    let (uncached, mut skipped, mut cached, mut missed) = (
+        interpolated(|p| p.mean_ms),
+        interpolated(|p| p.skip_mean_ms),
+        interpolated(|p| p.cached_mean_ms),
+        interpolated(|p| p.miss_mean_ms),
+    );
+    for other in [&mut skipped, &mut cached, &mut missed] {
+        other.points[0].1 = uncached.points[0].1;
+    }
+    let costs = CacheCosts {
+        uncached: &|k| uncached.step(k),
+        skipped: &|k| skipped.step(k),
+        cached: &|k| cached.step(k),
+        missed: &|k| missed.step(k),
+    };
     let schedules = [
         ("cubic t0 0.8", ScheduleConfig::default()),
         (
@@ -213,7 +226,16 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
         .zip(&frozen)
         .zip(timings)
         .map(|((&fraction, &frozen), t)| {
-            let Timings { median_ms, mean_ms, forward_ms, skip_mean_ms, cached_mean_ms, first_ms, peak_mib } = t;
+            let Timings {
+                median_ms,
+                mean_ms,
+                forward_ms,
+                skip_mean_ms,
+                cached_mean_ms,
+                miss_mean_ms,
+                first_ms,
+                peak_mib,
+            } = t;
             let flop_ratio = costs.step(frozen) / costs.step(0);
             SpeedPoint {
                 fraction,
@@ -223,6 +245,7 @@ pub fn measure(config: &SpeedConfig) -> anyhow::Result<SpeedReport> {
                 forward_ms,
                 skip_mean_ms,
                 cached_mean_ms,
+                miss_mean_ms,
                 first_ms,
                 flop_ratio,
                 peak_mib,
@@ -281,6 +304,7 @@ struct Timings {
     forward_ms: f64,
     skip_mean_ms: f64,
     cached_mean_ms: f64,
+    miss_mean_ms: f64,
     first_ms: f64,
     peak_mib: Option<f64>,
 }
@@ -322,6 +346,8 @@ struct Lane<M> {
     /// An `exact` cache holding the batch, and the steps through it.
     cache: PrefixCache,
     cached: Vec<f64>,
+    /// The steps through an empty cache (a new one each step).
+    missed: Vec<f64>,
     first: f64,
     peak: Option<u64>,
 }
@@ -380,6 +406,7 @@ impl Points<'_> {
         let train = TrainConfig::default();
         let schedule = Schedule::baseline(0.01, model.num_units(), 1_000_000).expect("valid baseline");
         let samples = InMemory { train: vec![host.clone()], eval: vec![] }.samples();
+        let new_cache = || PrefixCache::new(CacheConfig::new(CacheMode::Exact).with_mem(1 << 30)).expect("1 GiB");
         let mut lanes: Vec<Lane<M>> = self
             .frozen
             .iter()
@@ -389,7 +416,7 @@ impl Points<'_> {
                 let driver = FreezeOutDriver::with_schedule(&model, schedule.clone())
                     .expect("the schedule has the model's units");
                 let features = model.forward_unit_range(input.clone().into(), 0..frozen).expect("a generated forward");
-                let cache = PrefixCache::new(CacheConfig::new(CacheMode::Exact).with_mem(1 << 30)).expect("1 GiB");
+                let cache = new_cache();
                 Lane {
                     frozen,
                     model: Some(model),
@@ -401,6 +428,7 @@ impl Points<'_> {
                     skip: Vec::new(),
                     cache,
                     cached: Vec::new(),
+                    missed: Vec::new(),
                     first: 0.0,
                     peak: None,
                 }
@@ -436,10 +464,17 @@ impl Points<'_> {
                     .stepper
                     .step_cached(model, task, host.clone(), step, &mut lane.driver)
                     .expect("an exact cache of a batch with ids");
+                let mut empty = new_cache();
+                let step = CacheStep { cache: &mut empty, samples: samples.as_deref(), epoch: 0, device };
+                let (model, missed) = lane
+                    .stepper
+                    .step_cached(model, task, host.clone(), step, &mut lane.driver)
+                    .expect("an exact cache of a batch with ids");
                 lane.model = Some(model);
                 if i >= c.warmup {
                     lane.skip.push(r.seconds * 1e3);
                     lane.cached.push(cached.seconds * 1e3);
+                    lane.missed.push(missed.seconds * 1e3);
                 }
             }
         }
@@ -466,6 +501,7 @@ impl Points<'_> {
                 forward_ms: median(lane.forward),
                 skip_mean_ms: mean(&lane.skip),
                 cached_mean_ms: mean(&lane.cached),
+                miss_mean_ms: mean(&lane.missed),
                 first_ms: lane.first,
                 peak_mib: lane.peak.map(|b| b as f64 / MIB),
             })
@@ -509,12 +545,12 @@ pub fn render(report: &SpeedReport) -> String {
         "{} (N = {} units), batch {}, {} on {} in {}: median of {} steps after {} warm-up\n",
         c.model, report.units, c.batch, "random data", c.device, c.float, c.iters, c.warmup
     );
-    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  skipped ms  cached ms  first step ms  peak MiB  RSS after MiB  in use after MiB\n";
+    out += "frozen  units  ms/step  vs 0%  FLOP model  forward ms  skipped ms  cached ms  miss ms  first step ms  peak MiB  RSS after MiB  in use after MiB\n";
     let base = report.points.iter().find(|p| p.frozen == 0).map(|p| p.median_ms);
     for p in &report.points {
         let ratio = base.map_or("n/a".to_string(), |b| format!("{:.3}", p.median_ms / b));
         out += &format!(
-            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>10.1}  {:>9.1}  {:>13.1}  {:>8}  {:>13}  {:>16}\n",
+            "{:>5.0}%  {:>5}  {:>7.1}  {:>5}  {:>10.3}  {:>10.1}  {:>10.1}  {:>9.1}  {:>7.1}  {:>13.1}  {:>8}  {:>13}  {:>16}\n",
             100.0 * p.fraction,
             p.frozen,
             p.median_ms,
@@ -523,6 +559,7 @@ pub fn render(report: &SpeedReport) -> String {
             p.forward_ms,
             p.skip_mean_ms,
             p.cached_mean_ms,
+            p.miss_mean_ms,
             p.first_ms,
             p.peak_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
             p.rss_after_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
@@ -536,7 +573,7 @@ pub fn render(report: &SpeedReport) -> String {
         report.reference_formula.map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
     );
     if !report.cache.is_empty() {
-        out += "with the prefix cache (from the measured uncached / skipped / cached step times): saving without, with, limit (a frozen unit costs nothing), with/limit\n";
+        out += "with the prefix cache (from the measured uncached / skipped / cached / miss step times): saving without, with, limit (a frozen unit costs nothing), with/limit\n";
     }
     for l in &report.cache {
         let p = l.prediction;
