@@ -236,7 +236,7 @@ pub fn write(out: &Path, title: &str, rows: &[Row]) -> anyhow::Result<Vec<Line>>
     let idle = lines.iter().any(|l| l.idle_saving.is_some());
     if idle {
         md += "`at idle step times`: the run's iterations at the step times `paper-repro speed` measured for each frozen \
-               prefix on an otherwise idle machine (a cached run's hits at its epochs' hit rates), against the baseline's.\n\n";
+               prefix on an otherwise idle machine (a cached run's reads of entries at the boundary at the hit step, its misses and advanced entries as uncached steps: for an advance an upper bound), against the baseline's.\n\n";
     }
     md += "| model | dataset | epochs | strategy | t0 / θ | test error | Δ error (abs) | Δ error (rel) | reference | predicted | measured (own) | measured (vs baseline) |";
     md += if idle { " at idle step times |" } else { "" };

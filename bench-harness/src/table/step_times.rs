@@ -67,8 +67,9 @@ impl StepTimes {
     }
 
     /// Milliseconds of each epoch's training steps of a run whose iterations are `its` (of
-    /// `epochs` epochs), with `hits[e]` the share of epoch `e`'s lookups that hit (0 without a
-    /// cache).
+    /// `epochs` epochs), with `hits[e]` the share of epoch `e`'s lookups read from the cache at
+    /// the boundary ([`CacheStats::read_rate`](burn_freezeout::cache::CacheStats::read_rate); 0
+    /// without a cache).
     pub fn epoch_ms(&self, its: &[IterRecord], epochs: usize, hits: &[f64]) -> anyhow::Result<Vec<f64>> {
         let per_epoch = (its.len() / epochs.max(1)).max(1);
         let mut ms = vec![0.0; epochs.max(1)];
@@ -106,8 +107,10 @@ pub fn apply(rows: &mut [Row], times: &[StepTimes], out: &Path) -> anyhow::Resul
             );
         };
         let its = iterations(&cell_dir(out, c))?;
-        let hits: Vec<f64> = row.summary.epochs.iter().map(|e| e.cache.map_or(0.0, |s| s.hit_rate())).collect();
-        row.idle_epoch_ms = Some(t.epoch_ms(&its, c.epochs, &hits)?);
+        // Only reads cost a hit's step: a miss, and an entry advanced (its new units run, then
+        // stored), count as an uncached step (for an advance an upper bound).
+        let reads: Vec<f64> = row.summary.epochs.iter().map(|e| e.cache.map_or(0.0, |s| s.read_rate())).collect();
+        row.idle_epoch_ms = Some(t.epoch_ms(&its, c.epochs, &reads)?);
     }
     Ok(())
 }
@@ -139,6 +142,56 @@ mod tests {
         assert_eq!(times().epoch_ms(&its, 3, &[0.0, 0.5, 1.0]).unwrap(), cached);
         let deeper = [IterRecord { iter: 0, frozen: 3, step_ms: None }];
         assert!(times().epoch_ms(&deeper, 1, &[]).unwrap_err().to_string().contains("3 units frozen"));
+    }
+
+    /// A cached run's epoch costs the hit step only for its reads: the entries it advanced
+    /// (found, but behind the boundary) cost an uncached step, as its misses do.
+    #[test]
+    fn only_a_cached_runs_reads_cost_a_hit() {
+        use crate::table::{TablePreset, grid, strategy};
+        use burn_freezeout::cache::CacheStats;
+        use burn_freezeout::train::{EpochStats, RunSummary};
+        let config = crate::run::RunConfig { epochs: 1, ..grid(TablePreset::Quick, &[0]).remove(1) };
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = cell_dir(tmp.path(), &config);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two iterations with 2 units frozen; all 100 lookups hit, 75 of them advanced.
+        let log: String = (0..2).map(|j| format!("{{\"event\":\"iter\",\"iter\":{j},\"frozen\":2}}\n")).collect();
+        std::fs::write(dir.join("log.jsonl"), log).unwrap();
+        let cache = CacheStats { lookups: 100, hits: 100, stored: 75, ..CacheStats::default() };
+        let epoch = EpochStats {
+            epoch: 0,
+            train_loss: 1.0,
+            train_error: 0.5,
+            test_error: None,
+            step_seconds: 1.0,
+            wall_seconds: 1.0,
+            frozen_units: 2,
+            cache: Some(cache),
+        };
+        let summary = RunSummary {
+            status: "finished".into(),
+            config: config.train_config(),
+            num_units: 2,
+            total_iterations: 2,
+            test_error: Some(0.5),
+            step_seconds: 1.0,
+            wall_seconds: 1.0,
+            epochs: vec![epoch],
+            cpu: None,
+        };
+        let mut rows = vec![Row {
+            strategy: strategy(&config),
+            config,
+            summary,
+            reference_saving: None,
+            predicted_saving: 0.0,
+            own_saving: None,
+            idle_epoch_ms: None,
+        }];
+        apply(&mut rows, &[times()], tmp.path()).unwrap();
+        // Each step: a quarter read (10 ms), three quarters as uncached (50 ms).
+        assert_eq!(rows[0].idle_epoch_ms, Some(vec![2.0 * (0.25 * 10.0 + 0.75 * 50.0)]));
     }
 
     /// The file `paper-repro speed --json` writes reads back; a missing prefix names the command

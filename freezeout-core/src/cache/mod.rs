@@ -265,6 +265,14 @@ impl CacheStats {
     pub fn hit_rate(&self) -> f64 {
         if self.lookups == 0 { 0.0 } else { self.hits as f64 / self.lookups as f64 }
     }
+
+    /// The share of lookups read at the boundary with no unit run: `(lookups − stored −
+    /// refused) / lookups` (0 without lookups). A hit behind the boundary runs the units it
+    /// lacks and is stored again, as a miss is: it counts in [`hit_rate`](Self::hit_rate), not here.
+    pub fn read_rate(&self) -> f64 {
+        let computed = self.stored + self.refused;
+        if self.lookups == 0 { 0.0 } else { self.lookups.saturating_sub(computed) as f64 / self.lookups as f64 }
+    }
 }
 
 /// The predicted size of the cache at one boundary.
@@ -711,6 +719,17 @@ mod tests {
     }
 
     /// A budget of 0 or above the machine's memory is refused naming the flag.
+    /// The text table's last epoch: every sample found its entry, 4,250 of them behind the
+    /// boundary (advanced and stored again), 750 read.
+    #[test]
+    fn only_entries_at_the_boundary_count_as_reads() {
+        let s = CacheStats { lookups: 5000, hits: 5000, stored: 4250, ..CacheStats::default() };
+        assert_eq!((s.hit_rate(), s.read_rate()), (1.0, 0.15));
+        let refused = CacheStats { lookups: 100, stored: 50, refused: 50, ..CacheStats::default() };
+        assert_eq!((refused.hit_rate(), refused.read_rate()), (0.0, 0.0));
+        assert_eq!(CacheStats::default().read_rate(), 0.0);
+    }
+
     #[test]
     fn bad_budgets_name_the_flag() {
         let e = CacheConfig::new(CacheMode::Reuse).with_mem(0).budget().unwrap_err().to_string();
