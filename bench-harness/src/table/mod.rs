@@ -36,7 +36,8 @@ mod tests {
     use burn_freezeout::{AdaptiveConfig, PolicyConfig};
     use std::path::Path;
 
-    fn summary(config: &RunConfig) -> RunSummary {
+    /// A finished run's summary for `config` (test error 0.5, no epochs).
+    pub(super) fn summary(config: &RunConfig) -> RunSummary {
         RunSummary {
             status: "finished".into(),
             config: config.train_config(),

@@ -4,10 +4,12 @@
 //! drift with the load. `paper-repro speed --json FILE` measures a model's mean step time at
 //! each frozen prefix (and through the `exact` cache with every sample a hit) on a quiet
 //! machine. A run's time at those step times is then the sum, over its iterations, of the step
-//! time at the prefix it ran with (its `log.jsonl`). For a cached run the hits come from its
-//! epoch's cache numbers: a share `h` of the epoch's lookups hit, and an iteration costs
-//! `h × hit + (1 − h) × uncached step`. A miss is counted at the uncached step's time; the copy
-//! of its result into the cache is not included.
+//! time at the prefix it ran with (its `log.jsonl`). For a cached run the reads come from its
+//! epoch's cache numbers: a share `h` of the epoch's lookups is read at the boundary
+//! ([`CacheStats::read_rate`](burn_freezeout::cache::CacheStats::read_rate)), and an iteration
+//! costs `h × hit + (1 − h) × uncached step`. A miss, and an entry advanced to a deeper boundary,
+//! are counted at the uncached step's time (for an advance, which runs only its new units, an
+//! upper bound); the copy of its result into the cache is not included.
 
 use super::{IterRecord, Row, cell_dir, iterations};
 use anyhow::{Context, bail};
@@ -67,10 +69,10 @@ impl StepTimes {
     }
 
     /// Milliseconds of each epoch's training steps of a run whose iterations are `its` (of
-    /// `epochs` epochs), with `hits[e]` the share of epoch `e`'s lookups read from the cache at
+    /// `epochs` epochs), with `reads[e]` the share of epoch `e`'s lookups read from the cache at
     /// the boundary ([`CacheStats::read_rate`](burn_freezeout::cache::CacheStats::read_rate); 0
     /// without a cache).
-    pub fn epoch_ms(&self, its: &[IterRecord], epochs: usize, hits: &[f64]) -> anyhow::Result<Vec<f64>> {
+    pub fn epoch_ms(&self, its: &[IterRecord], epochs: usize, reads: &[f64]) -> anyhow::Result<Vec<f64>> {
         let per_epoch = (its.len() / epochs.max(1)).max(1);
         let mut ms = vec![0.0; epochs.max(1)];
         for it in its {
@@ -84,7 +86,7 @@ impl StepTimes {
                 );
             };
             let epoch = (it.iter as usize / per_epoch).min(ms.len() - 1);
-            let h = if it.frozen == 0 { 0.0 } else { hits.get(epoch).copied().unwrap_or(0.0) };
+            let h = if it.frozen == 0 { 0.0 } else { reads.get(epoch).copied().unwrap_or(0.0) };
             ms[epoch] += h * hit + (1.0 - h) * step;
         }
         Ok(ms)
@@ -148,6 +150,7 @@ mod tests {
     /// (found, but behind the boundary) cost an uncached step, as its misses do.
     #[test]
     fn only_a_cached_runs_reads_cost_a_hit() {
+        use crate::table::tests::summary;
         use crate::table::{TablePreset, grid, strategy};
         use burn_freezeout::cache::CacheStats;
         use burn_freezeout::train::{EpochStats, RunSummary};
@@ -169,17 +172,7 @@ mod tests {
             frozen_units: 2,
             cache: Some(cache),
         };
-        let summary = RunSummary {
-            status: "finished".into(),
-            config: config.train_config(),
-            num_units: 2,
-            total_iterations: 2,
-            test_error: Some(0.5),
-            step_seconds: 1.0,
-            wall_seconds: 1.0,
-            epochs: vec![epoch],
-            cpu: None,
-        };
+        let summary = RunSummary { epochs: vec![epoch], ..summary(&config) };
         let mut rows = vec![Row {
             strategy: strategy(&config),
             config,

@@ -718,7 +718,6 @@ mod tests {
         assert!("on".parse::<CacheMode>().unwrap_err().contains("expected off, exact, reuse, shift"));
     }
 
-    /// A budget of 0 or above the machine's memory is refused naming the flag.
     /// The text table's last epoch: every sample found its entry, 4,250 of them behind the
     /// boundary (advanced and stored again), 750 read.
     #[test]
@@ -730,6 +729,7 @@ mod tests {
         assert_eq!(CacheStats::default().read_rate(), 0.0);
     }
 
+    /// A budget of 0 or above the machine's memory is refused naming the flag.
     #[test]
     fn bad_budgets_name_the_flag() {
         let e = CacheConfig::new(CacheMode::Reuse).with_mem(0).budget().unwrap_err().to_string();
