@@ -269,6 +269,13 @@ impl CacheStats {
     /// The share of lookups read at the boundary with no unit run: `(lookups − stored −
     /// refused) / lookups` (0 without lookups). A hit behind the boundary runs the units it
     /// lacks and is stored again, as a miss is: it counts in [`hit_rate`](Self::hit_rate), not here.
+    ///
+    /// ```
+    /// use burn_freezeout::cache::CacheStats;
+    /// // An epoch in which every sample found its entry, 75 of 100 behind the boundary.
+    /// let epoch = CacheStats { lookups: 100, hits: 100, stored: 75, ..CacheStats::default() };
+    /// assert_eq!((epoch.hit_rate(), epoch.read_rate()), (1.0, 0.25));
+    /// ```
     pub fn read_rate(&self) -> f64 {
         let computed = self.stored + self.refused;
         if self.lookups == 0 { 0.0 } else { self.lookups.saturating_sub(computed) as f64 / self.lookups as f64 }
