@@ -51,6 +51,19 @@ mod tests {
         }
     }
 
+    /// A table row for `config` with `summary`: FLOP-predicted saving 0.1, nothing else measured.
+    pub(super) fn row(config: &RunConfig, summary: RunSummary) -> Row {
+        Row {
+            config: config.clone(),
+            strategy: strategy(config),
+            summary,
+            reference_saving: None,
+            predicted_saving: 0.1,
+            own_saving: None,
+            idle_epoch_ms: None,
+        }
+    }
+
     fn write_run(dir: &Path, config: &RunConfig, finished: bool) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("config.toml"), toml::to_string_pretty(config).unwrap()).unwrap();
@@ -224,15 +237,7 @@ mod tests {
         let cells = grid(TablePreset::Transfer, &[0]);
         let rows: Vec<Row> = [(&cells[1], 1000.0), (&cells[7], 800.0)]
             .into_iter()
-            .map(|(c, ms)| Row {
-                config: c.clone(),
-                strategy: strategy(c),
-                summary: summary(c),
-                reference_saving: None,
-                predicted_saving: 0.1,
-                own_saving: None,
-                idle_epoch_ms: Some(vec![ms / 2.0, ms / 2.0]),
-            })
+            .map(|(c, ms)| Row { idle_epoch_ms: Some(vec![ms / 2.0, ms / 2.0]), ..row(c, summary(c)) })
             .collect();
         let tmp = tempfile::tempdir().unwrap();
         let lines = write(tmp.path(), "t", &rows).unwrap();
@@ -264,15 +269,7 @@ mod tests {
         let rows: Vec<Row> = cells[..2]
             .iter()
             .zip([2.5, 2.5625])
-            .map(|(c, loss)| Row {
-                config: c.clone(),
-                strategy: strategy(c),
-                summary: RunSummary { test_error: Some(loss), ..summary(c) },
-                reference_saving: None,
-                predicted_saving: 0.1,
-                own_saving: None,
-                idle_epoch_ms: None,
-            })
+            .map(|(c, loss)| row(c, RunSummary { test_error: Some(loss), ..summary(c) }))
             .collect();
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), "t", &rows).unwrap();
@@ -317,16 +314,7 @@ mod tests {
                 let cpu = CpuInfo { model: format!("cpu {}", i / 3), features: vec!["avx2".into()] };
                 let error =
                     0.5 - 0.1 * (c.epochs / 5) as f64 + if c.policy.is_baseline() { 0.0 } else { 0.01 * i as f64 };
-                let summary = RunSummary { test_error: Some(error), cpu: Some(cpu), ..summary(c) };
-                Row {
-                    config: c.clone(),
-                    strategy: strategy(c),
-                    summary,
-                    reference_saving: None,
-                    predicted_saving: 0.1,
-                    own_saving: None,
-                    idle_epoch_ms: None,
-                }
+                row(c, RunSummary { test_error: Some(error), cpu: Some(cpu), ..summary(c) })
             })
             .collect();
         let lines = lines(&rows);

@@ -150,8 +150,8 @@ mod tests {
     /// (found, but behind the boundary) cost an uncached step, as its misses do.
     #[test]
     fn only_a_cached_runs_reads_cost_a_hit() {
-        use crate::table::tests::summary;
-        use crate::table::{TablePreset, grid, strategy};
+        use crate::table::tests::{row, summary};
+        use crate::table::{TablePreset, grid};
         use burn_freezeout::cache::CacheStats;
         use burn_freezeout::train::{EpochStats, RunSummary};
         let config = crate::run::RunConfig { epochs: 1, ..grid(TablePreset::Quick, &[0]).remove(1) };
@@ -173,15 +173,7 @@ mod tests {
             cache: Some(cache),
         };
         let summary = RunSummary { epochs: vec![epoch], ..summary(&config) };
-        let mut rows = vec![Row {
-            strategy: strategy(&config),
-            config,
-            summary,
-            reference_saving: None,
-            predicted_saving: 0.0,
-            own_saving: None,
-            idle_epoch_ms: None,
-        }];
+        let mut rows = vec![row(&config, summary)];
         apply(&mut rows, &[times()], tmp.path()).unwrap();
         // Each step: a quarter read (10 ms), three quarters as uncached (50 ms).
         assert_eq!(rows[0].idle_epoch_ms, Some(vec![2.0 * (0.25 * 10.0 + 0.75 * 50.0)]));
