@@ -103,6 +103,30 @@ fn a_killed_run_resumes_exactly_across_a_freeze_event() {
     assert!(files(&killed) == before && modified(&killed) == mtime, "a finished run's files are untouched");
 }
 
+/// A FreezeOut cell kept as its `config.toml` and `summary.json` alone (what a repository keeps
+/// of a run, so that its table can be rebuilt) has, iteration by iteration, the frozen prefixes
+/// its run logged.
+#[test]
+fn a_schedule_cell_without_its_log_has_the_prefixes_the_run_logged() {
+    use bench_harness::run::RunConfig;
+    use bench_harness::table::cell_iterations;
+    let Some(data) = freezeout_tests::cifar10("a_schedule_cell_without_its_log_has_the_prefixes_the_run_logged") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let o = repro(&train_args(run.to_str().unwrap(), data.to_str().unwrap()), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let logged: Vec<u64> = iterations(&run).into_iter().map(|(_, _, frozen)| frozen).collect();
+    assert!(logged.iter().any(|&f| f > 0), "the run freezes a unit: {logged:?}");
+    let config = RunConfig::from_file(&run.join("config.toml")).unwrap();
+    let summary = serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    fs::remove_file(run.join("log.jsonl")).unwrap();
+    let rebuilt: Vec<u64> =
+        cell_iterations(&config, &summary, &run).unwrap().into_iter().map(|it| it.frozen as u64).collect();
+    assert_eq!(rebuilt, logged);
+}
+
 #[test]
 fn resume_refuses_a_changed_config_and_names_missing_checkpoints() {
     let Some(data) = freezeout_tests::cifar10("resume_refuses_a_changed_config_and_names_missing_checkpoints") else {

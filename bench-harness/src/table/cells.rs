@@ -66,6 +66,21 @@ pub fn iterations(run_dir: &Path) -> anyhow::Result<Vec<IterRecord>> {
     Ok(out)
 }
 
+/// Every iteration of a finished cell: its `log.jsonl` (with step times) when `run_dir` has
+/// one; else, for a policy fixed before the run (a schedule or a fine-tuning policy), the frozen
+/// prefix the policy gives each iteration, which is the one the run took (no step times). So a
+/// table rebuilds from a cell's `config.toml` and `summary.json` alone, the two files a
+/// repository keeps of a run. An adaptive run's prefixes are only in its log: its error names it.
+pub fn cell_iterations(config: &RunConfig, summary: &RunSummary, run_dir: &Path) -> anyhow::Result<Vec<IterRecord>> {
+    if run_dir.join("log.jsonl").exists() || config.policy.adaptive().is_some() {
+        return iterations(run_dir);
+    }
+    let policy = config.train_config().policy(summary.num_units, summary.total_iterations)?;
+    Ok((0..summary.total_iterations)
+        .map(|iter| IterRecord { iter, frozen: policy.frozen_prefix(iter), step_ms: None })
+        .collect())
+}
+
 /// The self-normalised saving of a run from its iterations (see [`Row::own_saving`]); `None`
 /// without unfrozen iterations or step times.
 pub fn own_saving(iterations: &[IterRecord]) -> Option<f64> {
@@ -125,7 +140,7 @@ pub fn setting_of(c: &RunConfig) -> Option<f64> {
 /// adaptive or fine-tuning run's from the frozen prefix it took, iteration by iteration (its
 /// `log.jsonl` in `run_dir`), which no formula gives before the adaptive run.
 pub fn predictions(config: &RunConfig, summary: &RunSummary, run_dir: &Path) -> anyhow::Result<(Option<f64>, f64)> {
-    predictions_from(config, summary, || iterations(run_dir))
+    predictions_from(config, summary, || cell_iterations(config, summary, run_dir))
 }
 
 /// [`predictions`] with the run's iterations read only if needed (adaptive and fine-tuning runs).
@@ -274,7 +289,7 @@ pub fn run_grid(
             report(GridEvent::Trained { index: i, seconds: started.elapsed().as_secs_f64(), resumed });
         }
         // The log is read once for both the measured saving and an adaptive run's prediction.
-        let its = iterations(&dir);
+        let its = cell_iterations(config, &summary, &dir);
         let own_saving = its.as_ref().ok().and_then(|its| own_saving(its));
         let (reference_saving, predicted_saving) = predictions_from(config, &summary, || its)?;
         rows.push(Row {

@@ -16,8 +16,8 @@ pub mod trend;
 
 pub use crate::stats::Stat;
 pub use cells::{
-    CellState, GridEvent, IterRecord, Row, cell_dir, cell_state, iterations, own_saving, plan, predictions, run_grid,
-    setting_of, strategy, t0_of, threshold_of, warm_up,
+    CellState, GridEvent, IterRecord, Row, cell_dir, cell_iterations, cell_state, iterations, own_saving, plan,
+    predictions, run_grid, setting_of, strategy, t0_of, threshold_of, warm_up,
 };
 pub use grid::{
     DENSENET_EPOCHS, DENSENET_IMAGES, DRIFT_THRESHOLDS, LENGTH_EPOCHS, POLICY_THRESHOLDS, TEXT_EPOCHS, TEXT_MODEL,
@@ -335,6 +335,33 @@ mod tests {
         write(tmp.path(), "t", &rows[..3]).unwrap();
         let md = std::fs::read_to_string(tmp.path().join("results.md")).unwrap();
         assert!(!md.contains("CPUs**"), "{md}");
+    }
+
+    /// A claim quotes the saving at idle step times when the table has them (ranking by it),
+    /// else the runs' own, and with neither says so instead of a number.
+    #[test]
+    fn a_claim_quotes_the_idle_saving_then_the_own_and_never_an_unmeasured_one() {
+        let cells: Vec<RunConfig> = grid(TablePreset::Length, &[0]).into_iter().take(3).collect();
+        // baseline, cubic-scaled 0.8, linear-unscaled 0.9: (error, idle ms, own saving)
+        let measured = [(0.30, 1000.0, None), (0.30, 800.0, Some(0.1)), (0.29, 900.0, Some(0.3))];
+        let rows: Vec<Row> = cells
+            .iter()
+            .zip(measured)
+            .map(|(c, (error, ms, own))| Row {
+                idle_epoch_ms: Some(vec![ms]),
+                own_saving: own,
+                ..row(c, RunSummary { test_error: Some(error), ..summary(c) })
+            })
+            .collect();
+        let wrn = |rows: &[Row]| claims(&lines(rows)).into_iter().find(|c| c.claim.starts_with("WRN")).unwrap().ours;
+        let ours = wrn(&rows);
+        assert!(ours.starts_with("best: 20.0% saving at idle step times with cubic-scaled t0 0.8"), "{ours}");
+        let no_idle: Vec<Row> = rows.iter().map(|r| Row { idle_epoch_ms: None, ..r.clone() }).collect();
+        let ours = wrn(&no_idle);
+        assert!(ours.starts_with("best: 30.0% saving measured (own) with linear-unscaled t0 0.9"), "{ours}");
+        let neither: Vec<Row> = no_idle.into_iter().map(|r| Row { own_saving: None, ..r }).collect();
+        let ours = wrn(&neither);
+        assert!(ours.starts_with("best: no measured saving (no step times, no step log) with"), "{ours}");
     }
 
     #[test]

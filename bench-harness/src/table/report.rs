@@ -156,11 +156,23 @@ pub fn claims(lines: &[Line]) -> Vec<Claim> {
         if cands.is_empty() {
             return None;
         }
-        let saving = |l: &Line| l.own_saving.map_or(f64::NEG_INFINITY, |s| s.mean);
+        // The saving at the idle machine's step times when the table has them (steadier than
+        // a run's own, which shares the machine's drift), else the run's own; a line with
+        // neither ranks last.
+        let measured = |l: &Line| match (l.idle_saving, l.own_saving) {
+            (Some(s), _) => Some((s.mean, "at idle step times")),
+            (None, Some(s)) => Some((s.mean, "measured (own)")),
+            (None, None) => None,
+        };
+        let saving = |l: &Line| measured(l).map_or(f64::NEG_INFINITY, |(s, _)| s);
+        let quoted = |l: &Line| match measured(l) {
+            Some((s, how)) => format!("{:.1}% saving {how}", 100.0 * s),
+            None => "no measured saving (no step times, no step log)".into(),
+        };
         let describe = |l: &Line| {
             format!(
-                "{:.1}% measured saving (own) with {} t0 {} ({} {}): Δ error {:+.2} pts ({:+.1}% relative), n = {}",
-                100.0 * saving(l),
+                "{} with {} t0 {} ({} {}): Δ error {:+.2} pts ({:+.1}% relative), n = {}",
+                quoted(l),
                 l.strategy,
                 l.t0.unwrap_or(1.0),
                 l.model,

@@ -4,14 +4,15 @@
 //! drift with the load. `paper-repro speed --json FILE` measures a model's mean step time at
 //! each frozen prefix (and through the `exact` cache with every sample a hit) on a quiet
 //! machine. A run's time at those step times is then the sum, over its iterations, of the step
-//! time at the prefix it ran with (its `log.jsonl`). For a cached run the reads come from its
+//! time at the prefix it ran with (its `log.jsonl`, or for a schedule without one, the schedule's:
+//! [`cell_iterations`]). For a cached run the reads come from its
 //! epoch's cache numbers: a share `h` of the epoch's lookups is read at the boundary
 //! ([`CacheStats::read_rate`](burn_freezeout::cache::CacheStats::read_rate)), and an iteration
 //! costs `h × hit + (1 − h) × uncached step`. A miss, and an entry advanced to a deeper boundary,
 //! are counted at the uncached step's time (for an advance, which runs only its new units, an
 //! upper bound); the copy of its result into the cache is not included.
 
-use super::{IterRecord, Row, cell_dir, iterations};
+use super::{IterRecord, Row, cell_dir, cell_iterations};
 use anyhow::{Context, bail};
 use burn_freezeout::models::Preset;
 use std::path::Path;
@@ -108,7 +109,7 @@ pub fn apply(rows: &mut [Row], times: &[StepTimes], out: &Path) -> anyhow::Resul
                 c.batch_size
             );
         };
-        let its = iterations(&cell_dir(out, c))?;
+        let its = cell_iterations(c, &row.summary, &cell_dir(out, c))?;
         // Only reads cost a hit's step: a miss, and an entry advanced (its new units run, then
         // stored), count as an uncached step (for an advance an upper bound).
         let reads: Vec<f64> = row.summary.epochs.iter().map(|e| e.cache.map_or(0.0, |s| s.read_rate())).collect();

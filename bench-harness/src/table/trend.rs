@@ -47,11 +47,23 @@ pub struct TrendFit {
 }
 
 impl TrendFit {
-    /// Δ at `epochs` and its standard error.
+    /// Δ at `epochs` and its standard error, widened by [`scale`](Self::scale).
     pub fn at(&self, epochs: f64) -> (f64, f64) {
         let x = 1.0 / epochs;
         let var = self.cov[0][0] + 2.0 * x * self.cov[0][1] + x * x * self.cov[1][1];
-        (self.c + self.d * x, var.max(0.0).sqrt())
+        (self.c + self.d * x, self.scale() * var.max(0.0).sqrt())
+    }
+
+    /// The asymptote's standard error, widened by [`scale`](Self::scale).
+    pub fn c_se(&self) -> f64 {
+        self.scale() * self.cov[0][0].max(0.0).sqrt()
+    }
+
+    /// `√(χ²/dof)` when the points scatter about the curve more than the seeds' spread allows
+    /// (χ²/dof > 1), else 1: the factor the standard errors are widened by, so that an interval
+    /// rests on the larger of the two noises (the Particle Data Group's scale factor).
+    pub fn scale(&self) -> f64 {
+        self.chi2_dof.max(1.0).sqrt()
     }
 }
 
@@ -151,7 +163,8 @@ pub fn section(points: &[TrendPoint]) -> Option<String> {
         "\n## Δ error against the length of training\n\nΔ test error (points) of each schedule against the \
          baseline of the same seed and length, mean ± standard error over the seeds (n), and the fit \
          Δ(E) = c + d / E (weights: seeds per point; noise: the seeds' pooled spread) read at the paper's 100 \
-         epochs with a 95% interval. χ²/dof ≈ 1: the model fits as well as the seeds' spread allows.\n\n| schedule |",
+         epochs with a 95% interval. χ²/dof ≈ 1: the model fits as well as the seeds' spread allows; above 1 \
+         the intervals are widened by √(χ²/dof), the points' own scatter about the curve.\n\n| schedule |",
     );
     for e in &lengths {
         md += &format!(" {e} epochs |");
@@ -179,7 +192,7 @@ pub fn section(points: &[TrendPoint]) -> Option<String> {
                     100.0 * at,
                     196.0 * se,
                     100.0 * f.c,
-                    196.0 * f.cov[0][0].sqrt(),
+                    196.0 * f.c_se(),
                     f.chi2_dof
                 )
             }
@@ -224,6 +237,12 @@ mod tests {
             [(5, 0.0), (10, 0.03), (20, 0.0), (40, 0.03)].map(|(e, y)| point(e, &[y - 0.001, y + 0.001])).into();
         let f = fit(&pts.iter().collect::<Vec<_>>(), pooled_sigma(&pts).unwrap()).unwrap();
         assert!(f.chi2_dof > 10.0, "{f:?}");
+        // Its intervals rest on that scatter, not on the seeds' far smaller spread.
+        let unscaled = TrendFit { chi2_dof: 1.0, ..f };
+        let ((at, se), (at_unscaled, se_unscaled)) = (f.at(100.0), unscaled.at(100.0));
+        assert_eq!(at, at_unscaled);
+        assert!((se / se_unscaled - f.chi2_dof.sqrt()).abs() < 1e-9, "{se} {se_unscaled}");
+        assert!((f.c_se() / unscaled.c_se() - f.chi2_dof.sqrt()).abs() < 1e-9);
     }
 
     #[test]

@@ -237,8 +237,10 @@ fn write_plots(
         let dir = table::cell_dir(out, &row.config);
         let n = row.summary.num_units.max(1) as f64;
         let t = row.summary.total_iterations.max(1) as f64;
-        let points =
-            table::iterations(&dir)?.into_iter().map(|it| (it.iter as f64 / t, it.frozen as f64 / n)).collect();
+        let points = table::cell_iterations(&row.config, &row.summary, &dir)?
+            .into_iter()
+            .map(|it| (it.iter as f64 / t, it.frozen as f64 / n))
+            .collect();
         let mut label =
             table::setting_of(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
         if row.config.policy.adaptive().is_some() && several_seeds {
