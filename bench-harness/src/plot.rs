@@ -33,17 +33,19 @@ struct DesignPoint {
 }
 
 /// The design curve's points: every line with a finite error and (but for the baseline, at 0)
-/// a measured saving of its own.
+/// a measured saving ([`Line::quoted_saving`]). A table of several models has a series per
+/// model and strategy.
 fn design_points(lines: &[Line]) -> Vec<DesignPoint> {
+    let several_models = lines.iter().any(|l| l.model != lines[0].model);
     lines
         .iter()
         .filter_map(|l| {
             let (saving, saving_std) = match l.setting() {
                 None => (0.0, 0.0),
-                Some(_) => l.own_saving.map(|s| (s.mean, s.std))?,
+                Some(_) => l.quoted_saving().map(|(s, _)| (s.mean, s.std))?,
             };
             Some(DesignPoint {
-                strategy: l.strategy.clone(),
+                strategy: if several_models { format!("{} {}", l.model, l.strategy) } else { l.strategy.clone() },
                 saving: 100.0 * saving,
                 saving_std: 100.0 * saving_std,
                 error: 100.0 * l.test_error.mean,
@@ -54,8 +56,8 @@ fn design_points(lines: &[Line]) -> Vec<DesignPoint> {
         .collect()
 }
 
-/// Test error (%) against measured saving (%, against each run's own unfrozen steps), one series
-/// per strategy, the baseline at 0; with several seeds each point has error bars of one standard
+/// Test error (%) against measured saving (%, at the idle machine's step times where the table
+/// has them, else against each run's own unfrozen steps), one series per strategy (and model), the baseline at 0; with several seeds each point has error bars of one standard
 /// deviation both ways.
 pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
     let pts = design_points(lines);
@@ -81,7 +83,7 @@ pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("measured saving of training-step time (%)")
+        .x_desc("measured saving of training-step time (%; at idle step times where given)")
         .y_desc("test error (%)")
         .draw()
         .map_err(err)?;
@@ -342,6 +344,18 @@ mod tests {
         }
     }
 
+    /// A saving at idle step times is the one plotted; each model of a table is its own series.
+    #[test]
+    fn design_points_take_the_idle_saving_and_keep_models_apart() {
+        let mut dense = line("cubic-scaled", Some(0.8), &[0.31], &[0.10]);
+        dense.idle_saving = Stat::of(&[0.25]);
+        let wrn = Line { model: "wrn-10-1".into(), ..line("cubic-scaled", Some(0.8), &[0.30], &[0.5]) };
+        let dense = Line { model: "densenet-bc-40-12".into(), ..dense };
+        let pts = design_points(&[dense, wrn]);
+        let series: Vec<(&str, f64)> = pts.iter().map(|p| (p.strategy.as_str(), p.saving)).collect();
+        assert_eq!(series, [("densenet-bc-40-12 cubic-scaled", 25.0), ("wrn-10-1 cubic-scaled", 50.0)]);
+    }
+
     #[test]
     fn design_points_carry_one_standard_deviation_over_seeds() {
         let lines = [
@@ -351,6 +365,7 @@ mod tests {
         ];
         let pts = design_points(&lines);
         assert_eq!(pts.len(), 2, "a FreezeOut line without a measured saving is left out");
+        assert_eq!((pts[0].strategy.as_str(), pts[1].strategy.as_str()), ("baseline", "cubic-scaled"));
         assert_eq!((pts[0].saving, pts[0].saving_std), (0.0, 0.0), "the baseline sits at 0");
         assert!((pts[0].error - 31.0).abs() < 1e-9 && (pts[0].error_std - 2f64.sqrt()).abs() < 1e-9);
         assert!((pts[1].saving - 15.0).abs() < 1e-9 && (pts[1].saving_std - 50f64.sqrt()).abs() < 1e-9);

@@ -41,9 +41,11 @@ pub enum TablePreset {
     /// images for 6 epochs (test: the first 1,000). The first seed: the baseline and FreezeOut
     /// on the paper's grid (cubic scaled and linear unscaled at t0 0.5, 0.7, 0.9, and cubic
     /// scaled 0.8); every further seed: the baseline, cubic scaled 0.8 and linear unscaled 0.9;
-    /// each seed's two FreezeOut defaults also with the cache's reuse mode. Runs: about 2 h for
-    /// the first seed and 1 h for each further one on a 2-core AVX-512 CPU (a DenseNet step
-    /// 1 s at batch 50), up to 3 times that on a 2-core AVX2-only one.
+    /// each seed's two FreezeOut defaults also with the cache's reuse mode; and WRN-10-1 on the
+    /// same images (baseline, cubic scaled 0.8, linear unscaled 0.9), the abstract's other
+    /// family beside it. Runs: about 2 h for the first seed and 1.2 h for each further one on a
+    /// 2-core AVX-512 CPU (a DenseNet step 1 s at batch 50), up to 3 times that on a 2-core
+    /// AVX2-only one.
     Densenet,
     /// FreezeOut's cost in error against the length of training: the quick setting's images
     /// for 5, 10, 20 and 40 epochs, the baseline, cubic scaled t0 0.8 and linear unscaled t0
@@ -222,6 +224,12 @@ pub fn grid(preset: TablePreset, seeds: &[u64]) -> Vec<RunConfig> {
                     for (scaling, scale_lr, t0) in defaults {
                         let cache = CacheConfig { mode: CacheMode::Reuse, ..cell.cache };
                         cells.push(RunConfig { scaling, scale_lr, t0, cache, ..cell.clone() });
+                    }
+                    // WRN-10-1 at the same setting: the abstract's other family, side by side.
+                    let wrn = RunConfig { model: Preset::Wrn { depth: 10, width: 1 }, ..cell.clone() };
+                    cells.push(RunConfig { policy: PolicyConfig::Baseline, ..wrn.clone() });
+                    for (scaling, scale_lr, t0) in defaults {
+                        cells.push(RunConfig { scaling, scale_lr, t0, ..wrn.clone() });
                     }
                 }
                 return cells;

@@ -151,9 +151,23 @@ mod tests {
         expected.push(cell("linear-unscaled", Some(0.9), CacheMode::Off, 1));
         expected.push(cell("cubic-scaled+cache-reuse", Some(0.8), CacheMode::Reuse, 1));
         expected.push(cell("linear-unscaled+cache-reuse", Some(0.9), CacheMode::Reuse, 1));
+        // Each seed ends with WRN-10-1's baseline and two defaults on the same setting.
+        let wrn = |seed| {
+            [("baseline", None), ("cubic-scaled", Some(0.8)), ("linear-unscaled", Some(0.9))]
+                .map(|(s, t)| cell(s, t, CacheMode::Off, seed))
+        };
+        expected.splice(10..10, wrn(0));
+        expected.extend(wrn(1));
         assert_eq!(named, expected);
-        assert!(cells.iter().all(|c| c.model.to_string() == "densenet-bc-40-12"
-            && (c.epochs, c.train_limit, c.test_limit) == (DENSENET_EPOCHS, Some(DENSENET_IMAGES), Some(1_000))));
+        let models: Vec<String> = cells.iter().map(|c| c.model.to_string()).collect();
+        let is_wrn = |i: usize| (10..13).contains(&i) || i >= 18;
+        assert!(models.iter().enumerate().all(|(i, m)| m == if is_wrn(i) { "wrn-10-1" } else { "densenet-bc-40-12" }));
+        assert!(
+            cells
+                .iter()
+                .all(|c| (c.epochs, c.train_limit, c.test_limit)
+                    == (DENSENET_EPOCHS, Some(DENSENET_IMAGES), Some(1_000)))
+        );
     }
 
     /// ViT: per seed, the augmented cells with `reuse`, then the unaugmented ones with `exact`,

@@ -54,6 +54,17 @@ impl Line {
     pub fn setting(&self) -> Option<f64> {
         self.t0.or(self.threshold)
     }
+
+    /// The saving the report quotes for this line, and how it was measured: at the idle
+    /// machine's step times when the table has them (steadier than a run's own, which shares
+    /// the machine's drift), else against the runs' own unfrozen steps; `None` with neither.
+    pub fn quoted_saving(&self) -> Option<(Stat, &'static str)> {
+        match (self.idle_saving, self.own_saving) {
+            (Some(s), _) => Some((s, "at idle step times")),
+            (None, Some(s)) => Some((s, "measured (own)")),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Aggregates rows over seeds and compares each with its baseline.
@@ -156,17 +167,10 @@ pub fn claims(lines: &[Line]) -> Vec<Claim> {
         if cands.is_empty() {
             return None;
         }
-        // The saving at the idle machine's step times when the table has them (steadier than
-        // a run's own, which shares the machine's drift), else the run's own; a line with
-        // neither ranks last.
-        let measured = |l: &Line| match (l.idle_saving, l.own_saving) {
-            (Some(s), _) => Some((s.mean, "at idle step times")),
-            (None, Some(s)) => Some((s.mean, "measured (own)")),
-            (None, None) => None,
-        };
-        let saving = |l: &Line| measured(l).map_or(f64::NEG_INFINITY, |(s, _)| s);
-        let quoted = |l: &Line| match measured(l) {
-            Some((s, how)) => format!("{:.1}% saving {how}", 100.0 * s),
+        // A line without a measured saving ranks last.
+        let saving = |l: &Line| l.quoted_saving().map_or(f64::NEG_INFINITY, |(s, _)| s.mean);
+        let quoted = |l: &Line| match l.quoted_saving() {
+            Some((s, how)) => format!("{:.1}% saving {how}", 100.0 * s.mean),
             None => "no measured saving (no step times, no step log)".into(),
         };
         let describe = |l: &Line| {

@@ -17,7 +17,7 @@ pub fn main_job() -> anyhow::Result<()> {
         out: None,
         device: burn_freezeout::device::DeviceKind::Cpu,
         overwrite: false,
-        step_times: None,
+        step_times: Vec::new(),
         finished_only: false,
     })
 }

@@ -31,10 +31,11 @@ pub struct Args {
     #[arg(long)]
     pub overwrite: bool,
     /// Also give each line's saving at the step times `paper-repro speed --json FILE` measured
-    /// on an otherwise idle machine, for every frozen prefix of the grid's model (runs that shared
-    /// the cores with other work have their step seconds inflated by it).
-    #[arg(long, value_name = "FILE")]
-    pub step_times: Option<PathBuf>,
+    /// on an otherwise idle machine, for every frozen prefix of each of the grid's models, from
+    /// one file or several (runs that shared the cores with other work have their step seconds
+    /// inflated by it).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub step_times: Vec<PathBuf>,
     /// Write the tables and plots from the cells finished so far and train nothing (a grid that
     /// another process is still running, or one stopped part way): the title counts the cells.
     #[arg(long, conflicts_with = "overwrite")]
@@ -127,8 +128,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     })?;
     let mut rows = rows;
-    if let Some(path) = &args.step_times {
-        table::apply_step_times(&mut rows, &table::StepTimes::load(path)?, &out)?;
+    if !args.step_times.is_empty() {
+        let mut times = Vec::new();
+        for path in &args.step_times {
+            times.extend(table::StepTimes::load(path)?);
+        }
+        table::apply_step_times(&mut rows, &times, &out)?;
     }
     let lines = table::write(&out, &title, &rows)?;
     write_plots(&out, &cells[0], &rows, &lines, args.seeds[0], args.seeds.len() > 1)?;
@@ -158,7 +163,7 @@ fn time_to_accuracy(rows: &[table::Row]) -> (String, Vec<(String, Curve)>) {
     };
     let mut lines: Vec<(String, Vec<Curve>)> = Vec::new();
     for r in rows.iter().filter(|r| r.config.epochs == epochs) {
-        let label = table::setting_of(&r.config).map_or(r.strategy.clone(), |s| format!("{} {s}", r.strategy));
+        let label = label(r, rows);
         // At the idle machine's step times when the table has them, else as the run measured.
         let seconds: Vec<f64> = match &r.idle_epoch_ms {
             Some(ms) => ms.iter().map(|ms| ms / 1e3).collect(),
@@ -187,8 +192,29 @@ fn time_to_accuracy(rows: &[table::Row]) -> (String, Vec<(String, Curve)>) {
             .collect()
     };
     let runs: Vec<_> = lines.iter().map(|(l, seeds)| (l.clone(), mean(seeds))).filter(|(_, p)| !p.is_empty()).collect();
-    let model = rows.iter().find(|r| r.config.epochs == epochs).map_or(String::new(), |r| r.config.model.to_string());
+    let model = models(rows.iter().filter(|r| r.config.epochs == epochs));
     (format!("Test error against training time, {model}, {epochs} epochs (mean over seeds)"), runs)
+}
+
+/// The models of a table's rows, in order (`densenet-bc-40-12 and wrn-10-1`).
+fn models<'a>(rows: impl IntoIterator<Item = &'a table::Row>) -> String {
+    let mut models: Vec<String> = Vec::new();
+    for r in rows {
+        let m = r.config.model.to_string();
+        if !models.contains(&m) {
+            models.push(m);
+        }
+    }
+    models.join(" and ")
+}
+
+/// A row's line in a plot: its strategy and setting, and its model when the table has several.
+fn label(row: &table::Row, rows: &[table::Row]) -> String {
+    let label = table::setting_of(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+    match rows.iter().any(|r| r.config.model != row.config.model) {
+        true => format!("{} {label}", row.config.model),
+        false => label,
+    }
 }
 
 /// Each cell's name, and what happens to it (kept, continued, run again), with any rate warning.
@@ -241,14 +267,13 @@ fn write_plots(
             .into_iter()
             .map(|it| (it.iter as f64 / t, it.frozen as f64 / n))
             .collect();
-        let mut label =
-            table::setting_of(&row.config).map_or(row.strategy.clone(), |s| format!("{} {s}", row.strategy));
+        let mut label = label(row, rows);
         if row.config.policy.adaptive().is_some() && several_seeds {
             label += &format!(" (seed {})", row.config.seed);
         }
         runs.push((label, points));
     }
-    let title = format!("Units frozen over the run, {}", first.model);
+    let title = format!("Units frozen over the run, {}", models(rows));
     plot::frozen_fraction(&out.join("frozen_fraction.svg"), &title, &runs)?;
     let (title, runs) = time_to_accuracy(rows);
     if !runs.is_empty() {
@@ -334,5 +359,22 @@ mod tests {
         bench_harness::plot::time_to_accuracy(&path, &title, &runs).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.contains("baseline+noaug") && svg.contains("backbone-u6+noaug"));
+    }
+
+    /// A table of two models (DenseNet with WRN-10-1 beside it) keeps each model's runs on
+    /// lines of their own, named by the model.
+    #[test]
+    fn time_to_accuracy_keeps_each_models_runs_apart() {
+        let cells = grid(bench_harness::table::TablePreset::Densenet, &[0]);
+        let (dense, wrn) = (&cells[0], &cells[10]);
+        assert_eq!((dense.model.to_string(), wrn.model.to_string()), ("densenet-bc-40-12".into(), "wrn-10-1".into()));
+        let rows = [row(dense, 60.0, &[0.40]), row(wrn, 6.0, &[0.30])];
+        let (title, runs) = time_to_accuracy(&rows);
+        assert!(title.contains("densenet-bc-40-12 and wrn-10-1, 6 epochs"), "{title}");
+        let expected = [
+            ("densenet-bc-40-12 baseline".to_string(), vec![(1.0, 40.0)]),
+            ("wrn-10-1 baseline".to_string(), vec![(0.1, 30.0)]),
+        ];
+        assert_eq!(runs, expected);
     }
 }
