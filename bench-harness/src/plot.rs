@@ -57,8 +57,9 @@ fn design_points(lines: &[Line]) -> Vec<DesignPoint> {
 }
 
 /// Test error (%) against measured saving (%, at the idle machine's step times where the table
-/// has them, else against each run's own unfrozen steps), one series per strategy (and model), the baseline at 0; with several seeds each point has error bars of one standard
-/// deviation both ways.
+/// has them, else against each run's own unfrozen steps), one series per strategy (and model),
+/// the baseline at 0; with several seeds each point has error bars of one standard deviation
+/// both ways.
 pub fn design_curve(path: &Path, lines: &[Line]) -> anyhow::Result<()> {
     let pts = design_points(lines);
     let (mut x0, mut x1, mut y0, mut y1) = (0.0f64, 1.0f64, f64::INFINITY, f64::NEG_INFINITY);
