@@ -17,13 +17,16 @@ use anyhow::{Context, bail};
 use burn_freezeout::models::Preset;
 use std::path::Path;
 
-/// One model's step times at each frozen prefix, at one batch size.
+/// One model's step times at each frozen prefix, at one batch size and head width.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepTimes {
     /// The model.
     pub model: Preset,
     /// The batch size.
     pub batch: usize,
+    /// Classes of the head (`speed --classes`); a language model's head is its vocabulary
+    /// whatever this says.
+    pub classes: usize,
     /// Mean step time (ms) with `k` units frozen, `k = 0..=N`.
     pub step_ms: Vec<f64>,
     /// Mean step time (ms) through the `exact` cache, every sample a hit at boundary `k`.
@@ -48,6 +51,7 @@ impl StepTimes {
         let config = field(report, "config")?;
         let model: Preset = serde_json::from_value(field(&config, "model")?)?;
         let batch = field(&config, "batch")?.as_u64().context("`batch` is not a number")? as usize;
+        let classes = field(&config, "classes")?.as_u64().context("`classes` is not a number")? as usize;
         let units = field(report, "units")?.as_u64().context("`units` is not a number")? as usize;
         let points = field(report, "points")?;
         let (mut step_ms, mut hit_ms) = (vec![f64::NAN; units + 1], vec![f64::NAN; units + 1]);
@@ -66,7 +70,7 @@ impl StepTimes {
                 fractions.join(" ")
             );
         }
-        Ok(StepTimes { model, batch, step_ms, hit_ms })
+        Ok(StepTimes { model, batch, classes, step_ms, hit_ms })
     }
 
     /// Milliseconds of each epoch's training steps of a run whose iterations are `its` (of
@@ -95,14 +99,23 @@ impl StepTimes {
 }
 
 /// Sets each row's [`Row::idle_epoch_ms`]: its run's epochs' times at the step times measured
-/// for its model and batch. An error names a model without step times and the command that measures them.
+/// for its model, batch and classes (a language model's head is its vocabulary: any classes).
+/// An error names a model without step times and the command that measures them.
 pub fn apply(rows: &mut [Row], times: &[StepTimes], out: &Path) -> anyhow::Result<()> {
     for row in rows.iter_mut() {
         let c = &row.config;
-        let Some(t) = times.iter().find(|t| (t.model, t.batch) == (c.model, c.batch_size)) else {
+        let classes = c.num_classes();
+        let Some(t) = times
+            .iter()
+            .find(|t| (t.model, t.batch) == (c.model, c.batch_size) && (c.model.is_text() || t.classes == classes))
+        else {
+            let (head, flag) = match c.model.is_text() {
+                true => (String::new(), String::new()),
+                false => (format!(" with {classes} classes"), format!(" --classes {classes}")),
+            };
             bail!(
-                "--step-times: no step times of {} at batch {}: measure them, paper-repro speed --model {} --batch {} \
-                 --fractions 0 0.25 0.5 0.75 1 --json FILE (a fraction for every prefix)",
+                "--step-times: no step times of {} at batch {}{head}: measure them, paper-repro speed --model {} \
+                 --batch {}{flag} --fractions 0 0.25 0.5 0.75 1 --json FILE (a fraction for every prefix)",
                 c.model,
                 c.batch_size,
                 c.model,
@@ -126,6 +139,7 @@ mod tests {
         StepTimes {
             model: Preset::Wrn { depth: 10, width: 1 },
             batch: 50,
+            classes: 10,
             step_ms: vec![100.0, 80.0, 50.0],
             hit_ms: vec![100.0, 60.0, 10.0],
         }
@@ -180,13 +194,37 @@ mod tests {
         assert_eq!(rows[0].idle_epoch_ms, Some(vec![2.0 * (0.25 * 10.0 + 0.75 * 50.0)]));
     }
 
+    /// A 5-class run is not costed at a 10-class head's step times: the error names the
+    /// `--classes` that measures its own; step times of its head are taken.
+    #[test]
+    fn step_times_are_those_of_the_runs_head() {
+        use crate::table::tests::{row, summary};
+        use crate::table::{TablePreset, grid};
+        let config = crate::run::RunConfig {
+            epochs: 1,
+            classes: Some(vec![5, 6, 7, 8, 9]),
+            ..grid(TablePreset::Quick, &[0]).remove(0)
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = cell_dir(tmp.path(), &config);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("log.jsonl"), "{\"event\":\"iter\",\"iter\":0,\"frozen\":1}\n").unwrap();
+        let mut rows = vec![row(&config, summary(&config))];
+        let e = apply(&mut rows, &[times()], tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("with 5 classes") && e.contains("--classes 5"), "{e}");
+        assert_eq!(rows[0].idle_epoch_ms, None);
+        apply(&mut rows, &[times(), StepTimes { classes: 5, step_ms: vec![90.0, 70.0, 40.0], ..times() }], tmp.path())
+            .unwrap();
+        assert_eq!(rows[0].idle_epoch_ms, Some(vec![70.0]));
+    }
+
     /// The file `paper-repro speed --json` writes reads back; a missing prefix names the command
     /// that measures every one.
     #[test]
     fn step_times_read_from_the_speed_json_and_a_missing_prefix_is_named() {
         let point =
             |frozen: usize, ms: f64| serde_json::json!({ "frozen": frozen, "mean_ms": ms, "cached_mean_ms": ms / 2.0 });
-        let report = |points: Vec<serde_json::Value>| serde_json::json!([{ "config": { "model": "wrn-10-1", "batch": 50 }, "units": 2, "points": points }]);
+        let report = |points: Vec<serde_json::Value>| serde_json::json!([{ "config": { "model": "wrn-10-1", "batch": 50, "classes": 10 }, "units": 2, "points": points }]);
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("speed.json");
         std::fs::write(&path, report(vec![point(0, 100.0), point(1, 80.0), point(2, 50.0)]).to_string()).unwrap();
