@@ -49,8 +49,9 @@ pub enum TablePreset {
     Densenet,
     /// FreezeOut's cost in error against the length of training: the quick setting's images
     /// for 5, 10, 20 and 40 epochs, the baseline, cubic scaled t0 0.8 and linear unscaled t0
-    /// 0.9, shorter runs first. Runs: about 1 h per seed up to 20 epochs and 2.5 h with the
-    /// 40-epoch runs on a 2-core AVX-512 CPU, twice that on a 2-core AVX2-only one.
+    /// 0.9, shorter runs first. Runs, per seed on a 2-core AVX-512 CPU: about 1 h up to 20
+    /// epochs (1.5 h measured with other work on the machine), then 1.1 h for the 40-epoch runs
+    /// (measured on an otherwise idle machine); twice that on a 2-core AVX2-only one.
     Length,
     /// FreezeOut on a Vision Transformer, ViT-6-128, on the first 5,000 CIFAR-10 training
     /// images for 10 epochs (test: the first 1,000), AdamW at a peak rate of 0.001. Per seed,
